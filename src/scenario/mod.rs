@@ -1,0 +1,908 @@
+//! Scenario files: the TOML format, its validation, and discovery of the catalogue.
+//!
+//! A scenario file is data, not code: a learner copies one, changes a step and runs it
+//! without recompiling. Parsing checks everything that can be checked before a socket is
+//! opened (names, references, types, expectations), so that a mistake is reported with
+//! the file, the line and the field instead of surfacing halfway through a run.
+
+mod expr;
+mod step;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use toml::Spanned;
+
+pub use expr::{Expr, ExprError, Lookup};
+pub use step::{Action, How, PollFor, SockOpt, Step, Take, ValueType};
+
+/// The environment facts an expression may name, besides the parameters.
+///
+/// `somaxconn` and the `tcp_*` names come from the kernel's settings (Linux sysctls); an
+/// expression naming one on a system that does not report it cannot be evaluated there.
+pub const FACTS: &[&str] = &[
+    "somaxconn",
+    "tcp_syn_retries",
+    "tcp_syncookies",
+    "tcp_abort_on_overflow",
+    "tcp_wmem_min",
+    "tcp_wmem_default",
+    "tcp_wmem_max",
+    "tcp_rmem_min",
+    "tcp_rmem_default",
+    "tcp_rmem_max",
+];
+
+/// The name an actor's steps use for their instance number (0 for a single actor).
+pub const INDEX: &str = "index";
+
+/// The operating systems an expectation can be written for (`std::env::consts::OS`).
+pub const OSES: &[&str] = &["linux", "macos", "windows", "freebsd", "openbsd", "netbsd", "illumos"];
+
+/// Longest run the watchdog allows when a scenario does not say (milliseconds).
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+/// A scenario file that failed to parse or validate.
+#[derive(Debug, thiserror::Error)]
+pub struct ScenarioError {
+    pub path: PathBuf,
+    /// 1-based line, when the problem has a place in the file.
+    pub line: Option<usize>,
+    /// The field or step the problem is in (`actors[1].steps[3].op`, `params.backlog`).
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.path.display())?;
+        if let Some(line) = self.line {
+            write!(f, ":{line}")?;
+        }
+        if let Some(field) = &self.field {
+            write!(f, ": {field}")?;
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+/// A parameter's type and default.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamKind {
+    Int,
+    Bool,
+    Choice(Vec<String>),
+}
+
+impl fmt::Display for ParamKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamKind::Int => f.write_str("an integer (sizes may use KiB, MiB)"),
+            ParamKind::Bool => f.write_str("true or false"),
+            ParamKind::Choice(c) => write!(f, "one of {}", c.join(", ")),
+        }
+    }
+}
+
+/// A parameter's value; `Unset` for an optional parameter left alone.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    Int(i64),
+    Bool(bool),
+    Text(String),
+    Unset,
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Int(n) => write!(f, "{n}"),
+            ParamValue::Bool(b) => write!(f, "{b}"),
+            ParamValue::Text(t) => f.write_str(t),
+            ParamValue::Unset => f.write_str("unset"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub name: String,
+    pub kind: ParamKind,
+    pub default: ParamValue,
+    pub help: String,
+}
+
+impl Param {
+    /// Parses a command-line value (`--set name=value`) as this parameter's type.
+    pub fn parse_value(&self, text: &str) -> Result<ParamValue, String> {
+        let bad = || format!("parameter `{}` takes {}, not `{text}`", self.name, self.kind);
+        if text == "unset" && self.default == ParamValue::Unset {
+            return Ok(ParamValue::Unset);
+        }
+        match &self.kind {
+            ParamKind::Int => {
+                let e = Expr::parse(text).map_err(|_| bad())?;
+                e.eval(&|_| Lookup::Unknown)
+                    .map(ParamValue::Int)
+                    .map_err(|_| bad())
+            }
+            ParamKind::Bool => text.parse().map(ParamValue::Bool).map_err(|_| bad()),
+            ParamKind::Choice(c) if c.iter().any(|x| x == text) => {
+                Ok(ParamValue::Text(text.to_owned()))
+            }
+            ParamKind::Choice(_) => Err(bad()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub name: String,
+    /// How many instances run (concurrent writers); each sees its number as `index`.
+    pub count: Expr,
+    pub steps: Vec<Step>,
+}
+
+/// A named observation: one figure taken from one step's outcome.
+#[derive(Debug, Clone)]
+pub struct ObservationDef {
+    pub name: String,
+    pub step: String,
+    pub take: Take,
+    pub help: String,
+}
+
+impl ObservationDef {
+    pub fn value_type(&self) -> ValueType {
+        self.take.value_type()
+    }
+}
+
+/// Where an expectation comes from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Measured on a named system (the text names it and the command).
+    Measured(String),
+    /// Taken from documentation, not measured (the text names the source).
+    Documented(String),
+}
+
+/// One expected value or set of values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expected {
+    /// An integer or an expression over parameters and facts.
+    Value(Expr),
+    /// Inclusive bounds; either may be absent.
+    Range {
+        min: Option<Expr>,
+        max: Option<Expr>,
+    },
+    /// A list of integers, exactly.
+    List(Vec<i64>),
+    /// An outcome: `ok`, an errno name (`EPIPE`), an io::ErrorKind (`BrokenPipe`) or
+    /// `deadline` (a timer of the lab's own expired, no errno).
+    Outcome(String),
+    /// A text, exactly (poll events such as `POLLIN|POLLHUP`).
+    Text(String),
+    /// Any of the alternatives.
+    AnyOf(Vec<Expected>),
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expected::Value(e) => write!(f, "{e}"),
+            Expected::Range { min, max } => match (min, max) {
+                (Some(a), Some(b)) => write!(f, "{a} ..= {b}"),
+                (Some(a), None) => write!(f, ">= {a}"),
+                (None, Some(b)) => write!(f, "<= {b}"),
+                (None, None) => f.write_str("anything"),
+            },
+            Expected::List(l) => write!(f, "{l:?}"),
+            Expected::Outcome(s) | Expected::Text(s) => f.write_str(s),
+            Expected::AnyOf(alts) => {
+                let alts: Vec<String> = alts.iter().map(|a| a.to_string()).collect();
+                write!(f, "any of [{}]", alts.join(", "))
+            }
+        }
+    }
+}
+
+/// The expectations for one operating system.
+#[derive(Debug, Clone)]
+pub struct Expectations {
+    pub os: String,
+    pub basis: Basis,
+    /// Observation name and what is expected of it, in file order.
+    pub values: Vec<(String, Expected)>,
+}
+
+/// A validated scenario, ready to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub path: PathBuf,
+    /// The folder it lives in below `scenarios/` (`connect`, `read`, ...).
+    pub topic: String,
+    pub name: String,
+    pub title: String,
+    pub summary: String,
+    pub description: String,
+    pub source: String,
+    /// A short explanation with `{observation}` and `{param}` placeholders.
+    pub explanation: String,
+    pub timeout_ms: u64,
+    pub params: Vec<Param>,
+    pub actors: Vec<Actor>,
+    pub observations: Vec<ObservationDef>,
+    pub expectations: Vec<Expectations>,
+}
+
+impl Scenario {
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    pub fn observation(&self, name: &str) -> Option<&ObservationDef> {
+        self.observations.iter().find(|o| o.name == name)
+    }
+
+    pub fn expectations_for(&self, os: &str) -> Option<&Expectations> {
+        self.expectations.iter().find(|e| e.os == os)
+    }
+
+    /// The defaults with `overrides` (`name=value` pairs) applied.
+    pub fn resolve_params(
+        &self,
+        overrides: &[(String, String)],
+    ) -> Result<BTreeMap<String, ParamValue>, String> {
+        let mut values: BTreeMap<String, ParamValue> = self
+            .params
+            .iter()
+            .map(|p| (p.name.clone(), p.default.clone()))
+            .collect();
+        for (name, text) in overrides {
+            let Some(param) = self.param(name) else {
+                let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
+                return Err(format!(
+                    "scenario `{}` has no parameter `{name}` (parameters: {})",
+                    self.name,
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+            };
+            values.insert(name.clone(), param.parse_value(text)?);
+        }
+        Ok(values)
+    }
+}
+
+/// What `name` means in an expression: a parameter, the actor's instance number (when
+/// `index` is given) or an environment fact.
+pub fn lookup(
+    params: &BTreeMap<String, ParamValue>,
+    facts: &BTreeMap<String, i64>,
+    index: Option<usize>,
+    name: &str,
+) -> Lookup {
+    if name == INDEX {
+        return index.map_or(Lookup::Unknown, |i| Lookup::Value(i as i64));
+    }
+    match params.get(name) {
+        Some(ParamValue::Int(n)) => Lookup::Value(*n),
+        Some(ParamValue::Bool(b)) => Lookup::Value(i64::from(*b)),
+        Some(ParamValue::Unset) => Lookup::Unset,
+        Some(ParamValue::Text(_)) => Lookup::Unknown,
+        None => facts.get(name).map_or(Lookup::Unknown, |v| Lookup::Value(*v)),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The file as written
+// ---------------------------------------------------------------------------------------
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawScenario {
+    name: Spanned<String>,
+    title: String,
+    summary: String,
+    description: String,
+    source: String,
+    #[serde(default)]
+    explanation: Option<Spanned<String>>,
+    #[serde(default)]
+    timeout_ms: Option<u64>,
+    #[serde(default)]
+    params: BTreeMap<String, Spanned<RawParam>>,
+    actors: Vec<Spanned<RawActor>>,
+    #[serde(default)]
+    observations: BTreeMap<String, Spanned<RawObservation>>,
+    #[serde(default)]
+    expect: BTreeMap<String, Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawParam {
+    default: Option<toml::Value>,
+    #[serde(default)]
+    optional: bool,
+    #[serde(default)]
+    choices: Option<Vec<String>>,
+    help: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawActor {
+    name: String,
+    #[serde(default)]
+    count: Option<Expr>,
+    steps: Vec<Spanned<toml::Table>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawObservation {
+    step: String,
+    take: Take,
+    help: String,
+}
+
+/// Byte offset to 1-based line number.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
+
+/// Parses and validates one scenario file's text. `topic` is its folder.
+pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioError> {
+    let err = |line: Option<usize>, field: Option<String>, message: String| ScenarioError {
+        path: path.to_owned(),
+        line,
+        field,
+        message,
+    };
+    let raw: RawScenario = toml::from_str(text).map_err(|e| {
+        let line = e.span().map(|s| line_of(text, s.start));
+        err(line, None, e.message().trim().to_owned())
+    })?;
+    let at = |span: std::ops::Range<usize>| Some(line_of(text, span.start));
+
+    let name = raw.name.get_ref().clone();
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        return Err(err(
+            at(raw.name.span()),
+            Some("name".into()),
+            format!("`{name}` is not a short name: use lowercase letters, digits and `-`"),
+        ));
+    }
+
+    // Parameters.
+    let mut params = Vec::new();
+    for (pname, sp) in &raw.params {
+        let field = Some(format!("params.{pname}"));
+        let line = at(sp.span());
+        if FACTS.contains(&pname.as_str()) || pname == INDEX {
+            return Err(err(
+                line,
+                field,
+                format!("`{pname}` is a reserved name (facts: {}, {INDEX})", FACTS.join(", ")),
+            ));
+        }
+        let p = sp.get_ref();
+        let (kind, default) = match (&p.choices, &p.default) {
+            (Some(c), Some(toml::Value::String(s))) if c.contains(s) => {
+                (ParamKind::Choice(c.clone()), ParamValue::Text(s.clone()))
+            }
+            (Some(c), _) => {
+                return Err(err(
+                    line,
+                    field,
+                    format!("the default must be one of the choices ({})", c.join(", ")),
+                ))
+            }
+            (None, Some(toml::Value::Integer(n))) => (ParamKind::Int, ParamValue::Int(*n)),
+            (None, Some(toml::Value::String(s))) => match Expr::parse(s)
+                .ok()
+                .and_then(|e| e.eval(&|_| Lookup::Unknown).ok())
+            {
+                Some(n) => (ParamKind::Int, ParamValue::Int(n)),
+                None => {
+                    return Err(err(
+                        line,
+                        field,
+                        format!("default `{s}` is not a number; for a text parameter give `choices`"),
+                    ))
+                }
+            },
+            (None, Some(toml::Value::Boolean(b))) => (ParamKind::Bool, ParamValue::Bool(*b)),
+            (None, None) if p.optional => (ParamKind::Int, ParamValue::Unset),
+            (None, None) => {
+                return Err(err(
+                    line,
+                    field,
+                    "needs a `default` (or `optional = true` for an integer that may stay unset)"
+                        .into(),
+                ))
+            }
+            (None, Some(other)) => {
+                return Err(err(
+                    line,
+                    field,
+                    format!(
+                        "default must be an integer, a boolean or one of `choices`, not {}",
+                        other.type_str()
+                    ),
+                ))
+            }
+        };
+        params.push(Param {
+            name: pname.clone(),
+            kind,
+            default,
+            help: p.help.clone(),
+        });
+    }
+    let param_names: BTreeSet<&str> = params.iter().map(|p| p.name.as_str()).collect();
+    let check_names = |e: &Expr, line: Option<usize>, field: &str| -> Result<(), ScenarioError> {
+        for n in e.names() {
+            if !param_names.contains(n) && !FACTS.contains(&n) && n != INDEX {
+                return Err(err(
+                    line,
+                    Some(field.to_owned()),
+                    format!(
+                        "`{n}` is neither a parameter ({}) nor a fact ({}, {INDEX})",
+                        if param_names.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            param_names.iter().copied().collect::<Vec<_>>().join(", ")
+                        },
+                        FACTS.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    };
+
+    // Actors and their steps.
+    if raw.actors.len() < 2 {
+        return Err(err(
+            None,
+            Some("actors".into()),
+            "a scenario needs two or more actors (`[[actors]]` tables)".into(),
+        ));
+    }
+    let mut actors = Vec::new();
+    let mut step_ids: BTreeMap<String, (Action, Option<usize>)> = BTreeMap::new();
+    for (ai, sp) in raw.actors.into_iter().enumerate() {
+        let line = at(sp.span());
+        let ra = sp.into_inner();
+        if actors.iter().any(|a: &Actor| a.name == ra.name) {
+            return Err(err(
+                line,
+                Some(format!("actors[{ai}].name")),
+                format!("two actors are called `{}`", ra.name),
+            ));
+        }
+        let count = ra.count.unwrap_or(Expr::Num(1));
+        check_names(&count, line, &format!("actors[{ai}].count"))?;
+        let mut steps = Vec::new();
+        for (si, st) in ra.steps.into_iter().enumerate() {
+            let line = at(st.span());
+            let field = format!("actors[{ai}] ({}) steps[{si}]", ra.name);
+            let step = Step::from_table(st.into_inner())
+                .map_err(|m| err(line, Some(field.clone()), m))?;
+            for (what, e) in step.action.exprs() {
+                check_names(e, line, &format!("{field}.{what}"))?;
+            }
+            if let Some(w) = &step.when {
+                if !param_names.contains(w.as_str()) {
+                    return Err(err(
+                        line,
+                        Some(format!("{field}.when")),
+                        format!("`{w}` is not a parameter"),
+                    ));
+                }
+            }
+            if let Some(id) = &step.id {
+                if step_ids.insert(id.clone(), (step.action.clone(), line)).is_some() {
+                    return Err(err(
+                        line,
+                        Some(format!("{field}.id")),
+                        format!("two steps have the id `{id}`"),
+                    ));
+                }
+            }
+            steps.push(step.with_line(line.unwrap_or(0)));
+        }
+        actors.push(Actor {
+            name: ra.name,
+            count,
+            steps,
+        });
+    }
+
+    // Cross-references between steps: sockets, sync points, actors.
+    let all_steps = || actors.iter().flat_map(|a| a.steps.iter().map(move |s| (a, s)));
+    let made: BTreeSet<&str> = all_steps().filter_map(|(_, s)| s.action.creates()).collect();
+    let signalled: BTreeSet<&str> = all_steps()
+        .filter_map(|(_, s)| match &s.action {
+            Action::Signal { sync } => Some(sync.as_str()),
+            _ => None,
+        })
+        .collect();
+    for (a, s) in all_steps() {
+        let field = Some(format!("{} step {}", a.name, s.describe()));
+        let line = Some(s.line);
+        for sock in s.action.uses() {
+            if !made.contains(sock) {
+                return Err(err(
+                    line,
+                    field,
+                    format!(
+                        "no step creates the socket `{sock}` (created: {})",
+                        made.iter().copied().collect::<Vec<_>>().join(", ")
+                    ),
+                ));
+            }
+        }
+        match &s.action {
+            Action::Wait { sync, .. } if !signalled.contains(sync.as_str()) => {
+                return Err(err(
+                    line,
+                    field,
+                    format!("no step signals `{sync}`: this wait could never end"),
+                ))
+            }
+            Action::WaitBlocked { actor } if !actors.iter().any(|x| &x.name == actor) => {
+                return Err(err(line, field, format!("there is no actor `{actor}`")))
+            }
+            _ => {}
+        }
+    }
+
+    // Observations.
+    let mut observations = Vec::new();
+    for (oname, sp) in raw.observations {
+        let line = at(sp.span());
+        let o = sp.into_inner();
+        let field = Some(format!("observations.{oname}"));
+        let Some((action, _)) = step_ids.get(&o.step) else {
+            return Err(err(
+                line,
+                field,
+                format!(
+                    "no step has the id `{}` (ids: {})",
+                    o.step,
+                    step_ids.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        };
+        let allowed = action.takes();
+        if !allowed.contains(&o.take) {
+            return Err(err(
+                line,
+                field,
+                format!(
+                    "a `{}` step has no `{}`; it has: {}",
+                    action.op(),
+                    o.take,
+                    allowed.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        }
+        observations.push(ObservationDef {
+            name: oname,
+            step: o.step,
+            take: o.take,
+            help: o.help,
+        });
+    }
+
+    // Expectations.
+    let mut expectations = Vec::new();
+    for (os, sp) in raw.expect {
+        let line = at(sp.span());
+        if !OSES.contains(&os.as_str()) {
+            return Err(err(
+                line,
+                Some(format!("expect.{os}")),
+                format!("unknown OS `{os}` (one of {})", OSES.join(", ")),
+            ));
+        }
+        let table = sp.into_inner();
+        let mut basis = None;
+        let mut values = Vec::new();
+        for (key, v) in table {
+            let vline = at(v.span());
+            let field = Some(format!("expect.{os}.{key}"));
+            let value = v.into_inner();
+            match key.as_str() {
+                "measured" | "documented" => {
+                    let Some(text) = value.as_str().filter(|t| !t.trim().is_empty()) else {
+                        return Err(err(vline, field, "must be a text naming the system and the command, or the source".into()));
+                    };
+                    if basis.is_some() {
+                        return Err(err(vline, field, "give `measured` or `documented`, not both".into()));
+                    }
+                    basis = Some(if key == "measured" {
+                        Basis::Measured(text.to_owned())
+                    } else {
+                        Basis::Documented(text.to_owned())
+                    });
+                }
+                obs => {
+                    let Some(def) = observations.iter().find(|o| o.name == obs) else {
+                        return Err(err(
+                            vline,
+                            field,
+                            format!(
+                                "no observation `{obs}` (observations: {})",
+                                observations.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ")
+                            ),
+                        ));
+                    };
+                    let expected = expected_from(&value, def.value_type())
+                        .map_err(|m| err(vline, field.clone(), m))?;
+                    for e in expected_exprs(&expected) {
+                        check_names(e, vline, &format!("expect.{os}.{key}"))?;
+                    }
+                    values.push((obs.to_owned(), expected));
+                }
+            }
+        }
+        let Some(basis) = basis else {
+            return Err(err(
+                line,
+                Some(format!("expect.{os}")),
+                "say where the expectations come from: `measured = \"<system, command, date>\"` or `documented = \"<source>\"`".into(),
+            ));
+        };
+        expectations.push(Expectations { os, basis, values });
+    }
+
+    // The explanation's placeholders.
+    let explanation = match raw.explanation {
+        Some(sp) => {
+            let line = at(sp.span());
+            let text = sp.into_inner();
+            for ph in placeholders(&text) {
+                if !param_names.contains(ph) && !observations.iter().any(|o| o.name == ph) {
+                    return Err(err(
+                        line,
+                        Some("explanation".into()),
+                        format!("`{{{ph}}}` names neither a parameter nor an observation"),
+                    ));
+                }
+            }
+            text.trim().to_owned()
+        }
+        None => String::new(),
+    };
+
+    Ok(Scenario {
+        path: path.to_owned(),
+        topic: topic.to_owned(),
+        name,
+        title: raw.title,
+        summary: raw.summary,
+        description: raw.description.trim().to_owned(),
+        source: raw.source,
+        explanation,
+        timeout_ms: raw.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
+        params,
+        actors,
+        observations,
+        expectations,
+    })
+}
+
+/// The `{name}` placeholders of an explanation.
+pub fn placeholders(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        match after.find('}') {
+            Some(end) => {
+                out.push(&after[..end]);
+                rest = &after[end + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+fn expected_exprs(e: &Expected) -> Vec<&Expr> {
+    match e {
+        Expected::Value(x) => vec![x],
+        Expected::Range { min, max } => min.iter().chain(max.iter()).collect(),
+        Expected::AnyOf(alts) => alts.iter().flat_map(expected_exprs).collect(),
+        _ => vec![],
+    }
+}
+
+/// Names an outcome expectation may use besides errno names and io::ErrorKind names.
+const OUTCOME_WORDS: &[&str] = &["ok", "deadline"];
+
+fn expected_from(v: &toml::Value, ty: ValueType) -> Result<Expected, String> {
+    use toml::Value as V;
+    let expr = |v: &V| -> Result<Expr, String> {
+        match v {
+            V::Integer(n) => Ok(Expr::Num(*n)),
+            V::String(s) => Expr::parse(s).map_err(|e| e.to_string()),
+            other => Err(format!("expected an integer or an expression, found {}", other.type_str())),
+        }
+    };
+    match (ty, v) {
+        (_, V::Table(t)) if t.contains_key("any_of") => {
+            if t.len() != 1 {
+                return Err("`any_of` stands alone in its table".into());
+            }
+            let Some(V::Array(alts)) = t.get("any_of") else {
+                return Err("`any_of` takes a list of alternatives".into());
+            };
+            if alts.is_empty() {
+                return Err("`any_of` needs at least one alternative".into());
+            }
+            alts.iter()
+                .map(|a| expected_from(a, ty))
+                .collect::<Result<_, _>>()
+                .map(Expected::AnyOf)
+        }
+        (ValueType::Int | ValueType::Ms, V::Table(t)) => {
+            if let Some(k) = t.keys().find(|k| *k != "min" && *k != "max") {
+                return Err(format!("unknown key `{k}` in a range (min, max, or any_of)"));
+            }
+            Ok(Expected::Range {
+                min: t.get("min").map(expr).transpose()?,
+                max: t.get("max").map(expr).transpose()?,
+            })
+        }
+        (ValueType::Int | ValueType::Ms, V::Array(alts)) => alts
+            .iter()
+            .map(|a| expr(a).map(Expected::Value))
+            .collect::<Result<_, _>>()
+            .map(Expected::AnyOf),
+        (ValueType::Int | ValueType::Ms, v) => expr(v).map(Expected::Value),
+        (ValueType::List, V::Array(items)) => items
+            .iter()
+            .map(|i| i.as_integer().ok_or_else(|| "a list expectation holds integers".to_owned()))
+            .collect::<Result<_, _>>()
+            .map(Expected::List),
+        (ValueType::List, _) => Err("expected a list of integers such as [10, 5]".into()),
+        (ValueType::Outcome, V::String(s)) => {
+            let known = OUTCOME_WORDS.contains(&s.as_str())
+                || s.starts_with('E') && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                || s.starts_with("WSAE")
+                || s.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+            if known {
+                Ok(Expected::Outcome(s.clone()))
+            } else {
+                Err(format!(
+                    "`{s}` is not an outcome: use `ok`, `deadline`, an errno name (EPIPE) or an io::ErrorKind (BrokenPipe)"
+                ))
+            }
+        }
+        (ValueType::Outcome, V::Array(alts)) => alts
+            .iter()
+            .map(|a| expected_from(a, ty))
+            .collect::<Result<_, _>>()
+            .map(Expected::AnyOf),
+        (ValueType::Text, V::String(s)) => Ok(Expected::Text(s.clone())),
+        (ValueType::Text, V::Array(alts)) => alts
+            .iter()
+            .map(|a| expected_from(a, ty))
+            .collect::<Result<_, _>>()
+            .map(Expected::AnyOf),
+        (ty, other) => Err(format!("a {ty} observation cannot be expected to be {}", other.type_str())),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Discovery
+// ---------------------------------------------------------------------------------------
+
+/// Every `*.toml` below `dir`, sorted; no list to keep in sync.
+pub fn discover(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+        for entry in std::fs::read_dir(dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                walk(&path, out)?;
+            } else if path.extension().is_some_and(|e| e == "toml") {
+                out.push(path);
+            }
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(dir, &mut out)?;
+    out.sort();
+    Ok(out)
+}
+
+/// The topic of a file: its first folder below `root`, or `misc`.
+pub fn topic_of(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .ok()
+        .and_then(|rel| {
+            let mut parts = rel.components();
+            let first = parts.next()?;
+            parts.next().map(|_| first.as_os_str().to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "misc".to_owned())
+}
+
+/// Reads and parses a file.
+pub fn load(root: Option<&Path>, path: &Path) -> Result<Scenario, ScenarioError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+        path: path.to_owned(),
+        line: None,
+        field: None,
+        message: format!("cannot read: {e}"),
+    })?;
+    let topic = root.map_or_else(|| "misc".to_owned(), |r| topic_of(r, path));
+    parse(path, &text, &topic)
+}
+
+/// The catalogue: every scenario below `dir` that parses, and the errors of those that
+/// do not. Duplicate short names are errors of the later file.
+pub fn catalogue(dir: &Path) -> std::io::Result<(Vec<Scenario>, Vec<ScenarioError>)> {
+    let mut good: Vec<Scenario> = Vec::new();
+    let mut bad = Vec::new();
+    for path in discover(dir)? {
+        match load(Some(dir), &path) {
+            Ok(s) => {
+                if let Some(first) = good.iter().find(|g| g.name == s.name) {
+                    bad.push(ScenarioError {
+                        path: path.clone(),
+                        line: None,
+                        field: Some("name".into()),
+                        message: format!(
+                            "the name `{}` is taken by {}",
+                            s.name,
+                            first.path.display()
+                        ),
+                    });
+                } else {
+                    good.push(s);
+                }
+            }
+            Err(e) => bad.push(e),
+        }
+    }
+    Ok((good, bad))
+}
+
+/// Up to three known names closest to `wanted`, closest first.
+pub fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut scored: Vec<(f64, &str)> = names
+        .map(|n| {
+            let mut score = strsim::jaro_winkler(wanted, n);
+            if n.contains(wanted) || wanted.contains(n) {
+                score += 0.5;
+            }
+            (score, n)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
+    scored.into_iter().take(3).map(|(_, n)| n).collect()
+}

@@ -1,0 +1,541 @@
+//! The step vocabulary. It names socket operations, not an engine's calls, so that a
+//! blocking engine and an async one can run the same file.
+
+use std::fmt;
+
+use serde::de::{self, Deserializer, Visitor};
+use serde::Deserialize;
+
+use super::expr::Expr;
+
+impl<'de> Deserialize<'de> for Expr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = Expr;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an integer, a boolean or an expression such as \"min(backlog, somaxconn)\"")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Expr, E> {
+                Ok(Expr::Num(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Expr, E> {
+                i64::try_from(v)
+                    .map(Expr::Num)
+                    .map_err(|_| E::custom("number too large"))
+            }
+            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Expr, E> {
+                Ok(Expr::Num(i64::from(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Expr, E> {
+                Expr::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// A socket option the lab can set and read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
+pub enum SockOpt {
+    #[serde(rename = "SO_SNDBUF")]
+    SndBuf,
+    #[serde(rename = "SO_RCVBUF")]
+    RcvBuf,
+    #[serde(rename = "TCP_NODELAY")]
+    NoDelay,
+    /// Seconds; a negative value turns lingering off.
+    #[serde(rename = "SO_LINGER")]
+    Linger,
+    #[serde(rename = "SO_KEEPALIVE")]
+    KeepAlive,
+    /// Milliseconds; 0 means no timeout.
+    #[serde(rename = "SO_RCVTIMEO")]
+    RcvTimeo,
+    /// Milliseconds; 0 means no timeout.
+    #[serde(rename = "SO_SNDTIMEO")]
+    SndTimeo,
+    #[serde(rename = "SO_REUSEADDR")]
+    ReuseAddr,
+    /// The pending error (read only); its value is the errno number, 0 for none.
+    #[serde(rename = "SO_ERROR")]
+    Error,
+}
+
+impl SockOpt {
+    pub fn name(self) -> &'static str {
+        match self {
+            SockOpt::SndBuf => "SO_SNDBUF",
+            SockOpt::RcvBuf => "SO_RCVBUF",
+            SockOpt::NoDelay => "TCP_NODELAY",
+            SockOpt::Linger => "SO_LINGER",
+            SockOpt::KeepAlive => "SO_KEEPALIVE",
+            SockOpt::RcvTimeo => "SO_RCVTIMEO",
+            SockOpt::SndTimeo => "SO_SNDTIMEO",
+            SockOpt::ReuseAddr => "SO_REUSEADDR",
+            SockOpt::Error => "SO_ERROR",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum How {
+    Read,
+    Write,
+    Both,
+}
+
+/// The poll(2) event a `poll` step waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PollFor {
+    /// Readable: data, EOF or an error.
+    In,
+    /// Writable.
+    Out,
+    /// An error is pending (a RST arrived).
+    Err,
+    /// The connection is shut down both ways (or reset).
+    Hup,
+}
+
+/// One operation of an actor. Numbers are expressions over parameters and facts.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Binds a socket to 127.0.0.1:0 without listening: a port that refuses dials.
+    Bind {
+        #[serde(rename = "as")]
+        name: String,
+    },
+    /// Binds 127.0.0.1:0 and listens with this backlog.
+    Listen {
+        #[serde(rename = "as")]
+        name: String,
+        backlog: Expr,
+        #[serde(default)]
+        reuseaddr: bool,
+    },
+    /// Accepts one connection (blocking; with `timeout_ms`, bounded by poll).
+    Accept {
+        from: String,
+        #[serde(rename = "as")]
+        name: String,
+        timeout_ms: Option<Expr>,
+    },
+    /// Connects to a listener or bound socket; with `timeout_ms`, a non-blocking connect
+    /// and poll bounded by that deadline.
+    Connect {
+        to: String,
+        #[serde(rename = "as")]
+        name: String,
+        timeout_ms: Option<Expr>,
+    },
+    /// Connects again and again, keeping every connection, until a dial fails or `max`
+    /// dials have succeeded.
+    DialRepeat {
+        to: String,
+        #[serde(rename = "as")]
+        name: String,
+        max: Expr,
+        timeout_ms: Option<Expr>,
+    },
+    /// One write(2) of `bytes` bytes; reports what that one call moved.
+    Write { sock: String, bytes: Expr },
+    /// write(2) in a loop until all `bytes` are written or a call fails.
+    WriteAll { sock: String, bytes: Expr },
+    /// Non-blocking writes of `chunk` bytes until the kernel says EAGAIN (or `max_bytes`).
+    WriteUntilBlocked {
+        sock: String,
+        chunk: Expr,
+        max_bytes: Option<Expr>,
+    },
+    /// One read(2) into a buffer of `buf` bytes.
+    Read { sock: String, buf: Expr },
+    /// read(2) into `buf` bytes until it returns 0 or fails (or `max_calls` reads).
+    ReadToEof {
+        sock: String,
+        buf: Expr,
+        max_calls: Option<Expr>,
+    },
+    /// Exactly `times` reads into `buf` bytes, going on past EOF and errors: shows what
+    /// every later read returns.
+    ReadTimes { sock: String, buf: Expr, times: Expr },
+    /// Waits until at least `bytes` bytes are queued for reading (FIONREAD); reads nothing.
+    WaitBytes {
+        sock: String,
+        bytes: Expr,
+        timeout_ms: Option<Expr>,
+    },
+    Set {
+        sock: String,
+        option: SockOpt,
+        value: Expr,
+    },
+    Get { sock: String, option: SockOpt },
+    Shutdown { sock: String, how: How },
+    /// close(2). Later steps on this socket act on the closed descriptor number.
+    Close { sock: String },
+    /// poll(2) until the event shows or `timeout_ms` passes.
+    Poll {
+        sock: String,
+        #[serde(rename = "for")]
+        wait_for: PollFor,
+        timeout_ms: Expr,
+    },
+    /// Marks a named sync point reached (once per call).
+    Signal { sync: String },
+    /// Waits until the sync point was signalled `count` times (default 1).
+    Wait { sync: String, count: Option<Expr> },
+    /// Waits until every instance of `actor` is asleep inside a socket call.
+    WaitBlocked { actor: String },
+    /// Writes `count` messages of `size` bytes, each with one `write_all`; every byte is
+    /// tagged with the writer's instance number. When `lock` is true (non-zero), a mutex
+    /// per socket is held around each whole message.
+    WriteMessages {
+        sock: String,
+        count: Expr,
+        size: Expr,
+        #[serde(default = "no_lock")]
+        lock: Expr,
+    },
+    /// Reads to EOF and checks the messages of `writers` writers, `count` each, of `size`.
+    ReadMessages {
+        sock: String,
+        writers: Expr,
+        count: Expr,
+        size: Expr,
+        buf: Expr,
+    },
+}
+
+fn no_lock() -> Expr {
+    Expr::Num(0)
+}
+
+/// What an observation takes from a step's outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Take {
+    /// The step's outcome: ok, or the error of its last call.
+    Outcome,
+    /// Bytes moved in all.
+    Bytes,
+    /// The byte count of each call, in order.
+    Sizes,
+    /// How many calls succeeded (dials, reads, writes, messages).
+    Count,
+    /// Wall time of the step.
+    ElapsedMs,
+    /// The value read back (`get`) or found (`wait_bytes`).
+    Value,
+    /// The poll events seen.
+    Revents,
+    /// Every call's result in order (`5, 0, 0` or `5, ECONNRESET, 0`).
+    Calls,
+    /// Messages that arrived whole.
+    Intact,
+    /// Messages with another writer's bytes inside them.
+    Interleaved,
+    /// Bytes sent but not received.
+    Lost,
+}
+
+impl fmt::Display for Take {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = match self {
+            Take::Outcome => "outcome",
+            Take::Bytes => "bytes",
+            Take::Sizes => "sizes",
+            Take::Count => "count",
+            Take::ElapsedMs => "elapsed_ms",
+            Take::Value => "value",
+            Take::Revents => "revents",
+            Take::Calls => "calls",
+            Take::Intact => "intact",
+            Take::Interleaved => "interleaved",
+            Take::Lost => "lost",
+        };
+        f.write_str(s)
+    }
+}
+
+/// The type of an observed value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueType {
+    Int,
+    Ms,
+    List,
+    Outcome,
+    Text,
+}
+
+impl fmt::Display for ValueType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ValueType::Int => "integer",
+            ValueType::Ms => "milliseconds",
+            ValueType::List => "list",
+            ValueType::Outcome => "outcome",
+            ValueType::Text => "text",
+        })
+    }
+}
+
+impl Take {
+    pub fn value_type(self) -> ValueType {
+        match self {
+            Take::Outcome => ValueType::Outcome,
+            Take::Sizes => ValueType::List,
+            Take::ElapsedMs => ValueType::Ms,
+            Take::Revents | Take::Calls => ValueType::Text,
+            _ => ValueType::Int,
+        }
+    }
+}
+
+impl Action {
+    pub fn op(&self) -> &'static str {
+        match self {
+            Action::Bind { .. } => "bind",
+            Action::Listen { .. } => "listen",
+            Action::Accept { .. } => "accept",
+            Action::Connect { .. } => "connect",
+            Action::DialRepeat { .. } => "dial_repeat",
+            Action::Write { .. } => "write",
+            Action::WriteAll { .. } => "write_all",
+            Action::WriteUntilBlocked { .. } => "write_until_blocked",
+            Action::Read { .. } => "read",
+            Action::ReadToEof { .. } => "read_to_eof",
+            Action::ReadTimes { .. } => "read_times",
+            Action::WaitBytes { .. } => "wait_bytes",
+            Action::Set { .. } => "set",
+            Action::Get { .. } => "get",
+            Action::Shutdown { .. } => "shutdown",
+            Action::Close { .. } => "close",
+            Action::Poll { .. } => "poll",
+            Action::Signal { .. } => "signal",
+            Action::Wait { .. } => "wait",
+            Action::WaitBlocked { .. } => "wait_blocked",
+            Action::WriteMessages { .. } => "write_messages",
+            Action::ReadMessages { .. } => "read_messages",
+        }
+    }
+
+    /// The socket name this step creates.
+    pub fn creates(&self) -> Option<&str> {
+        match self {
+            Action::Bind { name }
+            | Action::Listen { name, .. }
+            | Action::Accept { name, .. }
+            | Action::Connect { name, .. }
+            | Action::DialRepeat { name, .. } => Some(name),
+            _ => None,
+        }
+    }
+
+    /// The socket names this step uses.
+    pub fn uses(&self) -> Vec<&str> {
+        match self {
+            Action::Accept { from, .. } => vec![from],
+            Action::Connect { to, .. } | Action::DialRepeat { to, .. } => vec![to],
+            Action::Write { sock, .. }
+            | Action::WriteAll { sock, .. }
+            | Action::WriteUntilBlocked { sock, .. }
+            | Action::Read { sock, .. }
+            | Action::ReadToEof { sock, .. }
+            | Action::ReadTimes { sock, .. }
+            | Action::WaitBytes { sock, .. }
+            | Action::Set { sock, .. }
+            | Action::Get { sock, .. }
+            | Action::Shutdown { sock, .. }
+            | Action::Close { sock }
+            | Action::Poll { sock, .. }
+            | Action::WriteMessages { sock, .. }
+            | Action::ReadMessages { sock, .. } => vec![sock],
+            _ => vec![],
+        }
+    }
+
+    /// The expressions of the step, with their field names.
+    pub fn exprs(&self) -> Vec<(&'static str, &Expr)> {
+        fn opt<'a>(n: &'static str, e: &'a Option<Expr>) -> Option<(&'static str, &'a Expr)> {
+            e.as_ref().map(|e| (n, e))
+        }
+        match self {
+            Action::Listen { backlog, .. } => vec![("backlog", backlog)],
+            Action::Accept { timeout_ms, .. } | Action::Connect { timeout_ms, .. } => {
+                opt("timeout_ms", timeout_ms).into_iter().collect()
+            }
+            Action::DialRepeat { max, timeout_ms, .. } => {
+                let mut v = vec![("max", max)];
+                v.extend(opt("timeout_ms", timeout_ms));
+                v
+            }
+            Action::Write { bytes, .. } | Action::WriteAll { bytes, .. } => vec![("bytes", bytes)],
+            Action::WriteUntilBlocked {
+                chunk, max_bytes, ..
+            } => {
+                let mut v = vec![("chunk", chunk)];
+                v.extend(opt("max_bytes", max_bytes));
+                v
+            }
+            Action::Read { buf, .. } => vec![("buf", buf)],
+            Action::ReadToEof { buf, max_calls, .. } => {
+                let mut v = vec![("buf", buf)];
+                v.extend(opt("max_calls", max_calls));
+                v
+            }
+            Action::ReadTimes { buf, times, .. } => vec![("buf", buf), ("times", times)],
+            Action::WaitBytes {
+                bytes, timeout_ms, ..
+            } => {
+                let mut v = vec![("bytes", bytes)];
+                v.extend(opt("timeout_ms", timeout_ms));
+                v
+            }
+            Action::Set { value, .. } => vec![("value", value)],
+            Action::Poll { timeout_ms, .. } => vec![("timeout_ms", timeout_ms)],
+            Action::Wait { count, .. } => opt("count", count).into_iter().collect(),
+            Action::WriteMessages {
+                count, size, lock, ..
+            } => vec![("count", count), ("size", size), ("lock", lock)],
+            Action::ReadMessages {
+                writers,
+                count,
+                size,
+                buf,
+                ..
+            } => vec![
+                ("writers", writers),
+                ("count", count),
+                ("size", size),
+                ("buf", buf),
+            ],
+            _ => vec![],
+        }
+    }
+
+    /// What observations can take from this kind of step.
+    pub fn takes(&self) -> Vec<Take> {
+        use Take::*;
+        let mut v = vec![Outcome, ElapsedMs];
+        v.extend(match self {
+            Action::DialRepeat { .. } => vec![Count],
+            Action::Write { .. } | Action::Read { .. } => vec![Bytes],
+            Action::WriteAll { .. } | Action::WriteUntilBlocked { .. } | Action::ReadToEof { .. } => {
+                vec![Bytes, Sizes, Count, Calls]
+            }
+            Action::ReadTimes { .. } => vec![Bytes, Sizes, Count, Calls],
+            Action::WaitBytes { .. } | Action::Get { .. } => vec![Value],
+            Action::Poll { .. } => vec![Revents],
+            Action::WriteMessages { .. } => vec![Bytes, Count],
+            Action::ReadMessages { .. } => vec![Bytes, Count, Intact, Interleaved, Lost],
+            _ => vec![],
+        });
+        v
+    }
+}
+
+/// A step: an action, an optional id for observations, and an optional condition.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub id: Option<String>,
+    /// Run only when this parameter is set (an optional integer) or true (a boolean).
+    pub when: Option<String>,
+    pub action: Action,
+    /// 1-based line in the scenario file.
+    pub line: usize,
+}
+
+/// Fields every step may carry besides those of its operation.
+const COMMON_FIELDS: &[&str] = &["id", "when"];
+
+/// The operations, for error messages.
+pub const OPS: &[&str] = &[
+    "bind",
+    "listen",
+    "accept",
+    "connect",
+    "dial_repeat",
+    "write",
+    "write_all",
+    "write_until_blocked",
+    "read",
+    "read_to_eof",
+    "read_times",
+    "wait_bytes",
+    "set",
+    "get",
+    "shutdown",
+    "close",
+    "poll",
+    "signal",
+    "wait",
+    "wait_blocked",
+    "write_messages",
+    "read_messages",
+];
+
+impl Step {
+    /// Builds a step from its inline table; the error says which field is wrong and what
+    /// the choices are.
+    pub fn from_table(mut t: toml::Table) -> Result<Step, String> {
+        let text = |t: &mut toml::Table, k: &str| -> Result<Option<String>, String> {
+            match t.remove(k) {
+                None => Ok(None),
+                Some(toml::Value::String(s)) => Ok(Some(s)),
+                Some(other) => Err(format!("`{k}` must be a text, not {}", other.type_str())),
+            }
+        };
+        let id = text(&mut t, COMMON_FIELDS[0])?;
+        let when = text(&mut t, COMMON_FIELDS[1])?;
+        match t.get("op") {
+            None => {
+                return Err(format!(
+                    "a step needs `op` (one of {})",
+                    OPS.join(", ")
+                ))
+            }
+            Some(toml::Value::String(op)) if !OPS.contains(&op.as_str()) => {
+                let near = super::closest(op, OPS.iter().copied());
+                return Err(format!(
+                    "unknown op `{op}` (did you mean {}?); ops: {}",
+                    near.first().copied().unwrap_or("?"),
+                    OPS.join(", ")
+                ));
+            }
+            _ => {}
+        }
+        let action: Action = toml::Value::Table(t)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                let m = e.message().trim().to_owned();
+                if m.contains("unknown field") {
+                    format!("{m} (every step may also have: {})", COMMON_FIELDS.join(", "))
+                } else {
+                    m
+                }
+            })?;
+        Ok(Step {
+            id,
+            when,
+            action,
+            line: 0,
+        })
+    }
+
+    pub fn with_line(mut self, line: usize) -> Step {
+        self.line = line;
+        self
+    }
+
+    /// `write_all (line 12)` or `id "before" (line 12)`.
+    pub fn describe(&self) -> String {
+        match &self.id {
+            Some(id) => format!("`{}` \"{id}\" (line {})", self.action.op(), self.line),
+            None => format!("`{}` (line {})", self.action.op(), self.line),
+        }
+    }
+}
