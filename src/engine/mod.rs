@@ -1,0 +1,635 @@
+//! The blocking engine: one OS thread per actor, std sockets through socket2, a watchdog
+//! over the whole run.
+//!
+//! Every socket call goes through [`Ctx::call`], which times it and records an [`Event`].
+//! Ordering between actors comes only from the scenario's sync points; the engine never
+//! sleeps to order anything. Its own waits (sync points, `wait_blocked`, `wait_bytes`,
+//! `poll`) re-check a cancel flag at least every [`SLICE`], so the watchdog can end them.
+
+mod steps;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use socket2::Socket;
+
+use crate::event::{Event, Outcome};
+use crate::scenario::{Lookup, ParamValue, Scenario};
+use crate::sys;
+
+/// How often the engine's own waits look at the cancel flag.
+pub const SLICE: Duration = Duration::from_millis(20);
+
+/// How long the watchdog waits, after shutting every socket down, for stuck actors.
+const GRACE: Duration = Duration::from_secs(2);
+
+/// Calls of one step recorded one by one; later ones are folded into a summary event.
+const MAX_EVENTS_PER_STEP: usize = 200;
+
+/// What a run is given besides the scenario.
+#[derive(Debug, Clone, Default)]
+pub struct RunConfig {
+    pub params: BTreeMap<String, ParamValue>,
+    /// Environment facts for expressions (`somaxconn`, ...).
+    pub facts: BTreeMap<String, i64>,
+    /// Overrides the scenario's own watchdog limit.
+    pub timeout: Option<Duration>,
+}
+
+/// The outcome of one step of one actor instance.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepResult {
+    pub actor: String,
+    pub id: Option<String>,
+    pub op: &'static str,
+    pub outcome: Outcome,
+    pub bytes: i64,
+    pub sizes: Vec<i64>,
+    pub count: i64,
+    pub value: Option<i64>,
+    pub revents: Option<String>,
+    /// Each call's result, for `calls`.
+    pub calls: Vec<String>,
+    pub intact: i64,
+    pub interleaved: i64,
+    pub lost: i64,
+    pub elapsed_ms: f64,
+}
+
+impl StepResult {
+    fn new(actor: &str, id: Option<String>, op: &'static str) -> StepResult {
+        StepResult {
+            actor: actor.to_owned(),
+            id,
+            op,
+            outcome: Outcome::Ok,
+            bytes: 0,
+            sizes: Vec::new(),
+            count: 0,
+            value: None,
+            revents: None,
+            calls: Vec::new(),
+            intact: 0,
+            interleaved: 0,
+            lost: 0,
+            elapsed_ms: 0.0,
+        }
+    }
+}
+
+/// An actor the watchdog found still running.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Stuck {
+    pub actor: String,
+    /// 1-based step index, its operation and line in the scenario file.
+    pub step: usize,
+    pub op: String,
+    pub line: usize,
+    /// Whether it ended once the watchdog shut its sockets down.
+    pub released: bool,
+}
+
+/// Everything a run produced.
+#[derive(Debug, Clone, Default)]
+pub struct Run {
+    pub events: Vec<Event>,
+    pub steps: Vec<StepResult>,
+    /// Set when the watchdog fired.
+    pub stuck: Vec<Stuck>,
+    /// Errors of the engine itself (not of socket calls), each naming actor and step.
+    pub failures: Vec<String>,
+    pub elapsed_ms: f64,
+    /// The watchdog's limit in force.
+    pub timeout_ms: u64,
+}
+
+/// A scenario resource: a live socket, a socket closed on purpose, or a set of dials.
+enum Res {
+    Socket(Arc<Socket>),
+    Closed(sys::StaleHandle),
+    Group(Vec<Arc<Socket>>),
+}
+
+/// Where an actor instance is, for the watchdog and `wait_blocked`.
+struct ActorState {
+    name: String,
+    /// The logical actor (without `#i`), for `wait_blocked`.
+    base: String,
+    tid: Mutex<Option<u64>>,
+    step: AtomicUsize,
+    line: AtomicUsize,
+    op: Mutex<String>,
+    in_call: AtomicBool,
+}
+
+struct Shared {
+    start: Instant,
+    cancel: AtomicBool,
+    resources: Mutex<HashMap<String, Res>>,
+    syncs: Mutex<HashMap<String, i64>>,
+    sync_cv: Condvar,
+    write_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    events: Mutex<Vec<Event>>,
+    results: Mutex<Vec<StepResult>>,
+    failures: Mutex<Vec<String>>,
+    actors: Vec<ActorState>,
+}
+
+/// A poisoned lock only means another actor panicked; the data is still what it was.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+impl Shared {
+    fn ms(&self, t: Instant) -> f64 {
+        t.duration_since(self.start).as_secs_f64() * 1000.0
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
+    }
+
+    /// Ends every wait of the engine and every blocking call that a shutdown can end.
+    fn cancel_all(&self) {
+        self.cancel.store(true, Ordering::SeqCst);
+        self.sync_cv.notify_all();
+        for res in lock(&self.resources).values() {
+            let socks: Vec<&Arc<Socket>> = match res {
+                Res::Socket(s) => vec![s],
+                Res::Group(g) => g.iter().collect(),
+                Res::Closed(_) => vec![],
+            };
+            for s in socks {
+                // Wakes blocked reads, writes and (on Linux) accepts; errors are expected
+                // on sockets that are not connected.
+                let _ = s.shutdown(std::net::Shutdown::Both);
+            }
+        }
+    }
+}
+
+/// Runs `scenario` with `config` and returns everything it saw. Never panics on a
+/// scenario's behaviour; never blocks past the watchdog limit plus [`GRACE`].
+pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
+    let timeout = config
+        .timeout
+        .unwrap_or(Duration::from_millis(scenario.timeout_ms));
+    let mut failures = Vec::new();
+    // Expand repeated actors into instances.
+    let mut instances = Vec::new();
+    for actor in &scenario.actors {
+        let lookup = |n: &str| lookup_in(config, n, 0);
+        match actor.count.eval(&lookup) {
+            Ok(n) if (1..=64).contains(&n) => {
+                for i in 0..n as usize {
+                    let name = if n == 1 {
+                        actor.name.clone()
+                    } else {
+                        format!("{}#{i}", actor.name)
+                    };
+                    instances.push((name, i, actor));
+                }
+            }
+            Ok(n) => failures.push(format!(
+                "actor `{}`: count {n} is outside 1..=64",
+                actor.name
+            )),
+            Err(e) => failures.push(format!("actor `{}`: count: {e}", actor.name)),
+        }
+    }
+    let start = Instant::now();
+    if !failures.is_empty() {
+        return Run {
+            failures,
+            timeout_ms: timeout.as_millis() as u64,
+            ..Run::default()
+        };
+    }
+    let shared = Arc::new(Shared {
+        start,
+        cancel: AtomicBool::new(false),
+        resources: Mutex::new(HashMap::new()),
+        syncs: Mutex::new(HashMap::new()),
+        sync_cv: Condvar::new(),
+        write_locks: Mutex::new(HashMap::new()),
+        events: Mutex::new(Vec::new()),
+        results: Mutex::new(Vec::new()),
+        failures: Mutex::new(Vec::new()),
+        actors: instances
+            .iter()
+            .map(|(name, _, actor)| ActorState {
+                name: name.clone(),
+                base: actor.name.clone(),
+                tid: Mutex::new(None),
+                step: AtomicUsize::new(0),
+                line: AtomicUsize::new(0),
+                op: Mutex::new("starting".into()),
+                in_call: AtomicBool::new(false),
+            })
+            .collect(),
+    });
+
+    let (done_tx, done_rx) = mpsc::channel::<usize>();
+    for (slot, (name, index, actor)) in instances.into_iter().enumerate() {
+        let sh = Arc::clone(&shared);
+        let config = config.clone();
+        let steps = actor.steps.clone();
+        let done_tx = done_tx.clone();
+        let spawned = thread::Builder::new()
+            .name(format!("tcplab-{name}"))
+            .spawn(move || {
+                *lock(&sh.actors[slot].tid) = Some(sys::thread_id());
+                let mut ctx = Ctx {
+                    shared: &sh,
+                    slot,
+                    actor: name,
+                    index,
+                    config: &config,
+                    step_no: 0,
+                    recorded: 0,
+                    folded: None,
+                };
+                for (i, step) in steps.iter().enumerate() {
+                    if ctx.shared.cancelled() {
+                        break;
+                    }
+                    ctx.begin_step(i + 1, step.line, step.action.op());
+                    if let Some(w) = &step.when {
+                        let run_it = match ctx.config.params.get(w) {
+                            Some(ParamValue::Int(_)) => true,
+                            Some(ParamValue::Bool(b)) => *b,
+                            Some(ParamValue::Text(t)) => !t.is_empty(),
+                            _ => false,
+                        };
+                        if !run_it {
+                            continue;
+                        }
+                    }
+                    let t0 = Instant::now();
+                    let outcome = steps::execute(&mut ctx, step);
+                    ctx.flush_folded();
+                    match outcome {
+                        Ok(mut r) => {
+                            r.id = step.id.clone();
+                            r.elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
+                            lock(&ctx.shared.results).push(r);
+                        }
+                        Err(msg) => {
+                            lock(&ctx.shared.failures).push(format!(
+                                "{} step {} ({}, line {}): {msg}",
+                                ctx.actor,
+                                i + 1,
+                                step.action.op(),
+                                step.line
+                            ));
+                            ctx.shared.cancel_all();
+                            break;
+                        }
+                    }
+                }
+                ctx.begin_step(0, 0, "finished");
+                let _ = done_tx.send(slot);
+            });
+        if let Err(e) = spawned {
+            lock(&shared.failures).push(format!("cannot start a thread for an actor: {e}"));
+            shared.cancel_all();
+        }
+    }
+    drop(done_tx);
+
+    // The watchdog.
+    let total = shared.actors.len();
+    let mut finished = vec![false; total];
+    let deadline = start + timeout;
+    let mut stuck = Vec::new();
+    let mut remaining = total;
+    while remaining > 0 {
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        match done_rx.recv_timeout(deadline - now) {
+            Ok(slot) => {
+                finished[slot] = true;
+                remaining -= 1;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => break,
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    if remaining > 0 {
+        for (slot, st) in shared.actors.iter().enumerate() {
+            if !finished[slot] {
+                stuck.push(Stuck {
+                    actor: st.name.clone(),
+                    step: st.step.load(Ordering::SeqCst),
+                    op: lock(&st.op).clone(),
+                    line: st.line.load(Ordering::SeqCst),
+                    released: false,
+                });
+            }
+        }
+        shared.cancel_all();
+        let grace_end = Instant::now() + GRACE;
+        while remaining > 0 {
+            let now = Instant::now();
+            if now >= grace_end {
+                break;
+            }
+            match done_rx.recv_timeout(grace_end - now) {
+                Ok(slot) => {
+                    finished[slot] = true;
+                    remaining -= 1;
+                    if let Some(s) = stuck.iter_mut().find(|s| s.actor == shared.actors[slot].name)
+                    {
+                        s.released = true;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+    }
+    let elapsed_ms = shared.ms(Instant::now());
+    // Close every socket the scenario left open.
+    lock(&shared.resources).clear();
+    lock(&shared.write_locks).clear();
+
+    let mut events = std::mem::take(&mut *lock(&shared.events));
+    events.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+    failures.extend(std::mem::take(&mut *lock(&shared.failures)));
+    let steps = std::mem::take(&mut *lock(&shared.results));
+    Run {
+        events,
+        steps,
+        stuck,
+        failures,
+        elapsed_ms,
+        timeout_ms: timeout.as_millis() as u64,
+    }
+}
+
+fn lookup_in(config: &RunConfig, name: &str, index: usize) -> Lookup {
+    crate::scenario::lookup(&config.params, &config.facts, Some(index), name)
+}
+
+/// Calls folded into one summary event once a step has recorded enough.
+struct Folded {
+    op: String,
+    sock: Option<String>,
+    calls: u64,
+    returned: i64,
+    at_ms: f64,
+    elapsed_ms: f64,
+    last: Outcome,
+}
+
+/// One actor instance's view of the run.
+pub(crate) struct Ctx<'a> {
+    shared: &'a Shared,
+    slot: usize,
+    pub actor: String,
+    pub index: usize,
+    config: &'a RunConfig,
+    step_no: usize,
+    recorded: usize,
+    folded: Option<Folded>,
+}
+
+impl Ctx<'_> {
+    fn begin_step(&mut self, no: usize, line: usize, op: &str) {
+        let st = &self.shared.actors[self.slot];
+        st.step.store(no, Ordering::SeqCst);
+        st.line.store(line, Ordering::SeqCst);
+        *lock(&st.op) = op.to_owned();
+        self.step_no = no;
+        self.recorded = 0;
+    }
+
+    pub fn eval(&self, e: &crate::scenario::Expr) -> Result<i64, String> {
+        e.eval(&|n| lookup_in(self.config, n, self.index))
+            .map_err(|err| format!("`{e}`: {err}"))
+    }
+
+    /// A non-negative size from an expression.
+    pub fn eval_size(&self, e: &crate::scenario::Expr) -> Result<usize, String> {
+        let v = self.eval(e)?;
+        usize::try_from(v).map_err(|_| format!("`{e}` is {v}, not a size"))
+    }
+
+    pub fn cancelled(&self) -> bool {
+        self.shared.cancelled()
+    }
+
+    pub fn now_ms(&self) -> f64 {
+        self.shared.ms(Instant::now())
+    }
+
+    /// Runs one socket call, timing it and recording an event. `returned` turns the call's
+    /// success value into the figure the event shows (bytes moved, option value).
+    pub fn call<T>(
+        &mut self,
+        op: &str,
+        sock: Option<&str>,
+        requested: Option<u64>,
+        f: impl FnOnce() -> std::io::Result<T>,
+        returned: impl FnOnce(&T) -> Option<i64>,
+    ) -> std::io::Result<T> {
+        let st = &self.shared.actors[self.slot];
+        *lock(&st.op) = op.to_owned();
+        st.in_call.store(true, Ordering::SeqCst);
+        let t0 = Instant::now();
+        let r = f();
+        let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        st.in_call.store(false, Ordering::SeqCst);
+        let (outcome, ret) = match &r {
+            Ok(v) => (Outcome::Ok, returned(v)),
+            Err(e) => (Outcome::from_io(e), None),
+        };
+        self.record(op, sock, requested, ret, outcome, self.shared.ms(t0), elapsed_ms, None);
+        r
+    }
+
+    /// Records an event of the engine's own (a sync point, a deadline) or a call's.
+    #[allow(clippy::too_many_arguments)]
+    pub fn record(
+        &mut self,
+        op: &str,
+        sock: Option<&str>,
+        requested: Option<u64>,
+        returned: Option<i64>,
+        outcome: Outcome,
+        at_ms: f64,
+        elapsed_ms: f64,
+        note: Option<String>,
+    ) {
+        self.recorded += 1;
+        if self.recorded > MAX_EVENTS_PER_STEP {
+            let f = self.folded.get_or_insert_with(|| Folded {
+                op: op.to_owned(),
+                sock: sock.map(str::to_owned),
+                calls: 0,
+                returned: 0,
+                at_ms,
+                elapsed_ms: 0.0,
+                last: Outcome::Ok,
+            });
+            f.calls += 1;
+            f.returned += returned.unwrap_or(0);
+            f.elapsed_ms = at_ms + elapsed_ms - f.at_ms;
+            f.last = outcome;
+            return;
+        }
+        lock(&self.shared.events).push(Event {
+            actor: self.actor.clone(),
+            step: self.step_no,
+            op: op.to_owned(),
+            sock: sock.map(str::to_owned),
+            requested,
+            returned,
+            outcome,
+            at_ms,
+            elapsed_ms,
+            note,
+        });
+    }
+
+    fn flush_folded(&mut self) {
+        if let Some(f) = self.folded.take() {
+            lock(&self.shared.events).push(Event {
+                actor: self.actor.clone(),
+                step: self.step_no,
+                op: f.op,
+                sock: f.sock,
+                requested: None,
+                returned: Some(f.returned),
+                outcome: f.last,
+                at_ms: f.at_ms,
+                elapsed_ms: f.elapsed_ms,
+                note: Some(format!(
+                    "{} further calls folded into this event: their total and the last outcome",
+                    f.calls
+                )),
+            });
+        }
+    }
+
+    // -- resources ---------------------------------------------------------------------
+
+    pub fn socket(&self, name: &str) -> Result<Arc<Socket>, String> {
+        match lock(&self.shared.resources).get(name) {
+            Some(Res::Socket(s)) => Ok(Arc::clone(s)),
+            Some(Res::Group(_)) => Err(format!(
+                "`{name}` is a set of dialled connections, not one socket"
+            )),
+            Some(Res::Closed(_)) => Err(format!("socket `{name}` was closed by an earlier step")),
+            None => Err(format!(
+                "socket `{name}` does not exist yet: the step that creates it has not run (order the actors with signal/wait)"
+            )),
+        }
+    }
+
+    /// The descriptor number left by `close`, if `name` was closed.
+    pub fn stale(&self, name: &str) -> Option<sys::StaleHandle> {
+        match lock(&self.shared.resources).get(name) {
+            Some(Res::Closed(h)) => Some(*h),
+            _ => None,
+        }
+    }
+
+    pub fn put_socket(&self, name: &str, s: Socket) {
+        lock(&self.shared.resources).insert(name.to_owned(), Res::Socket(Arc::new(s)));
+    }
+
+    pub fn put_group(&self, name: &str, g: Vec<Socket>) {
+        lock(&self.shared.resources).insert(
+            name.to_owned(),
+            Res::Group(g.into_iter().map(Arc::new).collect()),
+        );
+    }
+
+    /// Takes the socket out so that it can be closed; fails if another actor holds it.
+    pub fn take_socket(&self, name: &str) -> Result<Socket, String> {
+        let mut res = lock(&self.shared.resources);
+        match res.remove(name) {
+            Some(Res::Socket(s)) => Arc::try_unwrap(s).map_err(|s| {
+                res.insert(name.to_owned(), Res::Socket(s));
+                format!("socket `{name}` is in use by another actor and cannot be closed now")
+            }),
+            Some(other) => {
+                res.insert(name.to_owned(), other);
+                Err(format!("`{name}` is not an open socket"))
+            }
+            None => Err(format!("socket `{name}` does not exist yet")),
+        }
+    }
+
+    pub fn put_closed(&self, name: &str, h: sys::StaleHandle) {
+        lock(&self.shared.resources).insert(name.to_owned(), Res::Closed(h));
+    }
+
+    pub fn write_lock(&self, name: &str) -> Arc<Mutex<()>> {
+        Arc::clone(
+            lock(&self.shared.write_locks)
+                .entry(name.to_owned())
+                .or_default(),
+        )
+    }
+
+    // -- sync points -------------------------------------------------------------------
+
+    pub fn signal(&self, sync: &str) {
+        *lock(&self.shared.syncs).entry(sync.to_owned()).or_insert(0) += 1;
+        self.shared.sync_cv.notify_all();
+    }
+
+    /// Waits until `sync` was signalled `count` times; false if the run was cancelled.
+    pub fn wait_sync(&self, sync: &str, count: i64) -> bool {
+        let mut syncs = lock(&self.shared.syncs);
+        loop {
+            if syncs.get(sync).copied().unwrap_or(0) >= count {
+                return true;
+            }
+            if self.cancelled() {
+                return false;
+            }
+            syncs = self
+                .shared
+                .sync_cv
+                .wait_timeout(syncs, SLICE)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+    }
+
+    /// Whether every instance of `actor` is inside a socket call and asleep in the kernel.
+    /// Where the system cannot tell sleep from running, being inside the call counts.
+    pub fn actor_blocked(&self, actor: &str) -> Result<bool, String> {
+        let mut any = false;
+        for st in self.shared.actors.iter().filter(|s| s.base == actor) {
+            any = true;
+            if !st.in_call.load(Ordering::SeqCst) {
+                return Ok(false);
+            }
+            let Some(tid) = *lock(&st.tid) else {
+                return Ok(false);
+            };
+            if sys::thread_is_asleep(tid) == Some(false) {
+                return Ok(false);
+            }
+        }
+        if any {
+            Ok(true)
+        } else {
+            Err(format!("there is no actor `{actor}`"))
+        }
+    }
+
+    pub fn engine_wait_pause(&self) {
+        // A short pause between looks at state the kernel does not signal (a thread's
+        // sleep, FIONREAD); bounded by the caller's deadline and the cancel flag.
+        thread::sleep(Duration::from_millis(1));
+    }
+}

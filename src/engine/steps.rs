@@ -1,0 +1,803 @@
+//! Each step of the vocabulary, on blocking std sockets (socket2).
+//!
+//! A socket call that fails is not an engine error: its errno is the observation. An
+//! engine error (`Err(String)`) is a scenario that cannot go on: a socket that does not
+//! exist yet, an expression that cannot be evaluated.
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+
+use super::{Ctx, StepResult, SLICE};
+use crate::event::Outcome;
+use crate::scenario::{Action, How, PollFor, SockOpt, Step};
+use crate::sys;
+
+/// Writers a `read_messages` check can tell apart: a byte carries its writer in 4 bits.
+pub const MAX_TAGGED_WRITERS: usize = 16;
+
+/// Longest `wait_blocked` and default `wait_bytes` wait, within the watchdog's limit.
+const ENGINE_WAIT_LIMIT: Duration = Duration::from_secs(30);
+
+type StepOutcome = Result<StepResult, String>;
+
+fn new_socket() -> io::Result<Socket> {
+    Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
+}
+
+fn loopback_any() -> SockAddr {
+    SockAddr::from(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+}
+
+fn ms(d: i64) -> Duration {
+    Duration::from_millis(d.max(0) as u64)
+}
+
+/// The byte a writer puts at position `pos` of its own stream (see `read_messages`).
+pub fn tag_byte(writer: usize, pos: usize) -> u8 {
+    ((writer as u8 & 0x0F) << 4) | (pos as u8 & 0x0F)
+}
+
+pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
+    let op = step.action.op();
+    let mut r = StepResult::new(&ctx.actor, None, op);
+    match &step.action {
+        Action::Bind { name } => {
+            let s = ctx.call("socket", Some(name), None, new_socket, |_| None);
+            let s = match s {
+                Ok(s) => s,
+                Err(e) => return Ok(failed(r, &e)),
+            };
+            if let Err(e) = ctx.call("bind", Some(name), None, || s.bind(&loopback_any()), |_| None) {
+                return Ok(failed(r, &e));
+            }
+            ctx.put_socket(name, s);
+        }
+        Action::Listen {
+            name,
+            backlog,
+            reuseaddr,
+        } => {
+            let backlog = ctx.eval(backlog)?;
+            let backlog = i32::try_from(backlog).map_err(|_| format!("backlog {backlog} out of range"))?;
+            let s = match ctx.call("socket", Some(name), None, new_socket, |_| None) {
+                Ok(s) => s,
+                Err(e) => return Ok(failed(r, &e)),
+            };
+            if *reuseaddr {
+                if let Err(e) = ctx.call(
+                    "setsockopt(SO_REUSEADDR)",
+                    Some(name),
+                    None,
+                    || s.set_reuse_address(true),
+                    |_| Some(1),
+                ) {
+                    return Ok(failed(r, &e));
+                }
+            }
+            if let Err(e) = ctx.call("bind", Some(name), None, || s.bind(&loopback_any()), |_| None) {
+                return Ok(failed(r, &e));
+            }
+            if let Err(e) = ctx.call(
+                "listen",
+                Some(name),
+                Some(backlog.max(0) as u64),
+                || s.listen(backlog),
+                |_| None,
+            ) {
+                return Ok(failed(r, &e));
+            }
+            ctx.put_socket(name, s);
+        }
+        Action::Accept {
+            from,
+            name,
+            timeout_ms,
+        } => {
+            let l = ctx.socket(from)?;
+            if let Some(t) = timeout_ms {
+                let t = ctx.eval(t)?;
+                if let Some(out) = poll_for(ctx, &l, from, sys::POLLIN, ms(t))? {
+                    r.outcome = out;
+                    return Ok(r);
+                }
+            }
+            match ctx.call("accept", Some(from), None, || l.accept(), |_| None) {
+                Ok((s, _)) => ctx.put_socket(name, s),
+                Err(e) => return Ok(failed(r, &e)),
+            }
+        }
+        Action::Connect {
+            to,
+            name,
+            timeout_ms,
+        } => {
+            let addr = target(ctx, to)?;
+            let deadline = timeout_ms.as_ref().map(|t| ctx.eval(t)).transpose()?;
+            let (outcome, sock) = dial(ctx, name, &addr, deadline)?;
+            r.outcome = outcome;
+            if let Some(s) = sock {
+                ctx.put_socket(name, s);
+            }
+        }
+        Action::DialRepeat {
+            to,
+            name,
+            max,
+            timeout_ms,
+        } => {
+            let addr = target(ctx, to)?;
+            let max = ctx.eval(max)?;
+            let deadline = timeout_ms.as_ref().map(|t| ctx.eval(t)).transpose()?;
+            let mut group = Vec::new();
+            while (group.len() as i64) < max && !ctx.cancelled() {
+                let label = format!("{name}#{}", group.len());
+                let (outcome, sock) = dial(ctx, &label, &addr, deadline)?;
+                match sock {
+                    Some(s) => group.push(s),
+                    None => {
+                        r.outcome = outcome;
+                        break;
+                    }
+                }
+            }
+            r.count = group.len() as i64;
+            ctx.put_group(name, group);
+        }
+        Action::Write { sock, bytes } => {
+            let n = ctx.eval_size(bytes)?;
+            let buf = vec![b'x'; n];
+            let res = match ctx.stale(sock) {
+                Some(h) => ctx.call("write", Some(sock), Some(n as u64), || sys::stale_write(h, &buf), count),
+                None => {
+                    let s = ctx.socket(sock)?;
+                    ctx.call("send", Some(sock), Some(n as u64), || (&*s).write(&buf), count)
+                }
+            };
+            match res {
+                Ok(k) => r.bytes = k as i64,
+                Err(e) => r.outcome = Outcome::from_io(&e),
+            }
+        }
+        Action::WriteAll { sock, bytes } => {
+            let n = ctx.eval_size(bytes)?;
+            let buf = vec![b'x'; n];
+            let s = ctx.socket(sock)?;
+            write_all(ctx, &s, sock, &buf, &mut r);
+        }
+        Action::WriteUntilBlocked {
+            sock,
+            chunk,
+            max_bytes,
+        } => {
+            let chunk = ctx.eval_size(chunk)?;
+            let max = max_bytes.as_ref().map(|m| ctx.eval_size(m)).transpose()?;
+            let s = ctx.socket(sock)?;
+            let buf = vec![b'x'; chunk];
+            if let Err(e) = ctx.call("set_nonblocking(true)", Some(sock), None, || s.set_nonblocking(true), |_| None) {
+                return Ok(failed(r, &e));
+            }
+            loop {
+                if ctx.cancelled() || max.is_some_and(|m| r.bytes as usize >= m) {
+                    break;
+                }
+                match ctx.call("send", Some(sock), Some(chunk as u64), || (&*s).write(&buf), count) {
+                    Ok(k) => r.moved(k),
+                    Err(e) => {
+                        r.failed(&e);
+                        break;
+                    }
+                }
+            }
+            let _ = ctx.call("set_nonblocking(false)", Some(sock), None, || s.set_nonblocking(false), |_| None);
+        }
+        Action::Read { sock, buf } => {
+            let n = ctx.eval_size(buf)?;
+            let mut b = vec![0u8; n];
+            let res = match ctx.stale(sock) {
+                Some(h) => ctx.call("read", Some(sock), Some(n as u64), || sys::stale_read(h, &mut b), count),
+                None => {
+                    let s = ctx.socket(sock)?;
+                    ctx.call("recv", Some(sock), Some(n as u64), || (&*s).read(&mut b), count)
+                }
+            };
+            match res {
+                Ok(k) => r.bytes = k as i64,
+                Err(e) => r.outcome = Outcome::from_io(&e),
+            }
+        }
+        Action::ReadToEof {
+            sock,
+            buf,
+            max_calls,
+        } => {
+            let n = ctx.eval_size(buf)?;
+            let max = max_calls.as_ref().map(|m| ctx.eval_size(m)).transpose()?;
+            let s = ctx.socket(sock)?;
+            let mut b = vec![0u8; n];
+            loop {
+                if ctx.cancelled() || max.is_some_and(|m| r.sizes.len() >= m) {
+                    break;
+                }
+                match ctx.call("recv", Some(sock), Some(n as u64), || (&*s).read(&mut b), count) {
+                    Ok(k) => {
+                        r.moved(k);
+                        if k == 0 {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        r.failed(&e);
+                        break;
+                    }
+                }
+            }
+        }
+        Action::ReadTimes { sock, buf, times } => {
+            let n = ctx.eval_size(buf)?;
+            let times = ctx.eval_size(times)?;
+            let mut b = vec![0u8; n];
+            let stale = ctx.stale(sock);
+            let s = match stale {
+                Some(_) => None,
+                None => Some(ctx.socket(sock)?),
+            };
+            for _ in 0..times {
+                if ctx.cancelled() {
+                    break;
+                }
+                let res = match (&s, stale) {
+                    (Some(s), _) => ctx.call("recv", Some(sock), Some(n as u64), || (&**s).read(&mut b), count),
+                    (None, Some(h)) => ctx.call("read", Some(sock), Some(n as u64), || sys::stale_read(h, &mut b), count),
+                    (None, None) => unreachable!("a socket or its stale number was found above"),
+                };
+                match res {
+                    Ok(k) => r.moved(k),
+                    Err(e) => {
+                        // Keep the first error as the step's outcome; later reads still run.
+                        let first = r.outcome.is_ok();
+                        let o = r.outcome.clone();
+                        r.failed(&e);
+                        if !first {
+                            r.outcome = o;
+                        }
+                    }
+                }
+            }
+        }
+        Action::WaitBytes {
+            sock,
+            bytes,
+            timeout_ms,
+        } => {
+            let want = ctx.eval_size(bytes)?;
+            let limit = timeout_ms.as_ref().map(|t| ctx.eval(t)).transpose()?.map_or(ENGINE_WAIT_LIMIT, ms);
+            let s = ctx.socket(sock)?;
+            let t0 = Instant::now();
+            let at = ctx.now_ms();
+            let mut queued = 0;
+            let outcome = loop {
+                match sys::bytes_queued(&s) {
+                    Ok(q) => queued = q,
+                    Err(e) => break Outcome::from_io(&e),
+                }
+                if queued >= want {
+                    break Outcome::Ok;
+                }
+                if ctx.cancelled() || t0.elapsed() >= limit {
+                    break Outcome::deadline();
+                }
+                ctx.engine_wait_pause();
+            };
+            let el = t0.elapsed().as_secs_f64() * 1000.0;
+            ctx.record(
+                "ioctl(FIONREAD) until enough",
+                Some(sock),
+                Some(want as u64),
+                Some(queued as i64),
+                outcome.clone(),
+                at,
+                el,
+                Some(format!("{queued} bytes queued")),
+            );
+            r.value = Some(queued as i64);
+            r.outcome = outcome;
+        }
+        Action::Set {
+            sock,
+            option,
+            value,
+        } => {
+            let v = ctx.eval(value)?;
+            let s = ctx.socket(sock)?;
+            let op = format!("setsockopt({})", option.name());
+            let res = ctx.call(&op, Some(sock), None, || set_option(&s, *option, v), |_| Some(v));
+            if let Err(e) = res {
+                r.outcome = Outcome::from_io(&e);
+            }
+        }
+        Action::Get { sock, option } => {
+            let s = ctx.socket(sock)?;
+            let op = format!("getsockopt({})", option.name());
+            match ctx.call(&op, Some(sock), None, || get_option(&s, *option), |v| Some(*v)) {
+                Ok(v) => r.value = Some(v),
+                Err(e) => r.outcome = Outcome::from_io(&e),
+            }
+        }
+        Action::Shutdown { sock, how } => {
+            let s = ctx.socket(sock)?;
+            let (how, label) = match how {
+                How::Read => (Shutdown::Read, "shutdown(SHUT_RD)"),
+                How::Write => (Shutdown::Write, "shutdown(SHUT_WR)"),
+                How::Both => (Shutdown::Both, "shutdown(SHUT_RDWR)"),
+            };
+            if let Err(e) = ctx.call(label, Some(sock), None, || s.shutdown(how), |_| None) {
+                r.outcome = Outcome::from_io(&e);
+            }
+        }
+        Action::Close { sock } => {
+            let s = ctx.take_socket(sock)?;
+            match ctx.call("close", Some(sock), None, || sys::close_to_stale(s), |h| Some(h.number())) {
+                Ok(h) => ctx.put_closed(sock, h),
+                Err(e) => r.outcome = Outcome::from_io(&e),
+            }
+        }
+        Action::Poll {
+            sock,
+            wait_for,
+            timeout_ms,
+        } => {
+            let t = ctx.eval(timeout_ms)?;
+            let s = ctx.socket(sock)?;
+            let (events, wanted) = poll_bits(*wait_for);
+            let t0 = Instant::now();
+            let at = ctx.now_ms();
+            let mut seen = 0i16;
+            let outcome = loop {
+                let left = ms(t).saturating_sub(t0.elapsed());
+                match sys::poll(&s, events, left.min(SLICE)) {
+                    Ok(rev) => {
+                        seen = rev;
+                        if rev & wanted != 0 {
+                            break Outcome::Ok;
+                        }
+                    }
+                    Err(e) => break Outcome::from_io(&e),
+                }
+                if ctx.cancelled() || t0.elapsed() >= ms(t) {
+                    break Outcome::deadline();
+                }
+            };
+            let names = revent_names(seen);
+            ctx.record(
+                &format!("poll({})", revent_names(events | wanted)),
+                Some(sock),
+                None,
+                Some(i64::from(seen)),
+                outcome.clone(),
+                at,
+                t0.elapsed().as_secs_f64() * 1000.0,
+                Some(names.clone()),
+            );
+            r.revents = Some(names);
+            r.outcome = outcome;
+        }
+        Action::Signal { sync } => {
+            ctx.signal(sync);
+            let at = ctx.now_ms();
+            ctx.record("signal", None, None, None, Outcome::Ok, at, 0.0, Some(sync.clone()));
+        }
+        Action::Wait { sync, count } => {
+            let n = count.as_ref().map(|c| ctx.eval(c)).transpose()?.unwrap_or(1);
+            let at = ctx.now_ms();
+            let t0 = Instant::now();
+            if !ctx.wait_sync(sync, n) {
+                return Err(format!("cancelled while waiting for `{sync}`"));
+            }
+            let el = t0.elapsed().as_secs_f64() * 1000.0;
+            ctx.record("wait", None, None, None, Outcome::Ok, at, el, Some(sync.clone()));
+        }
+        Action::WaitBlocked { actor } => {
+            let at = ctx.now_ms();
+            let t0 = Instant::now();
+            while !ctx.actor_blocked(actor)? {
+                if ctx.cancelled() {
+                    return Err(format!("cancelled while waiting for `{actor}` to block"));
+                }
+                if t0.elapsed() >= ENGINE_WAIT_LIMIT {
+                    return Err(format!("`{actor}` did not block in a socket call"));
+                }
+                ctx.engine_wait_pause();
+            }
+            let el = t0.elapsed().as_secs_f64() * 1000.0;
+            ctx.record(
+                "wait_blocked",
+                None,
+                None,
+                None,
+                Outcome::Ok,
+                at,
+                el,
+                Some(format!("{actor} is asleep inside a socket call")),
+            );
+        }
+        Action::WriteMessages {
+            sock,
+            count: n,
+            size,
+            lock,
+        } => {
+            let n = ctx.eval_size(n)?;
+            let size = ctx.eval_size(size)?;
+            let locked = ctx.eval(lock)? != 0;
+            if ctx.index >= MAX_TAGGED_WRITERS {
+                return Err(format!("at most {MAX_TAGGED_WRITERS} writers can be told apart"));
+            }
+            let guard = locked.then(|| ctx.write_lock(sock));
+            let s = ctx.socket(sock)?;
+            let mut msg = vec![0u8; size];
+            for m in 0..n {
+                for (i, b) in msg.iter_mut().enumerate() {
+                    *b = tag_byte(ctx.index, m * size + i);
+                }
+                let mut one = StepResult::new(&ctx.actor, None, "write_all");
+                match &guard {
+                    Some(g) => {
+                        let _held = super::lock(g);
+                        write_all(ctx, &s, sock, &msg, &mut one);
+                    }
+                    None => write_all(ctx, &s, sock, &msg, &mut one),
+                }
+                r.bytes += one.bytes;
+                if !one.outcome.is_ok() {
+                    r.outcome = one.outcome;
+                    break;
+                }
+                r.count += 1;
+            }
+        }
+        Action::ReadMessages {
+            sock,
+            writers,
+            count: n,
+            size,
+            buf,
+        } => {
+            let writers = ctx.eval_size(writers)?;
+            let n = ctx.eval_size(n)?;
+            let size = ctx.eval_size(size)?.max(1);
+            let bufsize = ctx.eval_size(buf)?;
+            if writers > MAX_TAGGED_WRITERS {
+                return Err(format!("at most {MAX_TAGGED_WRITERS} writers can be told apart"));
+            }
+            let s = ctx.socket(sock)?;
+            let mut check = FrameCheck::new(writers, size);
+            let mut b = vec![0u8; bufsize];
+            loop {
+                if ctx.cancelled() {
+                    break;
+                }
+                match ctx.call("recv", Some(sock), Some(bufsize as u64), || (&*s).read(&mut b), count) {
+                    Ok(0) => break,
+                    Ok(k) => check.feed(&b[..k]),
+                    Err(e) => {
+                        r.outcome = Outcome::from_io(&e);
+                        break;
+                    }
+                }
+            }
+            r.bytes = check.received as i64;
+            r.count = (check.intact + check.interleaved) as i64;
+            r.intact = check.intact as i64;
+            r.interleaved = check.interleaved as i64;
+            let expected = writers * n * size;
+            r.lost = expected.saturating_sub(check.valid) as i64;
+            if check.corrupt > 0 {
+                r.outcome = Outcome::Err {
+                    kind: "InvalidData".into(),
+                    errno: None,
+                    code: None,
+                    deadline: false,
+                };
+            }
+        }
+    }
+    Ok(r)
+}
+
+fn count(k: &usize) -> Option<i64> {
+    Some(*k as i64)
+}
+
+fn failed(mut r: StepResult, e: &io::Error) -> StepResult {
+    r.failed(e);
+    r
+}
+
+impl StepResult {
+    /// A call that moved `k` bytes.
+    fn moved(&mut self, k: usize) {
+        self.bytes += k as i64;
+        self.sizes.push(k as i64);
+        self.count += 1;
+        self.calls.push(k.to_string());
+    }
+
+    /// A call that failed.
+    fn failed(&mut self, e: &io::Error) {
+        self.outcome = Outcome::from_io(e);
+        self.calls.push(match &self.outcome {
+            Outcome::Err { errno: Some(n), .. } => n.clone(),
+            other => other.to_string(),
+        });
+    }
+}
+
+fn write_all(ctx: &mut Ctx<'_>, s: &Arc<Socket>, sock: &str, buf: &[u8], r: &mut StepResult) {
+    let mut off = 0;
+    while off < buf.len() {
+        if ctx.cancelled() {
+            return;
+        }
+        let part = &buf[off..];
+        match ctx.call("send", Some(sock), Some(part.len() as u64), || (&**s).write(part), count) {
+            Ok(0) => {
+                r.outcome = Outcome::from_io(&io::Error::from(io::ErrorKind::WriteZero));
+                return;
+            }
+            Ok(k) => {
+                off += k;
+                r.moved(k);
+            }
+            Err(e) => {
+                r.failed(&e);
+                return;
+            }
+        }
+    }
+}
+
+/// The address of the socket a dial goes to.
+fn target(ctx: &Ctx<'_>, to: &str) -> Result<SockAddr, String> {
+    let s = ctx.socket(to)?;
+    s.local_addr()
+        .map_err(|e| format!("cannot read the address of `{to}`: {e}"))
+}
+
+/// One dial: blocking connect(2), or with a deadline a non-blocking connect and poll.
+fn dial(
+    ctx: &mut Ctx<'_>,
+    label: &str,
+    addr: &SockAddr,
+    deadline_ms: Option<i64>,
+) -> Result<(Outcome, Option<Socket>), String> {
+    let s = match ctx.call("socket", Some(label), None, new_socket, |_| None) {
+        Ok(s) => s,
+        Err(e) => return Ok((Outcome::from_io(&e), None)),
+    };
+    let Some(deadline) = deadline_ms else {
+        return Ok(match ctx.call("connect", Some(label), None, || s.connect(addr), |_| None) {
+            Ok(()) => (Outcome::Ok, Some(s)),
+            Err(e) => (Outcome::from_io(&e), None),
+        });
+    };
+    if let Err(e) = s.set_nonblocking(true) {
+        return Ok((Outcome::from_io(&e), None));
+    }
+    match ctx.call("connect (non-blocking)", Some(label), None, || s.connect(addr), |_| None) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(sys::EINPROGRESS) => {
+            if let Some(out) = poll_for(ctx, &s, label, sys::POLLOUT, ms(deadline))? {
+                return Ok((out, None));
+            }
+            match ctx.call("getsockopt(SO_ERROR)", Some(label), None, || s.take_error(), |e| {
+                Some(e.as_ref().and_then(|e| e.raw_os_error()).unwrap_or(0) as i64)
+            }) {
+                Ok(None) => {}
+                Ok(Some(e)) | Err(e) => return Ok((Outcome::from_io(&e), None)),
+            }
+        }
+        Err(e) => return Ok((Outcome::from_io(&e), None)),
+    }
+    if let Err(e) = s.set_nonblocking(false) {
+        return Ok((Outcome::from_io(&e), None));
+    }
+    Ok((Outcome::Ok, Some(s)))
+}
+
+/// Polls until `events` show up or `limit` passes. `Some(outcome)` means stop: the
+/// deadline passed (or the run was cancelled), or poll itself failed.
+fn poll_for(
+    ctx: &mut Ctx<'_>,
+    s: &Socket,
+    label: &str,
+    events: i16,
+    limit: Duration,
+) -> Result<Option<Outcome>, String> {
+    let t0 = Instant::now();
+    let at = ctx.now_ms();
+    let op = format!("poll({})", revent_names(events));
+    loop {
+        let left = limit.saturating_sub(t0.elapsed());
+        match sys::poll(s, events, left.min(SLICE)) {
+            Ok(0) => {}
+            Ok(rev) => {
+                let el = t0.elapsed().as_secs_f64() * 1000.0;
+                ctx.record(&op, Some(label), None, Some(i64::from(rev)), Outcome::Ok, at, el, Some(revent_names(rev)));
+                return Ok(None);
+            }
+            Err(e) => {
+                let el = t0.elapsed().as_secs_f64() * 1000.0;
+                ctx.record(&op, Some(label), None, None, Outcome::from_io(&e), at, el, None);
+                return Ok(Some(Outcome::from_io(&e)));
+            }
+        }
+        if ctx.cancelled() || t0.elapsed() >= limit {
+            let el = t0.elapsed().as_secs_f64() * 1000.0;
+            let note = format!("nothing within {} ms", limit.as_millis());
+            ctx.record(&op, Some(label), None, Some(0), Outcome::deadline(), at, el, Some(note));
+            return Ok(Some(Outcome::deadline()));
+        }
+    }
+}
+
+fn poll_bits(f: PollFor) -> (i16, i16) {
+    match f {
+        PollFor::In => (sys::POLLIN, sys::POLLIN),
+        PollFor::Out => (sys::POLLOUT, sys::POLLOUT),
+        // Errors and hang-ups are always reported, whatever was asked for.
+        PollFor::Err => (0, sys::POLLERR),
+        PollFor::Hup => (0, sys::POLLHUP),
+    }
+}
+
+/// `POLLIN|POLLHUP`, or `none`.
+pub fn revent_names(bits: i16) -> String {
+    let names: Vec<&str> = sys::POLL_FLAGS
+        .iter()
+        .filter(|(_, b)| bits & b != 0)
+        .map(|(n, _)| *n)
+        .collect();
+    if names.is_empty() {
+        "none".into()
+    } else {
+        names.join("|")
+    }
+}
+
+fn set_option(s: &Socket, opt: SockOpt, v: i64) -> io::Result<()> {
+    let timeout = |v: i64| (v > 0).then(|| ms(v));
+    match opt {
+        SockOpt::SndBuf => s.set_send_buffer_size(v.max(0) as usize),
+        SockOpt::RcvBuf => s.set_recv_buffer_size(v.max(0) as usize),
+        SockOpt::NoDelay => s.set_tcp_nodelay(v != 0),
+        SockOpt::Linger => s.set_linger((v >= 0).then(|| Duration::from_secs(v as u64))),
+        SockOpt::KeepAlive => s.set_keepalive(v != 0),
+        SockOpt::RcvTimeo => s.set_read_timeout(timeout(v)),
+        SockOpt::SndTimeo => s.set_write_timeout(timeout(v)),
+        SockOpt::ReuseAddr => s.set_reuse_address(v != 0),
+        SockOpt::Error => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "SO_ERROR is read-only",
+        )),
+    }
+}
+
+fn get_option(s: &Socket, opt: SockOpt) -> io::Result<i64> {
+    let millis = |d: Option<Duration>| d.map_or(0, |d| d.as_millis() as i64);
+    Ok(match opt {
+        SockOpt::SndBuf => s.send_buffer_size()? as i64,
+        SockOpt::RcvBuf => s.recv_buffer_size()? as i64,
+        SockOpt::NoDelay => i64::from(s.tcp_nodelay()?),
+        SockOpt::Linger => s.linger()?.map_or(-1, |d| d.as_secs() as i64),
+        SockOpt::KeepAlive => i64::from(s.keepalive()?),
+        SockOpt::RcvTimeo => millis(s.read_timeout()?),
+        SockOpt::SndTimeo => millis(s.write_timeout()?),
+        SockOpt::ReuseAddr => i64::from(s.reuse_address()?),
+        SockOpt::Error => s
+            .take_error()?
+            .and_then(|e| e.raw_os_error())
+            .unwrap_or(0) as i64,
+    })
+}
+
+/// Checks a stream of tagged bytes (see [`tag_byte`]) from several writers.
+///
+/// Every byte names its writer and its position (mod 16) in that writer's own stream, so
+/// each writer's bytes can be followed through the shared stream: a message is intact
+/// when its bytes arrived contiguously, interleaved when another writer's bytes came in
+/// between. A byte that names no writer or the wrong position is corrupt.
+pub struct FrameCheck {
+    size: usize,
+    /// Bytes seen per writer so far.
+    seen: Vec<usize>,
+    /// Stream position of the first byte of each writer's current message.
+    started: Vec<usize>,
+    pub received: usize,
+    pub valid: usize,
+    pub corrupt: usize,
+    pub intact: usize,
+    pub interleaved: usize,
+}
+
+impl FrameCheck {
+    pub fn new(writers: usize, size: usize) -> FrameCheck {
+        FrameCheck {
+            size: size.max(1),
+            seen: vec![0; writers],
+            started: vec![0; writers],
+            received: 0,
+            valid: 0,
+            corrupt: 0,
+            intact: 0,
+            interleaved: 0,
+        }
+    }
+
+    pub fn feed(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            let at = self.received;
+            self.received += 1;
+            let w = usize::from(b >> 4);
+            if w >= self.seen.len() || usize::from(b & 0x0F) != self.seen[w] & 0x0F {
+                self.corrupt += 1;
+                continue;
+            }
+            if self.seen[w] % self.size == 0 {
+                self.started[w] = at;
+            }
+            self.seen[w] += 1;
+            self.valid += 1;
+            if self.seen[w] % self.size == 0 {
+                if at + 1 - self.started[w] == self.size {
+                    self.intact += 1;
+                } else {
+                    self.interleaved += 1;
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn message(writer: usize, m: usize, size: usize) -> Vec<u8> {
+        (0..size).map(|i| tag_byte(writer, m * size + i)).collect()
+    }
+
+    #[test]
+    fn whole_messages_in_any_order_are_intact() {
+        let mut c = FrameCheck::new(2, 20);
+        c.feed(&message(0, 0, 20));
+        c.feed(&message(1, 0, 20));
+        c.feed(&message(0, 1, 20));
+        assert_eq!((c.intact, c.interleaved, c.corrupt, c.valid), (3, 0, 0, 60));
+    }
+
+    #[test]
+    fn a_message_split_by_another_writer_is_interleaved() {
+        let mut c = FrameCheck::new(2, 20);
+        let a = message(0, 0, 20);
+        c.feed(&a[..7]);
+        c.feed(&message(1, 0, 20));
+        c.feed(&a[7..]);
+        assert_eq!((c.intact, c.interleaved, c.corrupt), (1, 1, 0));
+    }
+
+    #[test]
+    fn lost_or_foreign_bytes_are_corrupt() {
+        let mut c = FrameCheck::new(1, 20);
+        let a = message(0, 0, 20);
+        c.feed(&a[..5]);
+        c.feed(&a[6..]);
+        assert!(c.corrupt > 0);
+        let mut c = FrameCheck::new(1, 4);
+        c.feed(&[0xF0]);
+        assert_eq!(c.corrupt, 1);
+    }
+}
