@@ -1,0 +1,361 @@
+//! Command-line interface: parses arguments, picks scenarios, runs them and writes the
+//! reports. Results go to stdout, narration to stderr.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use tcplab::env::Environment;
+use tcplab::lab::run_scenario;
+use tcplab::record::{self, Record};
+use tcplab::report::{self, Exporter};
+use tcplab::scenario::{self, Scenario, ScenarioError};
+
+/// Every scenario run passed, or had no expectation for this OS.
+pub const EXIT_OK: u8 = 0;
+/// A scenario deviated from its expectations, or did not complete.
+pub const EXIT_DEVIATION: u8 = 1;
+/// Bad usage or an invalid scenario file.
+pub const EXIT_USAGE: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "tcplab",
+    version,
+    about = "A TCP socket behaviour lab: runs paired client/server experiments on real sockets, records every call and checks the outcomes against what is expected on this OS."
+)]
+struct Cli {
+    /// Folder of scenario files [default: $TCPLAB_SCENARIOS, ./scenarios, or the one the binary was built from]
+    #[arg(long, global = true, value_name = "DIR")]
+    scenarios: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run scenarios by name or path and report what the kernel did.
+    Run(RunArgs),
+    /// List the scenarios: name, topic and summary.
+    List,
+    /// Validate scenario files without running them (all of them when none is named).
+    Check {
+        /// Scenario files
+        files: Vec<PathBuf>,
+    },
+    /// Print this machine's environment block (OS, kernel, TCP settings).
+    Env {
+        /// Print it as JSON
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Text,
+    Json,
+    Markdown,
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// Scenario names (see `tcplab list`) or paths to .toml files
+    targets: Vec<String>,
+    /// Run every scenario in the catalogue
+    #[arg(long)]
+    all: bool,
+    /// Override a parameter: --set backlog=16 (repeatable)
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+    sets: Vec<(String, String)>,
+    /// Run each scenario N times and report min/median/max of each observation
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    repeat: u32,
+    /// Print the record(s) as JSON (same as --format json)
+    #[arg(long, conflicts_with = "format")]
+    json: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Where to write the report; `-` is stdout
+    #[arg(long, short, default_value = "-", value_name = "FILE")]
+    output: String,
+    /// Append every record as one JSON line to FILE
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+    /// Watchdog limit per run in milliseconds [default: the scenario's timeout_ms]
+    #[arg(long, value_name = "MS")]
+    timeout_ms: Option<u64>,
+}
+
+fn parse_set(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
+        _ => Err(format!("`{s}` is not NAME=VALUE")),
+    }
+}
+
+pub fn run() -> anyhow::Result<ExitCode> {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // clap prints help and version to stdout with status 0, usage errors with 2.
+            let _ = e.print();
+            return Ok(ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK }));
+        }
+    };
+    let dir = scenario_dir(cli.scenarios.as_deref());
+    match cli.command {
+        Command::Run(args) => run_command(&dir, args),
+        Command::List => list(&dir),
+        Command::Check { files } => check(&dir, &files),
+        Command::Env { json } => {
+            let env = Environment::current();
+            if json {
+                println!("{}", serde_json::to_string_pretty(&env)?);
+            } else {
+                println!("os            {}", env.os);
+                println!("os version    {}", env.os_version.as_deref().unwrap_or("(unknown)"));
+                println!("kernel        {} {}", env.kernel, env.kernel_release);
+                println!("arch          {}", env.arch);
+                println!("cpus          {}", env.cpus);
+                for (k, v) in &env.sysctls {
+                    println!("{k:<34}{v}");
+                }
+            }
+            Ok(ExitCode::from(EXIT_OK))
+        }
+    }
+}
+
+/// `--scenarios`, then $TCPLAB_SCENARIOS, then ./scenarios, then the source tree's.
+fn scenario_dir(flag: Option<&Path>) -> PathBuf {
+    if let Some(d) = flag {
+        return d.to_owned();
+    }
+    if let Some(d) = std::env::var_os("TCPLAB_SCENARIOS") {
+        return PathBuf::from(d);
+    }
+    let local = PathBuf::from("scenarios");
+    if local.is_dir() {
+        return local;
+    }
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+fn load_catalogue(dir: &Path) -> anyhow::Result<(Vec<Scenario>, Vec<ScenarioError>)> {
+    scenario::catalogue(dir)
+        .with_context(|| format!("cannot read the scenario folder {}", dir.display()))
+}
+
+fn list(dir: &Path) -> anyhow::Result<ExitCode> {
+    let (good, bad) = load_catalogue(dir)?;
+    let mut topics: BTreeMap<&str, Vec<&Scenario>> = BTreeMap::new();
+    for s in &good {
+        topics.entry(s.topic.as_str()).or_default().push(s);
+    }
+    let width = good.iter().map(|s| s.name.len()).max().unwrap_or(8);
+    for (topic, list) in topics {
+        println!("{topic}");
+        for s in list {
+            println!("  {:<width$}  {}", s.name, s.summary);
+        }
+    }
+    for e in &bad {
+        eprintln!("invalid scenario: {e}");
+    }
+    Ok(ExitCode::from(if bad.is_empty() { EXIT_OK } else { EXIT_USAGE }))
+}
+
+fn check(dir: &Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let (good, bad) = if files.is_empty() {
+        load_catalogue(dir)?
+    } else {
+        let mut good = Vec::new();
+        let mut bad = Vec::new();
+        for f in files {
+            match scenario::load(Some(dir), f) {
+                Ok(s) => good.push(s),
+                Err(e) => bad.push(e),
+            }
+        }
+        (good, bad)
+    };
+    for s in &good {
+        println!("ok  {} ({})", s.path.display(), s.name);
+    }
+    for e in &bad {
+        eprintln!("invalid scenario: {e}");
+    }
+    Ok(ExitCode::from(if bad.is_empty() { EXIT_OK } else { EXIT_USAGE }))
+}
+
+/// Resolves the command line's targets to scenarios; `Err` is a usage error.
+fn select(dir: &Path, args: &RunArgs) -> anyhow::Result<(Vec<Scenario>, Vec<ScenarioError>)> {
+    if args.all && !args.targets.is_empty() {
+        bail!("give scenario names or --all, not both");
+    }
+    if !args.all && args.targets.is_empty() {
+        bail!("name a scenario to run (see `tcplab list`), or give --all");
+    }
+    let (catalogue, broken) = load_catalogue(dir)?;
+    if args.all {
+        return Ok((catalogue, broken));
+    }
+    let mut picked = Vec::new();
+    let mut bad = Vec::new();
+    for t in &args.targets {
+        let path = Path::new(t);
+        if t.ends_with(".toml") || t.contains(std::path::MAIN_SEPARATOR) {
+            match scenario::load(Some(dir), path) {
+                Ok(s) => picked.push(s),
+                Err(e) => bad.push(e),
+            }
+            continue;
+        }
+        if let Some(s) = catalogue.iter().find(|s| &s.name == t) {
+            picked.push(s.clone());
+            continue;
+        }
+        // A broken file may be the one asked for: say so rather than "unknown".
+        if let Some(e) = broken
+            .iter()
+            .find(|e| e.path.file_stem().is_some_and(|f| f.to_string_lossy().contains(t.as_str())))
+        {
+            bail!("scenario `{t}` cannot be run: {e}");
+        }
+        let near = scenario::closest(t, catalogue.iter().map(|s| s.name.as_str()));
+        if near.is_empty() {
+            bail!("unknown scenario `{t}`; the folder {} has none", dir.display());
+        }
+        bail!(
+            "unknown scenario `{t}`; the closest are: {} (see `tcplab list`)",
+            near.join(", ")
+        );
+    }
+    Ok((picked, bad))
+}
+
+fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
+    let (scenarios, invalid) = select(dir, &args)?;
+    let format = if args.json { Format::Json } else { args.format };
+    // Resolve every scenario's parameters before running any, so a bad --set costs nothing.
+    let mut plans = Vec::new();
+    for s in &scenarios {
+        let sets: Vec<(String, String)> = if args.all {
+            args.sets.iter().filter(|(k, _)| s.param(k).is_some()).cloned().collect()
+        } else {
+            args.sets.clone()
+        };
+        let params = s.resolve_params(&sets).map_err(anyhow::Error::msg)?;
+        plans.push((s, params));
+    }
+    if args.all {
+        for (k, _) in &args.sets {
+            if !scenarios.iter().any(|s| s.param(k).is_some()) {
+                bail!("no scenario has a parameter `{k}`");
+            }
+        }
+    }
+    for e in &invalid {
+        eprintln!("invalid scenario: {e}");
+    }
+
+    let env = Environment::current();
+    let timeout = args.timeout_ms.map(Duration::from_millis);
+    let narrate = plans.len() > 1 || args.repeat > 1;
+    let mut records: Vec<Record> = Vec::new();
+    let mut worst = EXIT_OK;
+    for (i, (s, params)) in plans.iter().enumerate() {
+        let mut runs = Vec::new();
+        for k in 0..args.repeat {
+            if narrate {
+                eprintln!(
+                    "[{}/{}] {}{}",
+                    i + 1,
+                    plans.len(),
+                    s.name,
+                    if args.repeat > 1 {
+                        format!(" (run {} of {})", k + 1, args.repeat)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+            let r = run_scenario(s, params, &env, timeout);
+            if let Some(path) = &args.record {
+                record::append(path, std::slice::from_ref(&r))
+                    .with_context(|| format!("cannot append the record to {}", path.display()))?;
+            }
+            if !r.verdict.status.is_success() {
+                worst = EXIT_DEVIATION;
+            }
+            runs.push(r);
+        }
+        records.extend(runs);
+    }
+
+    let by_name: BTreeMap<String, Scenario> = scenarios
+        .iter()
+        .map(|s| (s.name.clone(), s.clone()))
+        .collect();
+    let mut text = match format {
+        Format::Json => report::Json.export(&records, &by_name),
+        Format::Markdown => report::Markdown.export(&records, &by_name),
+        Format::Text if args.repeat > 1 => {
+            let mut out = String::new();
+            for s in &scenarios {
+                let mine: Vec<&Record> = records.iter().filter(|r| r.scenario.name == s.name).collect();
+                out.push_str(&report::repeats(&s.name, &mine));
+                out.push('\n');
+            }
+            out
+        }
+        Format::Text => report::Text.export(&records, &by_name),
+    };
+    if format == Format::Text && plans.len() > 1 {
+        text.push_str(&summary(&records));
+    }
+    write_output(&args.output, &text)?;
+    if !invalid.is_empty() {
+        worst = EXIT_USAGE;
+    }
+    Ok(ExitCode::from(worst))
+}
+
+fn summary(records: &[Record]) -> String {
+    let mut out = String::from("\nSummary\n");
+    for r in records {
+        out.push_str(&format!(
+            "  {:<24} {:<32} {:>9.1} ms\n",
+            r.scenario.name,
+            r.verdict.status.label(),
+            r.elapsed_ms
+        ));
+    }
+    let failed = records.iter().filter(|r| !r.verdict.status.is_success()).count();
+    let total: f64 = records.iter().map(|r| r.elapsed_ms).sum();
+    out.push_str(&format!(
+        "  {} runs, {} not passing, {:.1} ms of scenario time\n",
+        records.len(),
+        failed,
+        total
+    ));
+    out
+}
+
+fn write_output(dest: &str, text: &str) -> anyhow::Result<()> {
+    if dest == "-" {
+        let mut out = std::io::stdout().lock();
+        out.write_all(text.as_bytes())?;
+        out.flush()?;
+    } else {
+        std::fs::write(dest, text).with_context(|| format!("cannot write {dest}"))?;
+    }
+    Ok(())
+}

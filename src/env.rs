@@ -1,0 +1,87 @@
+//! The machine a record was made on: OS, kernel, architecture and the TCP settings that
+//! decide the outcomes.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::sys;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Environment {
+    /// `linux`, `macos`, `windows`, ... (Rust's `std::env::consts::OS`).
+    pub os: String,
+    /// `unix` or `windows`.
+    pub family: String,
+    /// The system's own name for its version (`Debian GNU/Linux 12 (bookworm)`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub os_version: Option<String>,
+    /// Kernel name and release from uname (`Linux`, `6.18.44`).
+    pub kernel: String,
+    pub kernel_release: String,
+    pub arch: String,
+    pub cpus: usize,
+    /// The TCP sysctls in force (on Linux, in this network namespace).
+    pub sysctls: BTreeMap<String, String>,
+    pub tcplab_version: String,
+}
+
+impl Environment {
+    /// Reads this machine's environment.
+    pub fn current() -> Environment {
+        let (kernel, kernel_release) = sys::uname();
+        Environment {
+            os: std::env::consts::OS.to_owned(),
+            family: std::env::consts::FAMILY.to_owned(),
+            os_version: sys::os_version(),
+            kernel,
+            kernel_release,
+            arch: std::env::consts::ARCH.to_owned(),
+            cpus: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            sysctls: sys::tcp_sysctls()
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect(),
+            tcplab_version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+
+    /// The facts expressions may name (`somaxconn`, `tcp_wmem_max`, ...), from the sysctls.
+    pub fn facts(&self) -> BTreeMap<String, i64> {
+        let mut facts = BTreeMap::new();
+        let one = |name: &str| {
+            self.sysctls
+                .get(name)
+                .and_then(|v| v.split_whitespace().next()?.parse::<i64>().ok())
+        };
+        for (fact, sysctl) in [
+            ("somaxconn", "net.core.somaxconn"),
+            ("tcp_syn_retries", "net.ipv4.tcp_syn_retries"),
+            ("tcp_syncookies", "net.ipv4.tcp_syncookies"),
+            ("tcp_abort_on_overflow", "net.ipv4.tcp_abort_on_overflow"),
+        ] {
+            if let Some(v) = one(sysctl) {
+                facts.insert(fact.to_owned(), v);
+            }
+        }
+        for (prefix, sysctl) in [("tcp_wmem", "net.ipv4.tcp_wmem"), ("tcp_rmem", "net.ipv4.tcp_rmem")] {
+            let Some(v) = self.sysctls.get(sysctl) else { continue };
+            let parts: Vec<i64> = v.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+            if let [min, default, max] = parts[..] {
+                facts.insert(format!("{prefix}_min"), min);
+                facts.insert(format!("{prefix}_default"), default);
+                facts.insert(format!("{prefix}_max"), max);
+            }
+        }
+        facts
+    }
+
+    /// One line: `linux 6.18.44 x86_64 (Debian GNU/Linux 12 (bookworm))`.
+    pub fn summary(&self) -> String {
+        let mut s = format!("{} {} {}", self.os, self.kernel_release, self.arch);
+        if let Some(v) = &self.os_version {
+            s.push_str(&format!(" ({v})"));
+        }
+        s
+    }
+}

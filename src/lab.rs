@@ -1,0 +1,73 @@
+//! One run of one scenario through the whole chain: engine -> observations -> verdict ->
+//! record.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, SystemTime};
+
+use crate::engine::{self, RunConfig};
+use crate::env::Environment;
+use crate::observe::observe;
+use crate::record::{Record, ScenarioRef};
+use crate::scenario::{ParamValue, Scenario};
+use crate::verdict::judge;
+
+/// The name the blocking engine goes by in records.
+pub const STD_ENGINE: &str = "std";
+
+/// Runs `scenario` once with `params` (already resolved) on this machine.
+pub fn run_scenario(
+    scenario: &Scenario,
+    params: &BTreeMap<String, ParamValue>,
+    env: &Environment,
+    timeout: Option<Duration>,
+) -> Record {
+    let facts = env.facts();
+    let started_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+    let config = RunConfig {
+        params: params.clone(),
+        facts: facts.clone(),
+        timeout,
+    };
+    let run = engine::run(scenario, &config);
+    let observations = observe(scenario, &run);
+    let mut problems: Vec<String> = run
+        .stuck
+        .iter()
+        .map(|s| {
+            format!(
+                "watchdog: after {} ms `{}` was stuck in step {} (`{}`, line {}){}",
+                run.timeout_ms,
+                s.actor,
+                s.step,
+                s.op,
+                s.line,
+                if s.released {
+                    "; it ended once its sockets were shut down"
+                } else {
+                    "; it did not end even after its sockets were shut down"
+                }
+            )
+        })
+        .collect();
+    problems.extend(run.failures.iter().cloned());
+    let verdict = judge(scenario, &env.os, params, &facts, &observations, problems);
+    Record {
+        scenario: ScenarioRef {
+            name: scenario.name.clone(),
+            title: scenario.title.clone(),
+            topic: scenario.topic.clone(),
+            file: scenario.path.display().to_string(),
+        },
+        params: params.clone(),
+        engine: STD_ENGINE.to_owned(),
+        env: env.clone(),
+        started_at,
+        elapsed_ms: run.elapsed_ms,
+        timeout_ms: run.timeout_ms,
+        events: run.events,
+        observations,
+        verdict,
+        stuck: run.stuck,
+        failures: run.failures,
+    }
+}

@@ -1,0 +1,21 @@
+//! tcplab: a TCP socket behaviour lab.
+//!
+//! Data flows one way: scenario file -> [`scenario::Scenario`] -> [`engine`] runs the
+//! actors -> [`event::Event`]s -> named [`observe`] observations -> [`record::Record`]
+//! (observations + [`env::Environment`]) -> [`verdict::Verdict`] against the expectations
+//! for this OS -> [`report`] (terminal, JSON, Markdown) and the record store.
+//! [`lab`] drives one scenario through that chain.
+
+pub mod engine;
+pub mod env;
+pub mod event;
+pub mod lab;
+pub mod observe;
+pub mod record;
+pub mod report;
+pub mod scenario;
+pub mod verdict;
+
+// OS-specific code lives in one place, picked by target family (as socket2 does).
+#[cfg_attr(unix, path = "sys/unix.rs")]
+mod sys;

@@ -1,0 +1,99 @@
+//! Named observations, taken from the steps' outcomes.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::engine::{Run, StepResult};
+use crate::event::Outcome;
+use crate::scenario::{Scenario, Take};
+
+/// One observed figure.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Value {
+    Int(i64),
+    Ms(f64),
+    List(Vec<i64>),
+    Outcome(Outcome),
+    Text(String),
+}
+
+impl Value {
+    /// The number, for integers and milliseconds.
+    pub fn number(&self) -> Option<f64> {
+        match self {
+            Value::Int(n) => Some(*n as f64),
+            Value::Ms(m) => Some(*m),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Int(n) => write!(f, "{n}"),
+            Value::Ms(m) => write!(f, "{m:.1} ms"),
+            Value::List(l) => {
+                let items: Vec<String> = l.iter().map(|i| i.to_string()).collect();
+                write!(f, "[{}]", items.join(", "))
+            }
+            Value::Outcome(o) => write!(f, "{o}"),
+            Value::Text(t) => f.write_str(t),
+        }
+    }
+}
+
+/// Takes every observation the scenario names from the run. An observation whose step
+/// never ran (the run stopped first, or a `when` skipped it) is absent.
+///
+/// A step that ran in several actor instances (concurrent writers) is summed over them:
+/// counts and bytes add up, lists are joined in instance order, the first error wins, and
+/// the longest time is kept.
+pub fn observe(scenario: &Scenario, run: &Run) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for def in &scenario.observations {
+        let hits: Vec<&StepResult> = run
+            .steps
+            .iter()
+            .filter(|s| s.id.as_deref() == Some(def.step.as_str()))
+            .collect();
+        if hits.is_empty() {
+            continue;
+        }
+        let sum = |f: fn(&StepResult) -> i64| Value::Int(hits.iter().map(|h| f(h)).sum());
+        let v = match def.take {
+            Take::Outcome => Value::Outcome(
+                hits.iter()
+                    .map(|h| h.outcome.clone())
+                    .find(|o| !o.is_ok())
+                    .unwrap_or(Outcome::Ok),
+            ),
+            Take::Bytes => sum(|h| h.bytes),
+            Take::Count => sum(|h| h.count),
+            Take::Intact => sum(|h| h.intact),
+            Take::Interleaved => sum(|h| h.interleaved),
+            Take::Lost => sum(|h| h.lost),
+            Take::Sizes => Value::List(hits.iter().flat_map(|h| h.sizes.clone()).collect()),
+            Take::ElapsedMs => Value::Ms(hits.iter().map(|h| h.elapsed_ms).fold(0.0, f64::max)),
+            Take::Value => match hits.iter().find_map(|h| h.value) {
+                Some(v) => Value::Int(v),
+                None => continue,
+            },
+            Take::Calls => Value::Text(
+                hits.iter()
+                    .flat_map(|h| h.calls.iter().cloned())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            Take::Revents => match hits.iter().find_map(|h| h.revents.clone()) {
+                Some(v) => Value::Text(v),
+                None => continue,
+            },
+        };
+        out.insert(def.name.clone(), v);
+    }
+    out
+}

@@ -1,0 +1,69 @@
+//! Markdown: one table row per observation, ready for NOTES.md.
+
+use std::collections::BTreeMap;
+
+use super::Exporter;
+use crate::record::Record;
+use crate::scenario::Scenario;
+use crate::verdict::CheckResult;
+
+pub struct Markdown;
+
+impl Exporter for Markdown {
+    fn export(&self, records: &[Record], _: &BTreeMap<String, Scenario>) -> String {
+        let mut out = String::new();
+        if let Some(first) = records.first() {
+            let sys: Vec<String> = first
+                .env
+                .sysctls
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            out.push_str(&format!(
+                "Environment: {}, {} CPUs, engine {}; {}\n\n",
+                first.env.summary(),
+                first.env.cpus,
+                first.engine,
+                sys.join(", ")
+            ));
+        }
+        out.push_str("| scenario | observation | observed | expected | verdict |\n");
+        out.push_str("|---|---|---|---|---|\n");
+        for r in records {
+            let mut names: Vec<&String> = r.observations.keys().collect();
+            for c in &r.verdict.checks {
+                if !names.contains(&&c.observation) {
+                    names.push(&c.observation);
+                }
+            }
+            for name in names {
+                let observed = r
+                    .observations
+                    .get(name)
+                    .map_or("(not observed)".to_owned(), |v| v.to_string());
+                let check = r.verdict.checks.iter().find(|c| &c.observation == name);
+                let (expected, mark) = match check {
+                    Some(c) => (
+                        c.expected.clone(),
+                        match c.result {
+                            CheckResult::Holds => "holds",
+                            CheckResult::Differs => "**differs**",
+                            CheckResult::NotObserved => "not observed",
+                            CheckResult::Unevaluable => "cannot evaluate",
+                        },
+                    ),
+                    None => ("".to_owned(), ""),
+                };
+                out.push_str(&format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    r.scenario.name,
+                    name,
+                    observed.replace('|', "\\|"),
+                    expected.replace('|', "\\|"),
+                    mark
+                ));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,231 @@
+//! The terminal report: timeline, observations, verdict and explanation.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use super::{as_toml, fill, Exporter, Repeats};
+use crate::event::Event;
+use crate::record::Record;
+use crate::scenario::{Basis, Scenario};
+use crate::verdict::{CheckResult, Status};
+
+/// Timeline lines shown before the middle is cut (the JSON record keeps every event).
+const TIMELINE_HEAD: usize = 40;
+const TIMELINE_TAIL: usize = 20;
+
+/// Consecutive identical calls folded into one line from this many on.
+const FOLD_FROM: usize = 3;
+
+pub struct Text;
+
+impl Exporter for Text {
+    fn export(&self, records: &[Record], scenarios: &BTreeMap<String, Scenario>) -> String {
+        let mut out = String::new();
+        for (i, r) in records.iter().enumerate() {
+            if i > 0 {
+                out.push_str("\n\n");
+            }
+            one(&mut out, r, scenarios.get(&r.scenario.name));
+        }
+        out
+    }
+}
+
+fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
+    let _ = writeln!(out, "{}: {}", r.scenario.name, r.scenario.title);
+    let params: Vec<String> = r.params.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    let _ = writeln!(
+        out,
+        "  {} | engine {} | {}",
+        r.scenario.file,
+        r.engine,
+        if params.is_empty() {
+            "no parameters".to_owned()
+        } else {
+            params.join(" ")
+        }
+    );
+    let sys: Vec<String> = r
+        .env
+        .sysctls
+        .iter()
+        .map(|(k, v)| format!("{}={v}", k.rsplit('.').next().unwrap_or(k)))
+        .collect();
+    let _ = writeln!(out, "  {} | {}", r.env.summary(), sys.join(" "));
+
+    let _ = writeln!(out, "\nTimeline (ms since start; one line per socket call)");
+    let _ = writeln!(
+        out,
+        "  {:>9} {:>8}  {:<10} {:>4}  {:<30} {:<10} {:>9} {:>9}  outcome",
+        "at", "took", "actor", "step", "call", "socket", "asked", "returned"
+    );
+    let lines = timeline(&r.events);
+    let n = lines.len();
+    for (i, l) in lines.iter().enumerate() {
+        if n > TIMELINE_HEAD + TIMELINE_TAIL && i == TIMELINE_HEAD {
+            let _ = writeln!(
+                out,
+                "  ... {} more lines (the JSON record, --json, has every event) ...",
+                n - TIMELINE_HEAD - TIMELINE_TAIL
+            );
+        }
+        if n <= TIMELINE_HEAD + TIMELINE_TAIL || i < TIMELINE_HEAD || i >= n - TIMELINE_TAIL {
+            let _ = writeln!(out, "{l}");
+        }
+    }
+
+    let _ = writeln!(out, "\nObservations");
+    let width = r.observations.keys().map(|k| k.len()).max().unwrap_or(10);
+    for (k, v) in &r.observations {
+        let help = scenario
+            .and_then(|s| s.observation(k))
+            .map_or("", |o| o.help.as_str());
+        let _ = writeln!(out, "  {k:<width$}  {:<24} {help}", v.to_string());
+    }
+    if let Some(s) = scenario {
+        for o in &s.observations {
+            if !r.observations.contains_key(&o.name) {
+                let _ = writeln!(out, "  {:<width$}  (not observed: its step did not run)", o.name);
+            }
+        }
+    }
+
+    let v = &r.verdict;
+    let _ = write!(out, "\nVerdict on {}: {}", v.os, v.status.label());
+    match v.status {
+        Status::Pass | Status::Deviation | Status::Incomplete if !v.checks.is_empty() => {
+            let held = v.checks.iter().filter(|c| c.result == CheckResult::Holds).count();
+            let _ = writeln!(out, " ({held} of {} expectations hold)", v.checks.len());
+        }
+        _ => out.push('\n'),
+    }
+    match &v.basis {
+        Some(Basis::Measured(m)) => {
+            let _ = writeln!(out, "  expectations measured on: {m}");
+        }
+        Some(Basis::Documented(d)) => {
+            let _ = writeln!(out, "  expectations from documentation, not measured: {d}");
+        }
+        None => {}
+    }
+    for c in &v.checks {
+        let mark = match c.result {
+            CheckResult::Holds => "ok  ",
+            CheckResult::Differs => "DIFF",
+            CheckResult::NotObserved => "MISS",
+            CheckResult::Unevaluable => "??  ",
+        };
+        let observed = c
+            .observed
+            .as_ref()
+            .map_or("(not observed)".to_owned(), |o| o.to_string());
+        let _ = write!(
+            out,
+            "  {mark} {:<width$}  observed {observed}, expected {}",
+            c.observation, c.expected
+        );
+        match &c.note {
+            Some(n) => {
+                let _ = writeln!(out, " ({n})");
+            }
+            None => out.push('\n'),
+        }
+    }
+    for p in &v.problems {
+        let _ = writeln!(out, "  {p}");
+    }
+    if v.status == Status::NoExpectation {
+        let _ = writeln!(
+            out,
+            "  No expectations for {} in this file yet. After measuring (tcplab run {} --repeat 10), add:",
+            v.os, r.scenario.name
+        );
+        let _ = writeln!(out, "    [expect.{}]", v.os);
+        let _ = writeln!(
+            out,
+            "    measured = \"{}, tcplab run {}, <date>\"",
+            r.env.summary(),
+            r.scenario.name
+        );
+        for (k, val) in &r.observations {
+            let _ = writeln!(out, "    {k} = {}", as_toml(val));
+        }
+    }
+
+    if let Some(s) = scenario.filter(|s| !s.explanation.is_empty()) {
+        let _ = writeln!(out, "\nWhy");
+        for line in fill(&s.explanation, r).lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
+}
+
+fn timeline(events: &[Event]) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut i = 0;
+    while i < events.len() {
+        let e = &events[i];
+        let same = |o: &Event| {
+            o.actor == e.actor
+                && o.step == e.step
+                && o.op == e.op
+                && o.sock == e.sock
+                && o.requested == e.requested
+                && o.returned == e.returned
+                && o.outcome == e.outcome
+        };
+        let run = events[i..].iter().take_while(|o| same(o)).count();
+        let (run, call) = if run >= FOLD_FROM {
+            (run, format!("{} x{run}", e.op))
+        } else {
+            (1, e.op.clone())
+        };
+        let last = &events[i + run - 1];
+        let took = last.at_ms + last.elapsed_ms - e.at_ms;
+        let mut outcome = e.outcome.to_string();
+        if let Some(n) = &e.note {
+            outcome.push_str(&format!("  [{n}]"));
+        }
+        lines.push(format!(
+            "  {:>9.3} {:>8.3}  {:<10} {:>4}  {:<30} {:<10} {:>9} {:>9}  {outcome}",
+            e.at_ms,
+            took,
+            e.actor,
+            e.step,
+            call,
+            e.sock.as_deref().unwrap_or(""),
+            e.requested.map_or(String::new(), |r| r.to_string()),
+            e.returned.map_or(String::new(), |r| r.to_string()),
+        ));
+        i += run;
+    }
+    lines
+}
+
+/// The summary of `--repeat N`: numeric observations as min/median/max, the others as
+/// the distinct values seen, and how often the verdict held.
+pub fn repeats(name: &str, records: &[&Record]) -> String {
+    let s = Repeats::of(records);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{name}: {} runs, verdict held in {} of {}",
+        s.runs, s.held, s.runs
+    );
+    let width = s
+        .numeric
+        .iter()
+        .map(|n| n.0.len())
+        .chain(s.other.iter().map(|o| o.0.len()))
+        .max()
+        .unwrap_or(10);
+    let _ = writeln!(out, "  {:<width$}  {:>12} {:>12} {:>12}", "observation", "min", "median", "max");
+    for (k, lo, med, hi) in &s.numeric {
+        let _ = writeln!(out, "  {k:<width$}  {lo:>12} {med:>12} {hi:>12}");
+    }
+    for (k, vals) in &s.other {
+        let seen: Vec<String> = vals.iter().map(|(v, c)| format!("{v} (x{c})")).collect();
+        let _ = writeln!(out, "  {k:<width$}  {}", seen.join(", "));
+    }
+    out
+}

@@ -1,0 +1,200 @@
+//! The verdict: observations against the expectations for this OS.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::observe::Value;
+use crate::scenario::{lookup, Basis, Expected, Expr, ParamValue, Scenario};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Status {
+    /// Every expectation held.
+    Pass,
+    /// At least one observation differs from what is expected on this OS.
+    Deviation,
+    /// The scenario states no expectations for this OS yet.
+    NoExpectation,
+    /// The run did not complete (watchdog, engine error); what was observed is shown.
+    Incomplete,
+}
+
+impl Status {
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Deviation => "DEVIATION",
+            Status::NoExpectation => "NO EXPECTATION FOR THIS OS YET",
+            Status::Incomplete => "INCOMPLETE",
+        }
+    }
+
+    /// Whether the run counts as a success for the exit status.
+    pub fn is_success(self) -> bool {
+        matches!(self, Status::Pass | Status::NoExpectation)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CheckResult {
+    Holds,
+    Differs,
+    /// The step it comes from never ran.
+    NotObserved,
+    /// The expectation names something this machine does not report.
+    Unevaluable,
+}
+
+/// One observation against its expectation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    pub observation: String,
+    /// As written, with expressions evaluated: `min(backlog, somaxconn) + 1 (= 5)`.
+    pub expected: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub observed: Option<Value>,
+    pub result: CheckResult,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub note: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Verdict {
+    pub status: Status,
+    /// The OS whose expectations were used.
+    pub os: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub basis: Option<Basis>,
+    pub checks: Vec<Check>,
+    /// Why the run is incomplete, when it is.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub problems: Vec<String>,
+}
+
+impl Verdict {
+    pub fn deviations(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| c.result != CheckResult::Holds)
+    }
+}
+
+/// Judges `observed` against the scenario's expectations for `os`. `problems` (from the
+/// engine: watchdog, failures) make the verdict incomplete whatever the checks say.
+pub fn judge(
+    scenario: &Scenario,
+    os: &str,
+    params: &BTreeMap<String, ParamValue>,
+    facts: &BTreeMap<String, i64>,
+    observed: &BTreeMap<String, Value>,
+    problems: Vec<String>,
+) -> Verdict {
+    let Some(exp) = scenario.expectations_for(os) else {
+        return Verdict {
+            status: if problems.is_empty() {
+                Status::NoExpectation
+            } else {
+                Status::Incomplete
+            },
+            os: os.to_owned(),
+            basis: None,
+            checks: Vec::new(),
+            problems,
+        };
+    };
+    let eval = |e: &Expr| e.eval(&|n| lookup(params, facts, None, n));
+    let mut checks = Vec::new();
+    for (name, expected) in &exp.values {
+        let text = describe(expected, &eval);
+        let observed_value = observed.get(name).cloned();
+        let (result, note) = match &observed_value {
+            None => (CheckResult::NotObserved, Some("the step it comes from did not run".to_owned())),
+            Some(v) => match holds(expected, v, &eval) {
+                Ok(true) => (CheckResult::Holds, None),
+                Ok(false) => (CheckResult::Differs, None),
+                Err(why) => (CheckResult::Unevaluable, Some(why)),
+            },
+        };
+        checks.push(Check {
+            observation: name.clone(),
+            expected: text,
+            observed: observed_value,
+            result,
+            note,
+        });
+    }
+    let status = if !problems.is_empty() {
+        Status::Incomplete
+    } else if checks.iter().all(|c| c.result == CheckResult::Holds) {
+        Status::Pass
+    } else {
+        Status::Deviation
+    };
+    Verdict {
+        status,
+        os: os.to_owned(),
+        basis: Some(exp.basis.clone()),
+        checks,
+        problems,
+    }
+}
+
+type Eval<'a> = dyn Fn(&Expr) -> Result<i64, crate::scenario::ExprError> + 'a;
+
+fn describe(e: &Expected, eval: &Eval<'_>) -> String {
+    let one = |x: &Expr| match (x, eval(x)) {
+        (Expr::Num(_), _) => x.to_string(),
+        (_, Ok(v)) => format!("{x} (= {v})"),
+        (_, Err(_)) => x.to_string(),
+    };
+    match e {
+        Expected::Value(x) => one(x),
+        Expected::Range { min, max } => match (min, max) {
+            (Some(a), Some(b)) => format!("{} ..= {}", one(a), one(b)),
+            (Some(a), None) => format!(">= {}", one(a)),
+            (None, Some(b)) => format!("<= {}", one(b)),
+            (None, None) => "anything".into(),
+        },
+        Expected::AnyOf(alts) => {
+            let alts: Vec<String> = alts.iter().map(|a| describe(a, eval)).collect();
+            format!("one of {}", alts.join(" | "))
+        }
+        other => other.to_string(),
+    }
+}
+
+fn holds(e: &Expected, v: &Value, eval: &Eval<'_>) -> Result<bool, String> {
+    let num = |x: &Expr| eval(x).map(|n| n as f64).map_err(|err| format!("`{x}`: {err}"));
+    Ok(match (e, v) {
+        (Expected::AnyOf(alts), v) => {
+            let mut last_err = None;
+            for a in alts {
+                match holds(a, v, eval) {
+                    Ok(true) => return Ok(true),
+                    Ok(false) => {}
+                    Err(why) => last_err = Some(why),
+                }
+            }
+            match last_err {
+                Some(why) => return Err(why),
+                None => false,
+            }
+        }
+        (Expected::Value(x), v) => match v.number() {
+            Some(n) => n == num(x)?,
+            None => return Err(format!("observed {v} is not a number")),
+        },
+        (Expected::Range { min, max }, v) => {
+            let Some(n) = v.number() else {
+                return Err(format!("observed {v} is not a number"));
+            };
+            let lo = min.as_ref().map(num).transpose()?;
+            let hi = max.as_ref().map(num).transpose()?;
+            lo.is_none_or(|lo| n >= lo) && hi.is_none_or(|hi| n <= hi)
+        }
+        (Expected::List(l), Value::List(o)) => l == o,
+        (Expected::Outcome(word), Value::Outcome(o)) => o.matches(word),
+        (Expected::Text(t), Value::Text(o)) => t == o,
+        (e, v) => return Err(format!("cannot compare {v} with {e}")),
+    })
+}
