@@ -330,13 +330,22 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
 
 fn summary(records: &[Record]) -> String {
     let mut out = String::from("\nSummary\n");
+    let mut names: Vec<&str> = Vec::new();
     for r in records {
-        out.push_str(&format!(
-            "  {:<24} {:<32} {:>9.1} ms\n",
-            r.scenario.name,
-            r.verdict.status.label(),
-            r.elapsed_ms
-        ));
+        if !names.contains(&r.scenario.name.as_str()) {
+            names.push(&r.scenario.name);
+        }
+    }
+    for name in names {
+        let mine: Vec<&Record> = records.iter().filter(|r| r.scenario.name == name).collect();
+        let held = mine.iter().filter(|r| r.verdict.status.is_success()).count();
+        let status = if mine.len() == 1 {
+            mine[0].verdict.status.label().to_owned()
+        } else {
+            format!("held in {held} of {} runs", mine.len())
+        };
+        let ms: f64 = mine.iter().map(|r| r.elapsed_ms).sum();
+        out.push_str(&format!("  {name:<24} {status:<32} {ms:>9.1} ms\n"));
     }
     let failed = records.iter().filter(|r| !r.verdict.status.is_success()).count();
     let total: f64 = records.iter().map(|r| r.elapsed_ms).sum();

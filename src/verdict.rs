@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 
 use crate::observe::Value;
-use crate::scenario::{lookup, Basis, Expected, Expr, ParamValue, Scenario};
+use crate::scenario::{lookup, Basis, Expected, Expr, Lookup, ParamValue, Scenario};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -45,6 +45,8 @@ pub enum CheckResult {
     NotObserved,
     /// The expectation names something this machine does not report.
     Unevaluable,
+    /// The expectation applies only under other parameters (`when`).
+    NotApplicable,
 }
 
 /// One observation against its expectation.
@@ -75,7 +77,9 @@ pub struct Verdict {
 
 impl Verdict {
     pub fn deviations(&self) -> impl Iterator<Item = &Check> {
-        self.checks.iter().filter(|c| c.result != CheckResult::Holds)
+        self.checks
+            .iter()
+            .filter(|c| !matches!(c.result, CheckResult::Holds | CheckResult::NotApplicable))
     }
 }
 
@@ -102,12 +106,31 @@ pub fn judge(
             problems,
         };
     };
-    let eval = |e: &Expr| e.eval(&|n| lookup(params, facts, None, n));
+    // Names are parameters, facts, or numeric observations of this run.
+    let eval = |e: &Expr| {
+        e.eval(&|n| match lookup(params, facts, None, n) {
+            Lookup::Unknown => match observed.get(n) {
+                Some(Value::Int(v)) => Lookup::Value(*v),
+                Some(Value::Ms(v)) => Lookup::Value(v.round() as i64),
+                _ => Lookup::Unknown,
+            },
+            found => found,
+        })
+    };
     let mut checks = Vec::new();
     for (name, expected) in &exp.values {
         let text = describe(expected, &eval);
         let observed_value = observed.get(name).cloned();
+        let applies = match expected {
+            Expected::When(p, _) => match params.get(p) {
+                Some(ParamValue::Bool(b)) => *b,
+                Some(ParamValue::Int(_)) => true,
+                _ => false,
+            },
+            _ => true,
+        };
         let (result, note) = match &observed_value {
+            _ if !applies => (CheckResult::NotApplicable, None),
             None => (CheckResult::NotObserved, Some("the step it comes from did not run".to_owned())),
             Some(v) => match holds(expected, v, &eval) {
                 Ok(true) => (CheckResult::Holds, None),
@@ -125,7 +148,10 @@ pub fn judge(
     }
     let status = if !problems.is_empty() {
         Status::Incomplete
-    } else if checks.iter().all(|c| c.result == CheckResult::Holds) {
+    } else if checks
+        .iter()
+        .all(|c| matches!(c.result, CheckResult::Holds | CheckResult::NotApplicable))
+    {
         Status::Pass
     } else {
         Status::Deviation
@@ -159,6 +185,7 @@ fn describe(e: &Expected, eval: &Eval<'_>) -> String {
             let alts: Vec<String> = alts.iter().map(|a| describe(a, eval)).collect();
             format!("one of {}", alts.join(" | "))
         }
+        Expected::When(p, inner) => format!("{} when {p}", describe(inner, eval)),
         other => other.to_string(),
     }
 }
@@ -166,6 +193,7 @@ fn describe(e: &Expected, eval: &Eval<'_>) -> String {
 fn holds(e: &Expected, v: &Value, eval: &Eval<'_>) -> Result<bool, String> {
     let num = |x: &Expr| eval(x).map(|n| n as f64).map_err(|err| format!("`{x}`: {err}"));
     Ok(match (e, v) {
+        (Expected::When(_, inner), v) => return holds(inner, v, eval),
         (Expected::AnyOf(alts), v) => {
             let mut last_err = None;
             for a in alts {

@@ -321,7 +321,10 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
         }
         Action::Get { sock, option } => {
             let s = ctx.socket(sock)?;
-            let op = format!("getsockopt({})", option.name());
+            let op = match option {
+                SockOpt::InQueue | SockOpt::OutQueue => format!("ioctl({})", option.name()),
+                _ => format!("getsockopt({})", option.name()),
+            };
             match ctx.call(&op, Some(sock), None, || get_option(&s, *option), |v| Some(*v)) {
                 Ok(v) => r.value = Some(v),
                 Err(e) => r.outcome = Outcome::from_io(&e),
@@ -679,9 +682,9 @@ fn set_option(s: &Socket, opt: SockOpt, v: i64) -> io::Result<()> {
         SockOpt::RcvTimeo => s.set_read_timeout(timeout(v)),
         SockOpt::SndTimeo => s.set_write_timeout(timeout(v)),
         SockOpt::ReuseAddr => s.set_reuse_address(v != 0),
-        SockOpt::Error => Err(io::Error::new(
+        SockOpt::Error | SockOpt::InQueue | SockOpt::OutQueue => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            "SO_ERROR is read-only",
+            format!("{} can only be read", opt.name()),
         )),
     }
 }
@@ -701,6 +704,8 @@ fn get_option(s: &Socket, opt: SockOpt) -> io::Result<i64> {
             .take_error()?
             .and_then(|e| e.raw_os_error())
             .unwrap_or(0) as i64,
+        SockOpt::InQueue => sys::bytes_queued(s)? as i64,
+        SockOpt::OutQueue => sys::bytes_unacked(s)? as i64,
     })
 }
 

@@ -50,6 +50,7 @@ impl Exporter for Markdown {
                             CheckResult::Differs => "**differs**",
                             CheckResult::NotObserved => "not observed",
                             CheckResult::Unevaluable => "cannot evaluate",
+                            CheckResult::NotApplicable => "n/a",
                         },
                     ),
                     None => ("".to_owned(), ""),

@@ -95,7 +95,12 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
     match v.status {
         Status::Pass | Status::Deviation | Status::Incomplete if !v.checks.is_empty() => {
             let held = v.checks.iter().filter(|c| c.result == CheckResult::Holds).count();
-            let _ = writeln!(out, " ({held} of {} expectations hold)", v.checks.len());
+            let apply = v
+                .checks
+                .iter()
+                .filter(|c| c.result != CheckResult::NotApplicable)
+                .count();
+            let _ = writeln!(out, " ({held} of {apply} expectations hold)");
         }
         _ => out.push('\n'),
     }
@@ -114,6 +119,7 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
             CheckResult::Differs => "DIFF",
             CheckResult::NotObserved => "MISS",
             CheckResult::Unevaluable => "??  ",
+            CheckResult::NotApplicable => "n/a ",
         };
         let observed = c
             .observed
@@ -220,8 +226,15 @@ pub fn repeats(name: &str, records: &[&Record]) -> String {
         .max()
         .unwrap_or(10);
     let _ = writeln!(out, "  {:<width$}  {:>12} {:>12} {:>12}", "observation", "min", "median", "max");
+    let num = |v: &f64| {
+        if v.fract() == 0.0 {
+            format!("{v}")
+        } else {
+            format!("{v:.3}")
+        }
+    };
     for (k, lo, med, hi) in &s.numeric {
-        let _ = writeln!(out, "  {k:<width$}  {lo:>12} {med:>12} {hi:>12}");
+        let _ = writeln!(out, "  {k:<width$}  {:>12} {:>12} {:>12}", num(lo), num(med), num(hi));
     }
     for (k, vals) in &s.other {
         let seen: Vec<String> = vals.iter().map(|(v, c)| format!("{v} (x{c})")).collect();

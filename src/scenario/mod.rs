@@ -190,6 +190,8 @@ pub enum Expected {
     Text(String),
     /// Any of the alternatives.
     AnyOf(Vec<Expected>),
+    /// Checked only when the parameter is set (an optional integer) or true (a boolean).
+    When(String, Box<Expected>),
 }
 
 impl fmt::Display for Expected {
@@ -208,6 +210,7 @@ impl fmt::Display for Expected {
                 let alts: Vec<String> = alts.iter().map(|a| a.to_string()).collect();
                 write!(f, "any of [{}]", alts.join(", "))
             }
+            Expected::When(p, e) => write!(f, "{e} (when {p})"),
         }
     }
 }
@@ -660,8 +663,21 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                     };
                     let expected = expected_from(&value, def.value_type())
                         .map_err(|m| err(vline, field.clone(), m))?;
+                    if let Expected::When(p, _) = &expected {
+                        if !param_names.contains(p.as_str()) {
+                            return Err(err(vline, field, format!("`when = \"{p}\"` names no parameter")));
+                        }
+                    }
+                    // Expectations may also name numeric observations of the same run.
                     for e in expected_exprs(&expected) {
-                        check_names(e, vline, &format!("expect.{os}.{key}"))?;
+                        for n in e.names() {
+                            let numeric_obs = observations.iter().any(|o| {
+                                o.name == n && matches!(o.value_type(), ValueType::Int | ValueType::Ms)
+                            });
+                            if !numeric_obs {
+                                check_names(&Expr::Name(n.to_owned()), vline, &format!("expect.{os}.{key}"))?;
+                            }
+                        }
                     }
                     values.push((obs.to_owned(), expected));
                 }
@@ -735,6 +751,7 @@ fn expected_exprs(e: &Expected) -> Vec<&Expr> {
         Expected::Value(x) => vec![x],
         Expected::Range { min, max } => min.iter().chain(max.iter()).collect(),
         Expected::AnyOf(alts) => alts.iter().flat_map(expected_exprs).collect(),
+        Expected::When(_, e) => expected_exprs(e),
         _ => vec![],
     }
 }
@@ -752,6 +769,20 @@ fn expected_from(v: &toml::Value, ty: ValueType) -> Result<Expected, String> {
         }
     };
     match (ty, v) {
+        (_, V::Table(t)) if t.contains_key("when") => {
+            let mut rest = t.clone();
+            let Some(V::String(param)) = rest.remove("when") else {
+                return Err("`when` takes a parameter name".into());
+            };
+            let inner = match (rest.len(), rest.get("value")) {
+                (1, Some(v)) => expected_from(v, ty)?,
+                _ if rest.contains_key("value") => {
+                    return Err("`value` stands alone beside `when`".into())
+                }
+                _ => expected_from(&V::Table(rest), ty)?,
+            };
+            Ok(Expected::When(param, Box::new(inner)))
+        }
         (_, V::Table(t)) if t.contains_key("any_of") => {
             if t.len() != 1 {
                 return Err("`any_of` stands alone in its table".into());
@@ -769,7 +800,7 @@ fn expected_from(v: &toml::Value, ty: ValueType) -> Result<Expected, String> {
         }
         (ValueType::Int | ValueType::Ms, V::Table(t)) => {
             if let Some(k) = t.keys().find(|k| *k != "min" && *k != "max") {
-                return Err(format!("unknown key `{k}` in a range (min, max, or any_of)"));
+                return Err(format!("unknown key `{k}` (a table holds min and max, any_of, or value with when)"));
             }
             Ok(Expected::Range {
                 min: t.get("min").map(expr).transpose()?,

@@ -60,6 +60,13 @@ pub enum SockOpt {
     /// The pending error (read only); its value is the errno number, 0 for none.
     #[serde(rename = "SO_ERROR")]
     Error,
+    /// Bytes queued for reading (read only; the FIONREAD ioctl).
+    #[serde(rename = "FIONREAD")]
+    InQueue,
+    /// Bytes in the send queue, sent or not, not yet acknowledged (read only; the
+    /// SIOCOUTQ ioctl, Linux only).
+    #[serde(rename = "SIOCOUTQ")]
+    OutQueue,
 }
 
 impl SockOpt {
@@ -74,6 +81,8 @@ impl SockOpt {
             SockOpt::SndTimeo => "SO_SNDTIMEO",
             SockOpt::ReuseAddr => "SO_REUSEADDR",
             SockOpt::Error => "SO_ERROR",
+            SockOpt::InQueue => "FIONREAD",
+            SockOpt::OutQueue => "SIOCOUTQ",
         }
     }
 }

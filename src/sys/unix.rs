@@ -178,6 +178,31 @@ pub fn bytes_queued(socket: &Socket) -> io::Result<usize> {
     }
 }
 
+/// Bytes in the send queue not yet acknowledged by the peer (SIOCOUTQ).
+///
+/// # Notes
+/// On Linux this is the SIOCOUTQ ioctl (tcp(7)). macOS has SO_NWRITE and FreeBSD
+/// FIONWRITE, not read yet: those systems answer `Unsupported`.
+pub fn bytes_unacked(socket: &Socket) -> io::Result<usize> {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // SIOCOUTQ is Linux's name for TIOCOUTQ on a socket.
+    {
+        let mut n: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ writes one c_int.
+        let rc = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut n) };
+        if rc < 0 {
+            Err(io::Error::last_os_error())
+        } else {
+            Ok(n.max(0) as usize)
+        }
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        let _ = socket;
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
 /// An identifier of the calling thread that `thread_is_asleep` understands.
 pub fn thread_id() -> u64 {
     #[cfg(target_os = "linux")]
