@@ -378,7 +378,13 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
     };
     let raw: RawScenario = toml::from_str(text).map_err(|e| {
         let line = e.span().map(|s| line_of(text, s.start));
-        err(line, None, e.message().trim().to_owned())
+        // The parser's message names the problem; the key on that line names the field.
+        let field = line
+            .and_then(|l| text.lines().nth(l - 1))
+            .and_then(|l| l.split_once('='))
+            .map(|(k, _)| k.trim().trim_start_matches('{').trim().to_owned())
+            .filter(|k| !k.is_empty() && !k.contains(['[', '"', '#']));
+        err(line, field, e.message().trim().to_owned())
     })?;
     let at = |span: std::ops::Range<usize>| Some(line_of(text, span.start));
 
@@ -923,7 +929,11 @@ pub fn catalogue(dir: &Path) -> std::io::Result<(Vec<Scenario>, Vec<ScenarioErro
     Ok((good, bad))
 }
 
-/// Up to three known names closest to `wanted`, closest first.
+/// Similarity below which a name is not offered as a suggestion (Jaro-Winkler).
+const SUGGEST_FROM: f64 = 0.75;
+
+/// Up to three known names closest to `wanted`, closest first; the single closest one
+/// when none is really close.
 pub fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     let mut scored: Vec<(f64, &str)> = names
         .map(|n| {
@@ -935,5 +945,15 @@ pub fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<&'
         })
         .collect();
     scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    scored.into_iter().take(3).map(|(_, n)| n).collect()
+    let close: Vec<&str> = scored
+        .iter()
+        .filter(|(s, _)| *s >= SUGGEST_FROM)
+        .take(3)
+        .map(|(_, n)| *n)
+        .collect();
+    if close.is_empty() {
+        scored.into_iter().take(1).map(|(_, n)| n).collect()
+    } else {
+        close
+    }
 }

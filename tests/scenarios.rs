@@ -1,0 +1,151 @@
+//! Every scenario file, run on this machine and judged against its expectations for
+//! this OS: the catalogue doubles as assertions of socket semantics.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use tcplab::env::Environment;
+use tcplab::lab::run_scenario;
+use tcplab::record::Record;
+use tcplab::scenario::{self, Basis, Scenario};
+use tcplab::verdict::Status;
+
+fn catalogue() -> Vec<Scenario> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let (good, bad) = scenario::catalogue(&dir).expect("the scenarios folder is readable");
+    let bad: Vec<String> = bad.iter().map(|e| e.to_string()).collect();
+    assert!(bad.is_empty(), "invalid scenario files:\n{}", bad.join("\n"));
+    assert!(!good.is_empty(), "no scenarios found in {}", dir.display());
+    good
+}
+
+fn run(s: &Scenario, sets: &[(&str, &str)]) -> Record {
+    let sets: Vec<(String, String)> = sets
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let params = s.resolve_params(&sets).expect("parameters resolve");
+    run_scenario(s, &params, &Environment::current(), None)
+}
+
+/// What went wrong with a record, for the failure message.
+fn explain(r: &Record) -> String {
+    let mut lines = vec![format!(
+        "{} ({}): {}",
+        r.scenario.name,
+        r.scenario.file,
+        r.verdict.status.label()
+    )];
+    for c in r.verdict.deviations() {
+        lines.push(format!(
+            "  {}: observed {}, expected {}{}",
+            c.observation,
+            c.observed
+                .as_ref()
+                .map_or("(not observed)".to_owned(), |v| v.to_string()),
+            c.expected,
+            c.note.as_ref().map_or(String::new(), |n| format!(" ({n})"))
+        ));
+    }
+    lines.extend(r.verdict.problems.iter().map(|p| format!("  {p}")));
+    lines.join("\n")
+}
+
+// ---- the catalogue with its default parameters ---------------------------------------
+
+#[test]
+fn every_scenario_holds_its_expectations_for_this_os() {
+    let os = std::env::consts::OS;
+    let mut failures = Vec::new();
+    let mut seen = BTreeMap::new();
+    for s in catalogue() {
+        let r = run(&s, &[]);
+        let wanted = if s.expectations_for(os).is_some() {
+            Status::Pass
+        } else {
+            Status::NoExpectation
+        };
+        if r.verdict.status != wanted {
+            failures.push(explain(&r));
+        }
+        seen.insert(s.name.clone(), r.verdict.status);
+    }
+    assert!(
+        failures.is_empty(),
+        "{} of {} scenarios did not hold:\n{}",
+        failures.len(),
+        seen.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn every_scenario_states_measured_linux_expectations_for_each_observation() {
+    for s in catalogue() {
+        let exp = s
+            .expectations_for("linux")
+            .unwrap_or_else(|| panic!("{} has no [expect.linux]", s.path.display()));
+        assert!(
+            matches!(exp.basis, Basis::Measured(_)),
+            "{}: linux expectations must be measured",
+            s.name
+        );
+        assert!(
+            !exp.values.is_empty(),
+            "{}: [expect.linux] expects nothing",
+            s.name
+        );
+    }
+}
+
+// ---- scenarios under other parameters ------------------------------------------------
+
+fn named(name: &str) -> Scenario {
+    catalogue()
+        .into_iter()
+        .find(|s| s.name == name)
+        .unwrap_or_else(|| panic!("no scenario `{name}`"))
+}
+
+#[test]
+fn concurrent_writers_with_a_mutex_deliver_every_message_intact() {
+    let r = run(&named("concurrent-writers"), &[("mutex", "true")]);
+    assert_eq!(r.verdict.status, Status::Pass, "{}", explain(&r));
+    // The `when = "mutex"` expectations were checked, not skipped.
+    let interleaved = r
+        .verdict
+        .checks
+        .iter()
+        .find(|c| c.observation == "messages_interleaved")
+        .expect("an expectation for messages_interleaved");
+    assert_eq!(interleaved.result, tcplab::verdict::CheckResult::Holds);
+}
+
+#[cfg(target_os = "linux")]
+// The doubling of a requested buffer size is Linux's; other systems grant what is asked.
+#[test]
+fn write_block_with_fixed_buffers_reads_back_twice_the_request() {
+    let r = run(
+        &named("write-block"),
+        &[("set_sndbuf", "65536"), ("set_rcvbuf", "65536")],
+    );
+    assert_eq!(r.verdict.status, Status::Pass, "{}", explain(&r));
+    assert_eq!(
+        r.observations["sndbuf"],
+        tcplab::observe::Value::Int(131072)
+    );
+    assert_eq!(
+        r.observations["rcvbuf"],
+        tcplab::observe::Value::Int(131072)
+    );
+}
+
+#[cfg(target_os = "linux")]
+// backlog+1 is Linux's accept-queue rule.
+#[test]
+fn backlog_admits_backlog_plus_one_for_several_backlogs() {
+    for backlog in ["0", "1", "8"] {
+        let r = run(&named("backlog"), &[("backlog", backlog)]);
+        assert_eq!(r.verdict.status, Status::Pass, "{}", explain(&r));
+    }
+}
