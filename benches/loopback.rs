@@ -72,7 +72,7 @@ impl Loopback {
 
 /// "4KiB", "64KiB", "1MiB".
 fn size_name(bytes: usize) -> String {
-    if bytes >= 1024 * 1024 && bytes % (1024 * 1024) == 0 {
+    if bytes >= 1024 * 1024 && bytes.is_multiple_of(1024 * 1024) {
         format!("{}MiB", bytes / (1024 * 1024))
     } else {
         format!("{}KiB", bytes / 1024)

@@ -106,7 +106,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Err(e) => {
             // clap prints help and version to stdout with status 0, usage errors with 2.
             let _ = e.print();
-            return Ok(ExitCode::from(if e.use_stderr() { EXIT_USAGE } else { EXIT_OK }));
+            return Ok(ExitCode::from(if e.use_stderr() {
+                EXIT_USAGE
+            } else {
+                EXIT_OK
+            }));
         }
     };
     let dir = scenario_dir(cli.scenarios.as_deref());
@@ -120,7 +124,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 println!("{}", serde_json::to_string_pretty(&env)?);
             } else {
                 println!("os            {}", env.os);
-                println!("os version    {}", env.os_version.as_deref().unwrap_or("(unknown)"));
+                println!(
+                    "os version    {}",
+                    env.os_version.as_deref().unwrap_or("(unknown)")
+                );
                 println!("kernel        {} {}", env.kernel, env.kernel_release);
                 println!("arch          {}", env.arch);
                 println!("cpus          {}", env.cpus);
@@ -169,7 +176,11 @@ fn list(dir: &Path) -> anyhow::Result<ExitCode> {
     for e in &bad {
         eprintln!("invalid scenario: {e}");
     }
-    Ok(ExitCode::from(if bad.is_empty() { EXIT_OK } else { EXIT_USAGE }))
+    Ok(ExitCode::from(if bad.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_USAGE
+    }))
 }
 
 fn check(dir: &Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
@@ -192,7 +203,11 @@ fn check(dir: &Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     for e in &bad {
         eprintln!("invalid scenario: {e}");
     }
-    Ok(ExitCode::from(if bad.is_empty() { EXIT_OK } else { EXIT_USAGE }))
+    Ok(ExitCode::from(if bad.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_USAGE
+    }))
 }
 
 /// Resolves the command line's targets to scenarios; `Err` is a usage error.
@@ -223,15 +238,19 @@ fn select(dir: &Path, args: &RunArgs) -> anyhow::Result<(Vec<Scenario>, Vec<Scen
             continue;
         }
         // A broken file may be the one asked for: say so rather than "unknown".
-        if let Some(e) = broken
-            .iter()
-            .find(|e| e.path.file_stem().is_some_and(|f| f.to_string_lossy().contains(t.as_str())))
-        {
+        if let Some(e) = broken.iter().find(|e| {
+            e.path
+                .file_stem()
+                .is_some_and(|f| f.to_string_lossy().contains(t.as_str()))
+        }) {
             bail!("scenario `{t}` cannot be run: {e}");
         }
         let near = scenario::closest(t, catalogue.iter().map(|s| s.name.as_str()));
         if near.is_empty() {
-            bail!("unknown scenario `{t}`; the folder {} has none", dir.display());
+            bail!(
+                "unknown scenario `{t}`; the folder {} has none",
+                dir.display()
+            );
         }
         bail!(
             "unknown scenario `{t}`; the closest are: {} (see `tcplab list`)",
@@ -248,7 +267,11 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut plans = Vec::new();
     for s in &scenarios {
         let sets: Vec<(String, String)> = if args.all {
-            args.sets.iter().filter(|(k, _)| s.param(k).is_some()).cloned().collect()
+            args.sets
+                .iter()
+                .filter(|(k, _)| s.param(k).is_some())
+                .cloned()
+                .collect()
         } else {
             args.sets.clone()
         };
@@ -310,7 +333,10 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         Format::Text if args.repeat > 1 => {
             let mut out = String::new();
             for s in &scenarios {
-                let mine: Vec<&Record> = records.iter().filter(|r| r.scenario.name == s.name).collect();
+                let mine: Vec<&Record> = records
+                    .iter()
+                    .filter(|r| r.scenario.name == s.name)
+                    .collect();
                 out.push_str(&report::repeats(&s.name, &mine));
                 out.push('\n');
             }
@@ -338,7 +364,10 @@ fn summary(records: &[Record]) -> String {
     }
     for name in names {
         let mine: Vec<&Record> = records.iter().filter(|r| r.scenario.name == name).collect();
-        let held = mine.iter().filter(|r| r.verdict.status.is_success()).count();
+        let held = mine
+            .iter()
+            .filter(|r| r.verdict.status.is_success())
+            .count();
         let status = if mine.len() == 1 {
             mine[0].verdict.status.label().to_owned()
         } else {
@@ -347,7 +376,10 @@ fn summary(records: &[Record]) -> String {
         let ms: f64 = mine.iter().map(|r| r.elapsed_ms).sum();
         out.push_str(&format!("  {name:<24} {status:<32} {ms:>9.1} ms\n"));
     }
-    let failed = records.iter().filter(|r| !r.verdict.status.is_success()).count();
+    let failed = records
+        .iter()
+        .filter(|r| !r.verdict.status.is_success())
+        .count();
     let total: f64 = records.iter().map(|r| r.elapsed_ms).sum();
     out.push_str(&format!(
         "  {} runs, {} not passing, {:.1} ms of scenario time\n",

@@ -64,9 +64,17 @@ impl Environment {
                 facts.insert(fact.to_owned(), v);
             }
         }
-        for (prefix, sysctl) in [("tcp_wmem", "net.ipv4.tcp_wmem"), ("tcp_rmem", "net.ipv4.tcp_rmem")] {
-            let Some(v) = self.sysctls.get(sysctl) else { continue };
-            let parts: Vec<i64> = v.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+        for (prefix, sysctl) in [
+            ("tcp_wmem", "net.ipv4.tcp_wmem"),
+            ("tcp_rmem", "net.ipv4.tcp_rmem"),
+        ] {
+            let Some(v) = self.sysctls.get(sysctl) else {
+                continue;
+            };
+            let parts: Vec<i64> = v
+                .split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect();
             if let [min, default, max] = parts[..] {
                 facts.insert(format!("{prefix}_min"), min);
                 facts.insert(format!("{prefix}_default"), default);

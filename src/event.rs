@@ -36,7 +36,11 @@ impl Outcome {
         let code = e.raw_os_error();
         Outcome::Err {
             kind: format!("{:?}", e.kind()),
-            errno: code.and_then(|c| sys::errno_name(c).map(str::to_owned).or(Some(format!("errno {c}")))),
+            errno: code.and_then(|c| {
+                sys::errno_name(c)
+                    .map(str::to_owned)
+                    .or(Some(format!("errno {c}")))
+            }),
             code,
             deadline: false,
         }
@@ -66,9 +70,7 @@ impl Outcome {
                 deadline,
                 ..
             } => {
-                (word == "deadline" && *deadline)
-                    || kind == word
-                    || errno.as_deref() == Some(word)
+                (word == "deadline" && *deadline) || kind == word || errno.as_deref() == Some(word)
             }
         }
     }

@@ -131,7 +131,10 @@ pub fn judge(
         };
         let (result, note) = match &observed_value {
             _ if !applies => (CheckResult::NotApplicable, None),
-            None => (CheckResult::NotObserved, Some("the step it comes from did not run".to_owned())),
+            None => (
+                CheckResult::NotObserved,
+                Some("the step it comes from did not run".to_owned()),
+            ),
             Some(v) => match holds(expected, v, &eval) {
                 Ok(true) => (CheckResult::Holds, None),
                 Ok(false) => (CheckResult::Differs, None),
@@ -191,7 +194,11 @@ fn describe(e: &Expected, eval: &Eval<'_>) -> String {
 }
 
 fn holds(e: &Expected, v: &Value, eval: &Eval<'_>) -> Result<bool, String> {
-    let num = |x: &Expr| eval(x).map(|n| n as f64).map_err(|err| format!("`{x}`: {err}"));
+    let num = |x: &Expr| {
+        eval(x)
+            .map(|n| n as f64)
+            .map_err(|err| format!("`{x}`: {err}"))
+    };
     Ok(match (e, v) {
         (Expected::When(_, inner), v) => return holds(inner, v, eval),
         (Expected::AnyOf(alts), v) => {

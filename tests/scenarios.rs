@@ -14,7 +14,11 @@ fn catalogue() -> Vec<Scenario> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
     let (good, bad) = scenario::catalogue(&dir).expect("the scenarios folder is readable");
     let bad: Vec<String> = bad.iter().map(|e| e.to_string()).collect();
-    assert!(bad.is_empty(), "invalid scenario files:\n{}", bad.join("\n"));
+    assert!(
+        bad.is_empty(),
+        "invalid scenario files:\n{}",
+        bad.join("\n")
+    );
     assert!(!good.is_empty(), "no scenarios found in {}", dir.display());
     good
 }

@@ -343,7 +343,9 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
                 Ok(slot) => {
                     finished[slot] = true;
                     remaining -= 1;
-                    if let Some(s) = stuck.iter_mut().find(|s| s.actor == shared.actors[slot].name)
+                    if let Some(s) = stuck
+                        .iter_mut()
+                        .find(|s| s.actor == shared.actors[slot].name)
                     {
                         s.released = true;
                     }
@@ -448,7 +450,16 @@ impl Ctx<'_> {
             Ok(v) => (Outcome::Ok, returned(v)),
             Err(e) => (Outcome::from_io(e), None),
         };
-        self.record(op, sock, requested, ret, outcome, self.shared.ms(t0), elapsed_ms, None);
+        self.record(
+            op,
+            sock,
+            requested,
+            ret,
+            outcome,
+            self.shared.ms(t0),
+            elapsed_ms,
+            None,
+        );
         r
     }
 

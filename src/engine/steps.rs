@@ -51,7 +51,13 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 Ok(s) => s,
                 Err(e) => return Ok(failed(r, &e)),
             };
-            if let Err(e) = ctx.call("bind", Some(name), None, || s.bind(&loopback_any()), |_| None) {
+            if let Err(e) = ctx.call(
+                "bind",
+                Some(name),
+                None,
+                || s.bind(&loopback_any()),
+                |_| None,
+            ) {
                 return Ok(failed(r, &e));
             }
             ctx.put_socket(name, s);
@@ -62,7 +68,8 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             reuseaddr,
         } => {
             let backlog = ctx.eval(backlog)?;
-            let backlog = i32::try_from(backlog).map_err(|_| format!("backlog {backlog} out of range"))?;
+            let backlog =
+                i32::try_from(backlog).map_err(|_| format!("backlog {backlog} out of range"))?;
             let s = match ctx.call("socket", Some(name), None, new_socket, |_| None) {
                 Ok(s) => s,
                 Err(e) => return Ok(failed(r, &e)),
@@ -78,7 +85,13 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                     return Ok(failed(r, &e));
                 }
             }
-            if let Err(e) = ctx.call("bind", Some(name), None, || s.bind(&loopback_any()), |_| None) {
+            if let Err(e) = ctx.call(
+                "bind",
+                Some(name),
+                None,
+                || s.bind(&loopback_any()),
+                |_| None,
+            ) {
                 return Ok(failed(r, &e));
             }
             if let Err(e) = ctx.call(
@@ -151,10 +164,22 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             let n = ctx.eval_size(bytes)?;
             let buf = vec![b'x'; n];
             let res = match ctx.stale(sock) {
-                Some(h) => ctx.call("write", Some(sock), Some(n as u64), || sys::stale_write(h, &buf), count),
+                Some(h) => ctx.call(
+                    "write",
+                    Some(sock),
+                    Some(n as u64),
+                    || sys::stale_write(h, &buf),
+                    count,
+                ),
                 None => {
                     let s = ctx.socket(sock)?;
-                    ctx.call("send", Some(sock), Some(n as u64), || (&*s).write(&buf), count)
+                    ctx.call(
+                        "send",
+                        Some(sock),
+                        Some(n as u64),
+                        || (&*s).write(&buf),
+                        count,
+                    )
                 }
             };
             match res {
@@ -177,14 +202,26 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             let max = max_bytes.as_ref().map(|m| ctx.eval_size(m)).transpose()?;
             let s = ctx.socket(sock)?;
             let buf = vec![b'x'; chunk];
-            if let Err(e) = ctx.call("set_nonblocking(true)", Some(sock), None, || s.set_nonblocking(true), |_| None) {
+            if let Err(e) = ctx.call(
+                "set_nonblocking(true)",
+                Some(sock),
+                None,
+                || s.set_nonblocking(true),
+                |_| None,
+            ) {
                 return Ok(failed(r, &e));
             }
             loop {
                 if ctx.cancelled() || max.is_some_and(|m| r.bytes as usize >= m) {
                     break;
                 }
-                match ctx.call("send", Some(sock), Some(chunk as u64), || (&*s).write(&buf), count) {
+                match ctx.call(
+                    "send",
+                    Some(sock),
+                    Some(chunk as u64),
+                    || (&*s).write(&buf),
+                    count,
+                ) {
                     Ok(k) => r.moved(k),
                     Err(e) => {
                         r.failed(&e);
@@ -192,16 +229,34 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                     }
                 }
             }
-            let _ = ctx.call("set_nonblocking(false)", Some(sock), None, || s.set_nonblocking(false), |_| None);
+            let _ = ctx.call(
+                "set_nonblocking(false)",
+                Some(sock),
+                None,
+                || s.set_nonblocking(false),
+                |_| None,
+            );
         }
         Action::Read { sock, buf } => {
             let n = ctx.eval_size(buf)?;
             let mut b = vec![0u8; n];
             let res = match ctx.stale(sock) {
-                Some(h) => ctx.call("read", Some(sock), Some(n as u64), || sys::stale_read(h, &mut b), count),
+                Some(h) => ctx.call(
+                    "read",
+                    Some(sock),
+                    Some(n as u64),
+                    || sys::stale_read(h, &mut b),
+                    count,
+                ),
                 None => {
                     let s = ctx.socket(sock)?;
-                    ctx.call("recv", Some(sock), Some(n as u64), || (&*s).read(&mut b), count)
+                    ctx.call(
+                        "recv",
+                        Some(sock),
+                        Some(n as u64),
+                        || (&*s).read(&mut b),
+                        count,
+                    )
                 }
             };
             match res {
@@ -222,7 +277,13 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 if ctx.cancelled() || max.is_some_and(|m| r.sizes.len() >= m) {
                     break;
                 }
-                match ctx.call("recv", Some(sock), Some(n as u64), || (&*s).read(&mut b), count) {
+                match ctx.call(
+                    "recv",
+                    Some(sock),
+                    Some(n as u64),
+                    || (&*s).read(&mut b),
+                    count,
+                ) {
                     Ok(k) => {
                         r.moved(k);
                         if k == 0 {
@@ -250,8 +311,20 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                     break;
                 }
                 let res = match (&s, stale) {
-                    (Some(s), _) => ctx.call("recv", Some(sock), Some(n as u64), || (&**s).read(&mut b), count),
-                    (None, Some(h)) => ctx.call("read", Some(sock), Some(n as u64), || sys::stale_read(h, &mut b), count),
+                    (Some(s), _) => ctx.call(
+                        "recv",
+                        Some(sock),
+                        Some(n as u64),
+                        || (&**s).read(&mut b),
+                        count,
+                    ),
+                    (None, Some(h)) => ctx.call(
+                        "read",
+                        Some(sock),
+                        Some(n as u64),
+                        || sys::stale_read(h, &mut b),
+                        count,
+                    ),
                     (None, None) => unreachable!("a socket or its stale number was found above"),
                 };
                 match res {
@@ -274,7 +347,11 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             timeout_ms,
         } => {
             let want = ctx.eval_size(bytes)?;
-            let limit = timeout_ms.as_ref().map(|t| ctx.eval(t)).transpose()?.map_or(ENGINE_WAIT_LIMIT, ms);
+            let limit = timeout_ms
+                .as_ref()
+                .map(|t| ctx.eval(t))
+                .transpose()?
+                .map_or(ENGINE_WAIT_LIMIT, ms);
             let s = ctx.socket(sock)?;
             let t0 = Instant::now();
             let at = ctx.now_ms();
@@ -314,7 +391,13 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             let v = ctx.eval(value)?;
             let s = ctx.socket(sock)?;
             let op = format!("setsockopt({})", option.name());
-            let res = ctx.call(&op, Some(sock), None, || set_option(&s, *option, v), |_| Some(v));
+            let res = ctx.call(
+                &op,
+                Some(sock),
+                None,
+                || set_option(&s, *option, v),
+                |_| Some(v),
+            );
             if let Err(e) = res {
                 r.outcome = Outcome::from_io(&e);
             }
@@ -325,7 +408,13 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 SockOpt::InQueue | SockOpt::OutQueue => format!("ioctl({})", option.name()),
                 _ => format!("getsockopt({})", option.name()),
             };
-            match ctx.call(&op, Some(sock), None, || get_option(&s, *option), |v| Some(*v)) {
+            match ctx.call(
+                &op,
+                Some(sock),
+                None,
+                || get_option(&s, *option),
+                |v| Some(*v),
+            ) {
                 Ok(v) => r.value = Some(v),
                 Err(e) => r.outcome = Outcome::from_io(&e),
             }
@@ -343,7 +432,13 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
         }
         Action::Close { sock } => {
             let s = ctx.take_socket(sock)?;
-            match ctx.call("close", Some(sock), None, || sys::close_to_stale(s), |h| Some(h.number())) {
+            match ctx.call(
+                "close",
+                Some(sock),
+                None,
+                || sys::close_to_stale(s),
+                |h| Some(h.number()),
+            ) {
                 Ok(h) => ctx.put_closed(sock, h),
                 Err(e) => r.outcome = Outcome::from_io(&e),
             }
@@ -391,17 +486,39 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
         Action::Signal { sync } => {
             ctx.signal(sync);
             let at = ctx.now_ms();
-            ctx.record("signal", None, None, None, Outcome::Ok, at, 0.0, Some(sync.clone()));
+            ctx.record(
+                "signal",
+                None,
+                None,
+                None,
+                Outcome::Ok,
+                at,
+                0.0,
+                Some(sync.clone()),
+            );
         }
         Action::Wait { sync, count } => {
-            let n = count.as_ref().map(|c| ctx.eval(c)).transpose()?.unwrap_or(1);
+            let n = count
+                .as_ref()
+                .map(|c| ctx.eval(c))
+                .transpose()?
+                .unwrap_or(1);
             let at = ctx.now_ms();
             let t0 = Instant::now();
             if !ctx.wait_sync(sync, n) {
                 return Err(format!("cancelled while waiting for `{sync}`"));
             }
             let el = t0.elapsed().as_secs_f64() * 1000.0;
-            ctx.record("wait", None, None, None, Outcome::Ok, at, el, Some(sync.clone()));
+            ctx.record(
+                "wait",
+                None,
+                None,
+                None,
+                Outcome::Ok,
+                at,
+                el,
+                Some(sync.clone()),
+            );
         }
         Action::WaitBlocked { actor } => {
             let at = ctx.now_ms();
@@ -437,7 +554,9 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             let size = ctx.eval_size(size)?;
             let locked = ctx.eval(lock)? != 0;
             if ctx.index >= MAX_TAGGED_WRITERS {
-                return Err(format!("at most {MAX_TAGGED_WRITERS} writers can be told apart"));
+                return Err(format!(
+                    "at most {MAX_TAGGED_WRITERS} writers can be told apart"
+                ));
             }
             let guard = locked.then(|| ctx.write_lock(sock));
             let s = ctx.socket(sock)?;
@@ -474,7 +593,9 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             let size = ctx.eval_size(size)?.max(1);
             let bufsize = ctx.eval_size(buf)?;
             if writers > MAX_TAGGED_WRITERS {
-                return Err(format!("at most {MAX_TAGGED_WRITERS} writers can be told apart"));
+                return Err(format!(
+                    "at most {MAX_TAGGED_WRITERS} writers can be told apart"
+                ));
             }
             let s = ctx.socket(sock)?;
             let mut check = FrameCheck::new(writers, size);
@@ -483,7 +604,13 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 if ctx.cancelled() {
                     break;
                 }
-                match ctx.call("recv", Some(sock), Some(bufsize as u64), || (&*s).read(&mut b), count) {
+                match ctx.call(
+                    "recv",
+                    Some(sock),
+                    Some(bufsize as u64),
+                    || (&*s).read(&mut b),
+                    count,
+                ) {
                     Ok(0) => break,
                     Ok(k) => check.feed(&b[..k]),
                     Err(e) => {
@@ -546,7 +673,13 @@ fn write_all(ctx: &mut Ctx<'_>, s: &Arc<Socket>, sock: &str, buf: &[u8], r: &mut
             return;
         }
         let part = &buf[off..];
-        match ctx.call("send", Some(sock), Some(part.len() as u64), || (&**s).write(part), count) {
+        match ctx.call(
+            "send",
+            Some(sock),
+            Some(part.len() as u64),
+            || (&**s).write(part),
+            count,
+        ) {
             Ok(0) => {
                 r.outcome = Outcome::from_io(&io::Error::from(io::ErrorKind::WriteZero));
                 return;
@@ -582,23 +715,35 @@ fn dial(
         Err(e) => return Ok((Outcome::from_io(&e), None)),
     };
     let Some(deadline) = deadline_ms else {
-        return Ok(match ctx.call("connect", Some(label), None, || s.connect(addr), |_| None) {
-            Ok(()) => (Outcome::Ok, Some(s)),
-            Err(e) => (Outcome::from_io(&e), None),
-        });
+        return Ok(
+            match ctx.call("connect", Some(label), None, || s.connect(addr), |_| None) {
+                Ok(()) => (Outcome::Ok, Some(s)),
+                Err(e) => (Outcome::from_io(&e), None),
+            },
+        );
     };
     if let Err(e) = s.set_nonblocking(true) {
         return Ok((Outcome::from_io(&e), None));
     }
-    match ctx.call("connect (non-blocking)", Some(label), None, || s.connect(addr), |_| None) {
+    match ctx.call(
+        "connect (non-blocking)",
+        Some(label),
+        None,
+        || s.connect(addr),
+        |_| None,
+    ) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(sys::EINPROGRESS) => {
             if let Some(out) = poll_for(ctx, &s, label, sys::POLLOUT, ms(deadline))? {
                 return Ok((out, None));
             }
-            match ctx.call("getsockopt(SO_ERROR)", Some(label), None, || s.take_error(), |e| {
-                Some(e.as_ref().and_then(|e| e.raw_os_error()).unwrap_or(0) as i64)
-            }) {
+            match ctx.call(
+                "getsockopt(SO_ERROR)",
+                Some(label),
+                None,
+                || s.take_error(),
+                |e| Some(e.as_ref().and_then(|e| e.raw_os_error()).unwrap_or(0) as i64),
+            ) {
                 Ok(None) => {}
                 Ok(Some(e)) | Err(e) => return Ok((Outcome::from_io(&e), None)),
             }
@@ -629,19 +774,46 @@ fn poll_for(
             Ok(0) => {}
             Ok(rev) => {
                 let el = t0.elapsed().as_secs_f64() * 1000.0;
-                ctx.record(&op, Some(label), None, Some(i64::from(rev)), Outcome::Ok, at, el, Some(revent_names(rev)));
+                ctx.record(
+                    &op,
+                    Some(label),
+                    None,
+                    Some(i64::from(rev)),
+                    Outcome::Ok,
+                    at,
+                    el,
+                    Some(revent_names(rev)),
+                );
                 return Ok(None);
             }
             Err(e) => {
                 let el = t0.elapsed().as_secs_f64() * 1000.0;
-                ctx.record(&op, Some(label), None, None, Outcome::from_io(&e), at, el, None);
+                ctx.record(
+                    &op,
+                    Some(label),
+                    None,
+                    None,
+                    Outcome::from_io(&e),
+                    at,
+                    el,
+                    None,
+                );
                 return Ok(Some(Outcome::from_io(&e)));
             }
         }
         if ctx.cancelled() || t0.elapsed() >= limit {
             let el = t0.elapsed().as_secs_f64() * 1000.0;
             let note = format!("nothing within {} ms", limit.as_millis());
-            ctx.record(&op, Some(label), None, Some(0), Outcome::deadline(), at, el, Some(note));
+            ctx.record(
+                &op,
+                Some(label),
+                None,
+                Some(0),
+                Outcome::deadline(),
+                at,
+                el,
+                Some(note),
+            );
             return Ok(Some(Outcome::deadline()));
         }
     }
@@ -700,10 +872,7 @@ fn get_option(s: &Socket, opt: SockOpt) -> io::Result<i64> {
         SockOpt::RcvTimeo => millis(s.read_timeout()?),
         SockOpt::SndTimeo => millis(s.write_timeout()?),
         SockOpt::ReuseAddr => i64::from(s.reuse_address()?),
-        SockOpt::Error => s
-            .take_error()?
-            .and_then(|e| e.raw_os_error())
-            .unwrap_or(0) as i64,
+        SockOpt::Error => s.take_error()?.and_then(|e| e.raw_os_error()).unwrap_or(0) as i64,
         SockOpt::InQueue => sys::bytes_queued(s)? as i64,
         SockOpt::OutQueue => sys::bytes_unacked(s)? as i64,
     })
@@ -751,12 +920,12 @@ impl FrameCheck {
                 self.corrupt += 1;
                 continue;
             }
-            if self.seen[w] % self.size == 0 {
+            if self.seen[w].is_multiple_of(self.size) {
                 self.started[w] = at;
             }
             self.seen[w] += 1;
             self.valid += 1;
-            if self.seen[w] % self.size == 0 {
+            if self.seen[w].is_multiple_of(self.size) {
                 if at + 1 - self.started[w] == self.size {
                     self.intact += 1;
                 } else {

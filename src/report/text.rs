@@ -85,7 +85,11 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
     if let Some(s) = scenario {
         for o in &s.observations {
             if !r.observations.contains_key(&o.name) {
-                let _ = writeln!(out, "  {:<width$}  (not observed: its step did not run)", o.name);
+                let _ = writeln!(
+                    out,
+                    "  {:<width$}  (not observed: its step did not run)",
+                    o.name
+                );
             }
         }
     }
@@ -94,7 +98,11 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
     let _ = write!(out, "\nVerdict on {}: {}", v.os, v.status.label());
     match v.status {
         Status::Pass | Status::Deviation | Status::Incomplete if !v.checks.is_empty() => {
-            let held = v.checks.iter().filter(|c| c.result == CheckResult::Holds).count();
+            let held = v
+                .checks
+                .iter()
+                .filter(|c| c.result == CheckResult::Holds)
+                .count();
             let apply = v
                 .checks
                 .iter()
@@ -225,7 +233,11 @@ pub fn repeats(name: &str, records: &[&Record]) -> String {
         .chain(s.other.iter().map(|o| o.0.len()))
         .max()
         .unwrap_or(10);
-    let _ = writeln!(out, "  {:<width$}  {:>12} {:>12} {:>12}", "observation", "min", "median", "max");
+    let _ = writeln!(
+        out,
+        "  {:<width$}  {:>12} {:>12} {:>12}",
+        "observation", "min", "median", "max"
+    );
     let num = |v: &f64| {
         if v.fract() == 0.0 {
             format!("{v}")
@@ -234,7 +246,13 @@ pub fn repeats(name: &str, records: &[&Record]) -> String {
         }
     };
     for (k, lo, med, hi) in &s.numeric {
-        let _ = writeln!(out, "  {k:<width$}  {:>12} {:>12} {:>12}", num(lo), num(med), num(hi));
+        let _ = writeln!(
+            out,
+            "  {k:<width$}  {:>12} {:>12} {:>12}",
+            num(lo),
+            num(med),
+            num(hi)
+        );
     }
     for (k, vals) in &s.other {
         let seen: Vec<String> = vals.iter().map(|(v, c)| format!("{v} (x{c})")).collect();

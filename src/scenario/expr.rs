@@ -332,12 +332,19 @@ mod tests {
         assert_eq!(eval("1 / 0"), Err(ExprError::DivisionByZero));
         assert!(matches!(eval("1 +"), Err(ExprError::Syntax { .. })));
         assert!(matches!(eval("3XiB"), Err(ExprError::Syntax { .. })));
-        assert!(matches!(eval("9223372036854775807 + 1"), Err(ExprError::Overflow)));
+        assert!(matches!(
+            eval("9223372036854775807 + 1"),
+            Err(ExprError::Overflow)
+        ));
     }
 
     #[test]
     fn display_round_trips() {
-        for text in ["min(backlog, somaxconn) + 1", "2 * (backlog + 1)", "10 - (2 - 3)"] {
+        for text in [
+            "min(backlog, somaxconn) + 1",
+            "2 * (backlog + 1)",
+            "10 - (2 - 3)",
+        ] {
             let e = Expr::parse(text).unwrap();
             assert_eq!(Expr::parse(&e.to_string()).unwrap(), e, "{text}");
         }

@@ -39,7 +39,9 @@ pub const FACTS: &[&str] = &[
 pub const INDEX: &str = "index";
 
 /// The operating systems an expectation can be written for (`std::env::consts::OS`).
-pub const OSES: &[&str] = &["linux", "macos", "windows", "freebsd", "openbsd", "netbsd", "illumos"];
+pub const OSES: &[&str] = &[
+    "linux", "macos", "windows", "freebsd", "openbsd", "netbsd", "illumos",
+];
 
 /// Longest run the watchdog allows when a scenario does not say (milliseconds).
 pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
@@ -118,7 +120,12 @@ pub struct Param {
 impl Param {
     /// Parses a command-line value (`--set name=value`) as this parameter's type.
     pub fn parse_value(&self, text: &str) -> Result<ParamValue, String> {
-        let bad = || format!("parameter `{}` takes {}, not `{text}`", self.name, self.kind);
+        let bad = || {
+            format!(
+                "parameter `{}` takes {}, not `{text}`",
+                self.name, self.kind
+            )
+        };
         if text == "unset" && self.default == ParamValue::Unset {
             return Ok(ParamValue::Unset);
         }
@@ -302,7 +309,9 @@ pub fn lookup(
         Some(ParamValue::Bool(b)) => Lookup::Value(i64::from(*b)),
         Some(ParamValue::Unset) => Lookup::Unset,
         Some(ParamValue::Text(_)) => Lookup::Unknown,
-        None => facts.get(name).map_or(Lookup::Unknown, |v| Lookup::Value(*v)),
+        None => facts
+            .get(name)
+            .map_or(Lookup::Unknown, |v| Lookup::Value(*v)),
     }
 }
 
@@ -410,56 +419,58 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
             return Err(err(
                 line,
                 field,
-                format!("`{pname}` is a reserved name (facts: {}, {INDEX})", FACTS.join(", ")),
+                format!(
+                    "`{pname}` is a reserved name (facts: {}, {INDEX})",
+                    FACTS.join(", ")
+                ),
             ));
         }
         let p = sp.get_ref();
-        let (kind, default) = match (&p.choices, &p.default) {
-            (Some(c), Some(toml::Value::String(s))) if c.contains(s) => {
-                (ParamKind::Choice(c.clone()), ParamValue::Text(s.clone()))
-            }
-            (Some(c), _) => {
-                return Err(err(
-                    line,
-                    field,
-                    format!("the default must be one of the choices ({})", c.join(", ")),
-                ))
-            }
-            (None, Some(toml::Value::Integer(n))) => (ParamKind::Int, ParamValue::Int(*n)),
-            (None, Some(toml::Value::String(s))) => match Expr::parse(s)
-                .ok()
-                .and_then(|e| e.eval(&|_| Lookup::Unknown).ok())
-            {
-                Some(n) => (ParamKind::Int, ParamValue::Int(n)),
-                None => {
+        let (kind, default) =
+            match (&p.choices, &p.default) {
+                (Some(c), Some(toml::Value::String(s))) if c.contains(s) => {
+                    (ParamKind::Choice(c.clone()), ParamValue::Text(s.clone()))
+                }
+                (Some(c), _) => {
                     return Err(err(
                         line,
                         field,
-                        format!("default `{s}` is not a number; for a text parameter give `choices`"),
+                        format!("the default must be one of the choices ({})", c.join(", ")),
                     ))
                 }
-            },
-            (None, Some(toml::Value::Boolean(b))) => (ParamKind::Bool, ParamValue::Bool(*b)),
-            (None, None) if p.optional => (ParamKind::Int, ParamValue::Unset),
-            (None, None) => {
-                return Err(err(
+                (None, Some(toml::Value::Integer(n))) => (ParamKind::Int, ParamValue::Int(*n)),
+                (None, Some(toml::Value::String(s))) => match Expr::parse(s)
+                    .ok()
+                    .and_then(|e| e.eval(&|_| Lookup::Unknown).ok())
+                {
+                    Some(n) => (ParamKind::Int, ParamValue::Int(n)),
+                    None => return Err(err(
+                        line,
+                        field,
+                        format!(
+                            "default `{s}` is not a number; for a text parameter give `choices`"
+                        ),
+                    )),
+                },
+                (None, Some(toml::Value::Boolean(b))) => (ParamKind::Bool, ParamValue::Bool(*b)),
+                (None, None) if p.optional => (ParamKind::Int, ParamValue::Unset),
+                (None, None) => return Err(err(
                     line,
                     field,
                     "needs a `default` (or `optional = true` for an integer that may stay unset)"
                         .into(),
-                ))
-            }
-            (None, Some(other)) => {
-                return Err(err(
-                    line,
-                    field,
-                    format!(
-                        "default must be an integer, a boolean or one of `choices`, not {}",
-                        other.type_str()
-                    ),
-                ))
-            }
-        };
+                )),
+                (None, Some(other)) => {
+                    return Err(err(
+                        line,
+                        field,
+                        format!(
+                            "default must be an integer, a boolean or one of `choices`, not {}",
+                            other.type_str()
+                        ),
+                    ))
+                }
+            };
         params.push(Param {
             name: pname.clone(),
             kind,
@@ -515,8 +526,8 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         for (si, st) in ra.steps.into_iter().enumerate() {
             let line = at(st.span());
             let field = format!("actors[{ai}] ({}) steps[{si}]", ra.name);
-            let step = Step::from_table(st.into_inner())
-                .map_err(|m| err(line, Some(field.clone()), m))?;
+            let step =
+                Step::from_table(st.into_inner()).map_err(|m| err(line, Some(field.clone()), m))?;
             for (what, e) in step.action.exprs() {
                 check_names(e, line, &format!("{field}.{what}"))?;
             }
@@ -530,7 +541,10 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                 }
             }
             if let Some(id) = &step.id {
-                if step_ids.insert(id.clone(), (step.action.clone(), line)).is_some() {
+                if step_ids
+                    .insert(id.clone(), (step.action.clone(), line))
+                    .is_some()
+                {
                     return Err(err(
                         line,
                         Some(format!("{field}.id")),
@@ -548,8 +562,14 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
     }
 
     // Cross-references between steps: sockets, sync points, actors.
-    let all_steps = || actors.iter().flat_map(|a| a.steps.iter().map(move |s| (a, s)));
-    let made: BTreeSet<&str> = all_steps().filter_map(|(_, s)| s.action.creates()).collect();
+    let all_steps = || {
+        actors
+            .iter()
+            .flat_map(|a| a.steps.iter().map(move |s| (a, s)))
+    };
+    let made: BTreeSet<&str> = all_steps()
+        .filter_map(|(_, s)| s.action.creates())
+        .collect();
     let signalled: BTreeSet<&str> = all_steps()
         .filter_map(|(_, s)| match &s.action {
             Action::Signal { sync } => Some(sync.as_str()),
@@ -612,7 +632,11 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                     "a `{}` step has no `{}`; it has: {}",
                     action.op(),
                     o.take,
-                    allowed.iter().map(|t| t.to_string()).collect::<Vec<_>>().join(", ")
+                    allowed
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 ),
             ));
         }
@@ -645,10 +669,19 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
             match key.as_str() {
                 "measured" | "documented" => {
                     let Some(text) = value.as_str().filter(|t| !t.trim().is_empty()) else {
-                        return Err(err(vline, field, "must be a text naming the system and the command, or the source".into()));
+                        return Err(err(
+                            vline,
+                            field,
+                            "must be a text naming the system and the command, or the source"
+                                .into(),
+                        ));
                     };
                     if basis.is_some() {
-                        return Err(err(vline, field, "give `measured` or `documented`, not both".into()));
+                        return Err(err(
+                            vline,
+                            field,
+                            "give `measured` or `documented`, not both".into(),
+                        ));
                     }
                     basis = Some(if key == "measured" {
                         Basis::Measured(text.to_owned())
@@ -663,7 +696,11 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                             field,
                             format!(
                                 "no observation `{obs}` (observations: {})",
-                                observations.iter().map(|o| o.name.as_str()).collect::<Vec<_>>().join(", ")
+                                observations
+                                    .iter()
+                                    .map(|o| o.name.as_str())
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
                             ),
                         ));
                     };
@@ -671,17 +708,26 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                         .map_err(|m| err(vline, field.clone(), m))?;
                     if let Expected::When(p, _) = &expected {
                         if !param_names.contains(p.as_str()) {
-                            return Err(err(vline, field, format!("`when = \"{p}\"` names no parameter")));
+                            return Err(err(
+                                vline,
+                                field,
+                                format!("`when = \"{p}\"` names no parameter"),
+                            ));
                         }
                     }
                     // Expectations may also name numeric observations of the same run.
                     for e in expected_exprs(&expected) {
                         for n in e.names() {
                             let numeric_obs = observations.iter().any(|o| {
-                                o.name == n && matches!(o.value_type(), ValueType::Int | ValueType::Ms)
+                                o.name == n
+                                    && matches!(o.value_type(), ValueType::Int | ValueType::Ms)
                             });
                             if !numeric_obs {
-                                check_names(&Expr::Name(n.to_owned()), vline, &format!("expect.{os}.{key}"))?;
+                                check_names(
+                                    &Expr::Name(n.to_owned()),
+                                    vline,
+                                    &format!("expect.{os}.{key}"),
+                                )?;
                             }
                         }
                     }
@@ -771,7 +817,10 @@ fn expected_from(v: &toml::Value, ty: ValueType) -> Result<Expected, String> {
         match v {
             V::Integer(n) => Ok(Expr::Num(*n)),
             V::String(s) => Expr::parse(s).map_err(|e| e.to_string()),
-            other => Err(format!("expected an integer or an expression, found {}", other.type_str())),
+            other => Err(format!(
+                "expected an integer or an expression, found {}",
+                other.type_str()
+            )),
         }
     };
     match (ty, v) {
@@ -806,7 +855,9 @@ fn expected_from(v: &toml::Value, ty: ValueType) -> Result<Expected, String> {
         }
         (ValueType::Int | ValueType::Ms, V::Table(t)) => {
             if let Some(k) = t.keys().find(|k| *k != "min" && *k != "max") {
-                return Err(format!("unknown key `{k}` (a table holds min and max, any_of, or value with when)"));
+                return Err(format!(
+                    "unknown key `{k}` (a table holds min and max, any_of, or value with when)"
+                ));
             }
             Ok(Expected::Range {
                 min: t.get("min").map(expr).transpose()?,
@@ -821,13 +872,18 @@ fn expected_from(v: &toml::Value, ty: ValueType) -> Result<Expected, String> {
         (ValueType::Int | ValueType::Ms, v) => expr(v).map(Expected::Value),
         (ValueType::List, V::Array(items)) => items
             .iter()
-            .map(|i| i.as_integer().ok_or_else(|| "a list expectation holds integers".to_owned()))
+            .map(|i| {
+                i.as_integer()
+                    .ok_or_else(|| "a list expectation holds integers".to_owned())
+            })
             .collect::<Result<_, _>>()
             .map(Expected::List),
         (ValueType::List, _) => Err("expected a list of integers such as [10, 5]".into()),
         (ValueType::Outcome, V::String(s)) => {
             let known = OUTCOME_WORDS.contains(&s.as_str())
-                || s.starts_with('E') && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+                || s.starts_with('E')
+                    && s.chars()
+                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
                 || s.starts_with("WSAE")
                 || s.chars().next().is_some_and(|c| c.is_ascii_uppercase());
             if known {
@@ -849,7 +905,10 @@ fn expected_from(v: &toml::Value, ty: ValueType) -> Result<Expected, String> {
             .map(|a| expected_from(a, ty))
             .collect::<Result<_, _>>()
             .map(Expected::AnyOf),
-        (ty, other) => Err(format!("a {ty} observation cannot be expected to be {}", other.type_str())),
+        (ty, other) => Err(format!(
+            "a {ty} observation cannot be expected to be {}",
+            other.type_str()
+        )),
     }
 }
 
@@ -883,7 +942,9 @@ pub fn topic_of(root: &Path, path: &Path) -> String {
         .and_then(|rel| {
             let mut parts = rel.components();
             let first = parts.next()?;
-            parts.next().map(|_| first.as_os_str().to_string_lossy().into_owned())
+            parts
+                .next()
+                .map(|_| first.as_os_str().to_string_lossy().into_owned())
         })
         .unwrap_or_else(|| "misc".to_owned())
 }

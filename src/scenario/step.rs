@@ -14,7 +14,9 @@ impl<'de> Deserialize<'de> for Expr {
         impl Visitor<'_> for V {
             type Value = Expr;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an integer, a boolean or an expression such as \"min(backlog, somaxconn)\"")
+                f.write_str(
+                    "an integer, a boolean or an expression such as \"min(backlog, somaxconn)\"",
+                )
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Expr, E> {
                 Ok(Expr::Num(v))
@@ -151,9 +153,15 @@ pub enum Action {
         timeout_ms: Option<Expr>,
     },
     /// One write(2) of `bytes` bytes; reports what that one call moved.
-    Write { sock: String, bytes: Expr },
+    Write {
+        sock: String,
+        bytes: Expr,
+    },
     /// write(2) in a loop until all `bytes` are written or a call fails.
-    WriteAll { sock: String, bytes: Expr },
+    WriteAll {
+        sock: String,
+        bytes: Expr,
+    },
     /// Non-blocking writes of `chunk` bytes until the kernel says EAGAIN (or `max_bytes`).
     WriteUntilBlocked {
         sock: String,
@@ -161,7 +169,10 @@ pub enum Action {
         max_bytes: Option<Expr>,
     },
     /// One read(2) into a buffer of `buf` bytes.
-    Read { sock: String, buf: Expr },
+    Read {
+        sock: String,
+        buf: Expr,
+    },
     /// read(2) into `buf` bytes until it returns 0 or fails (or `max_calls` reads).
     ReadToEof {
         sock: String,
@@ -170,7 +181,11 @@ pub enum Action {
     },
     /// Exactly `times` reads into `buf` bytes, going on past EOF and errors: shows what
     /// every later read returns.
-    ReadTimes { sock: String, buf: Expr, times: Expr },
+    ReadTimes {
+        sock: String,
+        buf: Expr,
+        times: Expr,
+    },
     /// Waits until at least `bytes` bytes are queued for reading (FIONREAD); reads nothing.
     WaitBytes {
         sock: String,
@@ -182,10 +197,18 @@ pub enum Action {
         option: SockOpt,
         value: Expr,
     },
-    Get { sock: String, option: SockOpt },
-    Shutdown { sock: String, how: How },
+    Get {
+        sock: String,
+        option: SockOpt,
+    },
+    Shutdown {
+        sock: String,
+        how: How,
+    },
     /// close(2). Later steps on this socket act on the closed descriptor number.
-    Close { sock: String },
+    Close {
+        sock: String,
+    },
     /// poll(2) until the event shows or `timeout_ms` passes.
     Poll {
         sock: String,
@@ -194,11 +217,18 @@ pub enum Action {
         timeout_ms: Expr,
     },
     /// Marks a named sync point reached (once per call).
-    Signal { sync: String },
+    Signal {
+        sync: String,
+    },
     /// Waits until the sync point was signalled `count` times (default 1).
-    Wait { sync: String, count: Option<Expr> },
+    Wait {
+        sync: String,
+        count: Option<Expr>,
+    },
     /// Waits until every instance of `actor` is asleep inside a socket call.
-    WaitBlocked { actor: String },
+    WaitBlocked {
+        actor: String,
+    },
     /// Writes `count` messages of `size` bytes, each with one `write_all`; every byte is
     /// tagged with the writer's instance number. When `lock` is true (non-zero), a mutex
     /// per socket is held around each whole message.
@@ -377,7 +407,9 @@ impl Action {
             Action::Accept { timeout_ms, .. } | Action::Connect { timeout_ms, .. } => {
                 opt("timeout_ms", timeout_ms).into_iter().collect()
             }
-            Action::DialRepeat { max, timeout_ms, .. } => {
+            Action::DialRepeat {
+                max, timeout_ms, ..
+            } => {
                 let mut v = vec![("max", max)];
                 v.extend(opt("timeout_ms", timeout_ms));
                 v
@@ -433,7 +465,9 @@ impl Action {
         v.extend(match self {
             Action::DialRepeat { .. } => vec![Count],
             Action::Write { .. } | Action::Read { .. } => vec![Bytes],
-            Action::WriteAll { .. } | Action::WriteUntilBlocked { .. } | Action::ReadToEof { .. } => {
+            Action::WriteAll { .. }
+            | Action::WriteUntilBlocked { .. }
+            | Action::ReadToEof { .. } => {
                 vec![Bytes, Sizes, Count, Calls]
             }
             Action::ReadTimes { .. } => vec![Bytes, Sizes, Count, Calls],
@@ -501,12 +535,7 @@ impl Step {
         let id = text(&mut t, COMMON_FIELDS[0])?;
         let when = text(&mut t, COMMON_FIELDS[1])?;
         match t.get("op") {
-            None => {
-                return Err(format!(
-                    "a step needs `op` (one of {})",
-                    OPS.join(", ")
-                ))
-            }
+            None => return Err(format!("a step needs `op` (one of {})", OPS.join(", "))),
             Some(toml::Value::String(op)) if !OPS.contains(&op.as_str()) => {
                 let near = super::closest(op, OPS.iter().copied());
                 return Err(format!(
@@ -522,7 +551,10 @@ impl Step {
             .map_err(|e: toml::de::Error| {
                 let m = e.message().trim().to_owned();
                 if m.contains("unknown field") {
-                    format!("{m} (every step may also have: {})", COMMON_FIELDS.join(", "))
+                    format!(
+                        "{m} (every step may also have: {})",
+                        COMMON_FIELDS.join(", ")
+                    )
                 } else {
                     m
                 }

@@ -91,6 +91,8 @@ pub fn close_to_stale(socket: Socket) -> io::Result<StaleHandle> {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) } != 0 {
         return Err(io::Error::last_os_error());
     }
+    // rlim_t is u64 on Linux and macOS but not on every Unix.
+    #[allow(clippy::unnecessary_cast)]
     let ceiling = (limit.rlim_cur as u64).min(i32::MAX as u64);
     let high = ceiling.saturating_sub(STALE_FD_MARGIN).max(64) as libc::c_int;
     let fd = socket.into_raw_fd();
@@ -286,7 +288,10 @@ pub fn tcp_sysctls() -> Vec<(&'static str, String)> {
         .filter_map(|name| {
             let path = format!("/proc/sys/{}", name.replace('.', "/"));
             let value = std::fs::read_to_string(path).ok()?;
-            Some((*name, value.split_whitespace().collect::<Vec<_>>().join(" ")))
+            Some((
+                *name,
+                value.split_whitespace().collect::<Vec<_>>().join(" "),
+            ))
         })
         .collect()
 }
