@@ -1,13 +1,17 @@
 //! Named observations, taken from the steps' outcomes.
 
-use std::collections::BTreeMap;
 use std::fmt;
+
+use indexmap::IndexMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::{Run, StepResult};
 use crate::event::Outcome;
 use crate::scenario::{Scenario, Take};
+
+/// The observations of one run by name, in the order the scenario names them.
+pub type Observations = IndexMap<String, Value>;
 
 /// One observed figure.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,8 +56,8 @@ impl fmt::Display for Value {
 /// A step that ran in several actor instances (concurrent writers) is summed over them:
 /// counts and bytes add up, lists are joined in instance order, the first error wins, and
 /// the longest time is kept.
-pub fn observe(scenario: &Scenario, run: &Run) -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
+pub fn observe(scenario: &Scenario, run: &Run) -> Observations {
+    let mut out = Observations::new();
     for def in &scenario.observations {
         let hits: Vec<&StepResult> = run
             .steps

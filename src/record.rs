@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Stuck;
 use crate::env::Environment;
 use crate::event::Event;
-use crate::observe::Value;
+use crate::observe::Observations;
 use crate::scenario::ParamValue;
 use crate::verdict::Verdict;
 
@@ -36,7 +36,7 @@ pub struct Record {
     pub elapsed_ms: f64,
     pub timeout_ms: u64,
     pub events: Vec<Event>,
-    pub observations: BTreeMap<String, Value>,
+    pub observations: Observations,
     pub verdict: Verdict,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub stuck: Vec<Stuck>,

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::observe::Value;
+use crate::observe::{Observations, Value};
 use crate::scenario::{lookup, Basis, Expected, Expr, Lookup, ParamValue, Scenario};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -90,7 +90,7 @@ pub fn judge(
     os: &str,
     params: &BTreeMap<String, ParamValue>,
     facts: &BTreeMap<String, i64>,
-    observed: &BTreeMap<String, Value>,
+    observed: &Observations,
     problems: Vec<String>,
 ) -> Verdict {
     let Some(exp) = scenario.expectations_for(os) else {
@@ -133,7 +133,7 @@ pub fn judge(
             _ if !applies => (CheckResult::NotApplicable, None),
             None => (
                 CheckResult::NotObserved,
-                Some("the step it comes from did not run".to_owned()),
+                Some("its step did not complete".to_owned()),
             ),
             Some(v) => match holds(expected, v, &eval) {
                 Ok(true) => (CheckResult::Holds, None),

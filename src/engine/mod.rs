@@ -9,6 +9,7 @@
 mod steps;
 
 use std::collections::{BTreeMap, HashMap};
+use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use crate::event::{Event, Outcome};
-use crate::scenario::{Lookup, ParamValue, Scenario};
+use crate::scenario::{Lookup, ParamValue, Scenario, Step};
 use crate::sys;
 
 /// How often the engine's own waits look at the cancel flag.
@@ -245,52 +246,28 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
                 let mut ctx = Ctx {
                     shared: &sh,
                     slot,
-                    actor: name,
+                    actor: name.clone(),
                     index,
                     config: &config,
                     step_no: 0,
                     recorded: 0,
                     folded: None,
                 };
-                for (i, step) in steps.iter().enumerate() {
-                    if ctx.shared.cancelled() {
-                        break;
-                    }
-                    ctx.begin_step(i + 1, step.line, step.action.op());
-                    if let Some(w) = &step.when {
-                        let run_it = match ctx.config.params.get(w) {
-                            Some(ParamValue::Int(_)) => true,
-                            Some(ParamValue::Bool(b)) => *b,
-                            Some(ParamValue::Text(t)) => !t.is_empty(),
-                            _ => false,
-                        };
-                        if !run_it {
-                            continue;
-                        }
-                    }
-                    let t0 = Instant::now();
-                    let outcome = steps::execute(&mut ctx, step);
-                    ctx.flush_folded();
-                    match outcome {
-                        Ok(mut r) => {
-                            r.id = step.id.clone();
-                            r.elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
-                            lock(&ctx.shared.results).push(r);
-                        }
-                        Err(msg) => {
-                            lock(&ctx.shared.failures).push(format!(
-                                "{} step {} ({}, line {}): {msg}",
-                                ctx.actor,
-                                i + 1,
-                                step.action.op(),
-                                step.line
-                            ));
-                            ctx.shared.cancel_all();
-                            break;
-                        }
-                    }
+                // A panic is a bug of the engine, not a finding: report it, stop the
+                // run, and still tell the watchdog this actor is done.
+                let ran = panic::catch_unwind(AssertUnwindSafe(|| run_actor(&mut ctx, &steps)));
+                if let Err(p) = ran {
+                    let what = p
+                        .downcast_ref::<&str>()
+                        .map(|s| s.to_string())
+                        .or_else(|| p.downcast_ref::<String>().cloned())
+                        .unwrap_or_default();
+                    lock(&sh.failures).push(format!("{name}: the engine panicked (a bug): {what}"));
+                    sh.cancel_all();
                 }
-                ctx.begin_step(0, 0, "finished");
+                let st = &sh.actors[slot];
+                st.step.store(0, Ordering::SeqCst);
+                *lock(&st.op) = "finished".into();
                 let _ = done_tx.send(slot);
             });
         if let Err(e) = spawned {
@@ -373,6 +350,52 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
     }
 }
 
+/// Runs one actor instance's steps in order until the end, an engine error or a cancel.
+fn run_actor(ctx: &mut Ctx<'_>, steps: &[Step]) {
+    for (i, step) in steps.iter().enumerate() {
+        if ctx.shared.cancelled() {
+            break;
+        }
+        ctx.begin_step(i + 1, step.line, step.action.op());
+        if let Some(w) = &step.when {
+            let run_it = match ctx.config.params.get(w) {
+                Some(ParamValue::Int(_)) => true,
+                Some(ParamValue::Bool(b)) => *b,
+                Some(ParamValue::Text(t)) => !t.is_empty(),
+                _ => false,
+            };
+            if !run_it {
+                continue;
+            }
+        }
+        let t0 = Instant::now();
+        let outcome = steps::execute(ctx, step);
+        ctx.flush_folded();
+        match outcome {
+            // A step that ended after the run was cancelled was ended by the watchdog's
+            // shutdown (or another actor's failure), not by the scenario: its figures
+            // are not observations, and its error is a consequence.
+            _ if ctx.shared.cancelled() => break,
+            Ok(mut r) => {
+                r.id = step.id.clone();
+                r.elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
+                lock(&ctx.shared.results).push(r);
+            }
+            Err(msg) => {
+                lock(&ctx.shared.failures).push(format!(
+                    "{} step {} ({}, line {}): {msg}",
+                    ctx.actor,
+                    i + 1,
+                    step.action.op(),
+                    step.line
+                ));
+                ctx.shared.cancel_all();
+                break;
+            }
+        }
+    }
+}
+
 fn lookup_in(config: &RunConfig, name: &str, index: usize) -> Lookup {
     crate::scenario::lookup(&config.params, &config.facts, Some(index), name)
 }
@@ -450,16 +473,12 @@ impl Ctx<'_> {
             Ok(v) => (Outcome::Ok, returned(v)),
             Err(e) => (Outcome::from_io(e), None),
         };
-        self.record(
-            op,
-            sock,
-            requested,
-            ret,
-            outcome,
-            self.shared.ms(t0),
-            elapsed_ms,
-            None,
-        );
+        let note = self
+            .shared
+            .cancelled()
+            .then(|| "ended by the watchdog's shutdown, not by the scenario".to_owned());
+        let at = self.shared.ms(t0);
+        self.record(op, sock, requested, ret, outcome, at, elapsed_ms, note);
         r
     }
 

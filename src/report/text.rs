@@ -87,7 +87,7 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
             if !r.observations.contains_key(&o.name) {
                 let _ = writeln!(
                     out,
-                    "  {:<width$}  (not observed: its step did not run)",
+                    "  {:<width$}  (not observed: its step did not complete)",
                     o.name
                 );
             }

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use indexmap::IndexMap;
 use serde::Deserialize;
 use toml::Spanned;
 
@@ -332,12 +333,12 @@ struct RawScenario {
     #[serde(default)]
     timeout_ms: Option<u64>,
     #[serde(default)]
-    params: BTreeMap<String, Spanned<RawParam>>,
+    params: IndexMap<String, Spanned<RawParam>>,
     actors: Vec<Spanned<RawActor>>,
     #[serde(default)]
-    observations: BTreeMap<String, Spanned<RawObservation>>,
+    observations: IndexMap<String, Spanned<RawObservation>>,
     #[serde(default)]
-    expect: BTreeMap<String, Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
+    expect: IndexMap<String, Spanned<IndexMap<String, Spanned<toml::Value>>>>,
 }
 
 #[derive(Deserialize)]
@@ -444,13 +445,15 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                     .and_then(|e| e.eval(&|_| Lookup::Unknown).ok())
                 {
                     Some(n) => (ParamKind::Int, ParamValue::Int(n)),
-                    None => return Err(err(
-                        line,
-                        field,
-                        format!(
+                    None => {
+                        return Err(err(
+                            line,
+                            field,
+                            format!(
                             "default `{s}` is not a number; for a text parameter give `choices`"
                         ),
-                    )),
+                        ))
+                    }
                 },
                 (None, Some(toml::Value::Boolean(b))) => (ParamKind::Bool, ParamValue::Bool(*b)),
                 (None, None) if p.optional => (ParamKind::Int, ParamValue::Unset),
