@@ -118,3 +118,11 @@ pub struct Event {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub note: Option<String>,
 }
+
+/// A duration in milliseconds, with nanosecond resolution.
+///
+/// Dividing the whole nanoseconds once keeps the value the nearest double to the exact
+/// figure, so it prints as `0.239245`, not `0.23924499999999999`.
+pub fn millis(d: std::time::Duration) -> f64 {
+    d.as_nanos() as f64 / 1e6
+}

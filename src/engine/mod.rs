@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use crate::event::{Event, Outcome};
+use crate::event::{millis, Event, Outcome};
 use crate::scenario::{Lookup, ParamValue, Scenario, Step};
 use crate::sys;
 
@@ -146,7 +146,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Shared {
     fn ms(&self, t: Instant) -> f64 {
-        t.duration_since(self.start).as_secs_f64() * 1000.0
+        millis(t.duration_since(self.start))
     }
 
     fn cancelled(&self) -> bool {
@@ -378,7 +378,7 @@ fn run_actor(ctx: &mut Ctx<'_>, steps: &[Step]) {
             _ if ctx.shared.cancelled() => break,
             Ok(mut r) => {
                 r.id = step.id.clone();
-                r.elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
+                r.elapsed_ms = millis(t0.elapsed());
                 lock(&ctx.shared.results).push(r);
             }
             Err(msg) => {
@@ -467,7 +467,7 @@ impl Ctx<'_> {
         st.in_call.store(true, Ordering::SeqCst);
         let t0 = Instant::now();
         let r = f();
-        let elapsed_ms = t0.elapsed().as_secs_f64() * 1000.0;
+        let elapsed_ms = millis(t0.elapsed());
         st.in_call.store(false, Ordering::SeqCst);
         let (outcome, ret) = match &r {
             Ok(v) => (Outcome::Ok, returned(v)),

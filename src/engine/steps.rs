@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::{Ctx, StepResult, SLICE};
-use crate::event::Outcome;
+use crate::event::{millis, Outcome};
 use crate::scenario::{Action, How, PollFor, SockOpt, Step};
 use crate::sys;
 
@@ -369,7 +369,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 }
                 ctx.engine_wait_pause();
             };
-            let el = t0.elapsed().as_secs_f64() * 1000.0;
+            let el = millis(t0.elapsed());
             ctx.record(
                 "ioctl(FIONREAD) until enough",
                 Some(sock),
@@ -477,7 +477,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 Some(i64::from(seen)),
                 outcome.clone(),
                 at,
-                t0.elapsed().as_secs_f64() * 1000.0,
+                millis(t0.elapsed()),
                 Some(names.clone()),
             );
             r.revents = Some(names);
@@ -508,7 +508,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             if !ctx.wait_sync(sync, n) {
                 return Err(format!("cancelled while waiting for `{sync}`"));
             }
-            let el = t0.elapsed().as_secs_f64() * 1000.0;
+            let el = millis(t0.elapsed());
             ctx.record(
                 "wait",
                 None,
@@ -532,7 +532,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 }
                 ctx.engine_wait_pause();
             }
-            let el = t0.elapsed().as_secs_f64() * 1000.0;
+            let el = millis(t0.elapsed());
             ctx.record(
                 "wait_blocked",
                 None,
@@ -773,7 +773,7 @@ fn poll_for(
         match sys::poll(s, events, left.min(SLICE)) {
             Ok(0) => {}
             Ok(rev) => {
-                let el = t0.elapsed().as_secs_f64() * 1000.0;
+                let el = millis(t0.elapsed());
                 ctx.record(
                     &op,
                     Some(label),
@@ -787,7 +787,7 @@ fn poll_for(
                 return Ok(None);
             }
             Err(e) => {
-                let el = t0.elapsed().as_secs_f64() * 1000.0;
+                let el = millis(t0.elapsed());
                 ctx.record(
                     &op,
                     Some(label),
@@ -802,7 +802,7 @@ fn poll_for(
             }
         }
         if ctx.cancelled() || t0.elapsed() >= limit {
-            let el = t0.elapsed().as_secs_f64() * 1000.0;
+            let el = millis(t0.elapsed());
             let note = format!("nothing within {} ms", limit.as_millis());
             ctx.record(
                 &op,
@@ -862,15 +862,15 @@ fn set_option(s: &Socket, opt: SockOpt, v: i64) -> io::Result<()> {
 }
 
 fn get_option(s: &Socket, opt: SockOpt) -> io::Result<i64> {
-    let millis = |d: Option<Duration>| d.map_or(0, |d| d.as_millis() as i64);
+    let whole_ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis() as i64);
     Ok(match opt {
         SockOpt::SndBuf => s.send_buffer_size()? as i64,
         SockOpt::RcvBuf => s.recv_buffer_size()? as i64,
         SockOpt::NoDelay => i64::from(s.tcp_nodelay()?),
         SockOpt::Linger => s.linger()?.map_or(-1, |d| d.as_secs() as i64),
         SockOpt::KeepAlive => i64::from(s.keepalive()?),
-        SockOpt::RcvTimeo => millis(s.read_timeout()?),
-        SockOpt::SndTimeo => millis(s.write_timeout()?),
+        SockOpt::RcvTimeo => whole_ms(s.read_timeout()?),
+        SockOpt::SndTimeo => whole_ms(s.write_timeout()?),
         SockOpt::ReuseAddr => i64::from(s.reuse_address()?),
         SockOpt::Error => s.take_error()?.and_then(|e| e.raw_os_error()).unwrap_or(0) as i64,
         SockOpt::InQueue => sys::bytes_queued(s)? as i64,
