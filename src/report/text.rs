@@ -80,7 +80,7 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
         let help = scenario
             .and_then(|s| s.observation(k))
             .map_or("", |o| o.help.as_str());
-        let _ = writeln!(out, "  {k:<width$}  {:<24} {help}", v.to_string());
+        let _ = writeln!(out, "  {k:<width$}  {:<30} {help}", v.to_string());
     }
     if let Some(s) = scenario {
         for o in &s.observations {

@@ -66,12 +66,6 @@ pub fn errno_name(code: i32) -> Option<&'static str> {
 #[derive(Debug, Clone, Copy)]
 pub struct StaleHandle(RawFd);
 
-impl StaleHandle {
-    pub fn number(self) -> i64 {
-        i64::from(self.0)
-    }
-}
-
 /// How far below the descriptor limit the stale number is placed.
 // The kernel hands out the lowest free descriptor, so a number this close to the limit is
 // not reused by sockets that other threads of the process open meanwhile: a call on the
