@@ -89,7 +89,7 @@ struct RunArgs {
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
     /// Watchdog limit per run in milliseconds [default: the scenario's timeout_ms]
-    #[arg(long, value_name = "MS")]
+    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     timeout_ms: Option<u64>,
 }
 

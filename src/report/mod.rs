@@ -20,7 +20,8 @@ pub trait Exporter {
     fn export(&self, records: &[Record], scenarios: &BTreeMap<String, Scenario>) -> String;
 }
 
-/// Fills `{name}` placeholders with observed values and parameters.
+/// Fills `{name}` placeholders with observed values and parameters; an observation the
+/// run did not make reads `(not observed)`.
 pub fn fill(template: &str, record: &Record) -> String {
     let mut out = template.to_owned();
     for (k, v) in &record.observations {
@@ -28,6 +29,9 @@ pub fn fill(template: &str, record: &Record) -> String {
     }
     for (k, v) in &record.params {
         out = out.replace(&format!("{{{k}}}"), &v.to_string());
+    }
+    for name in crate::scenario::placeholders(&out.clone()) {
+        out = out.replace(&format!("{{{name}}}"), "(not observed)");
     }
     out
 }

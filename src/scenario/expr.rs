@@ -47,6 +47,10 @@ pub enum Lookup {
     Unknown,
 }
 
+/// How deeply an expression may nest (parentheses, unary minus) before it is refused:
+/// far beyond any real scenario, far below what would exhaust the stack.
+const MAX_DEPTH: usize = 64;
+
 const SUFFIXES: &[(&str, i64)] = &[("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30)];
 
 impl Expr {
@@ -55,6 +59,7 @@ impl Expr {
             text,
             chars: text.char_indices().collect(),
             pos: 0,
+            depth: 0,
         };
         let e = p.expr()?;
         p.skip_ws();
@@ -167,6 +172,7 @@ struct Parser<'a> {
     text: &'a str,
     chars: Vec<(usize, char)>,
     pos: usize,
+    depth: usize,
 }
 
 impl Parser<'_> {
@@ -216,10 +222,17 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<Expr, ExprError> {
-        if self.eat('-') {
-            return Ok(Expr::Neg(Box::new(self.unary()?)));
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.fail(&format!("nested more than {MAX_DEPTH} levels deep")));
         }
-        self.atom()
+        let e = if self.eat('-') {
+            self.unary().map(|e| Expr::Neg(Box::new(e)))
+        } else {
+            self.atom()
+        };
+        self.depth -= 1;
+        e
     }
 
     fn word(&mut self) -> &str {

@@ -521,6 +521,29 @@ pub const OPS: &[&str] = &[
     "read_messages",
 ];
 
+/// The one field whose TOML type is the one a serde "invalid type" message complains
+/// of; serde's messages from a tagged enum do not name the field themselves.
+fn field_of_type_error<'a>(message: &str, fields: &'a [(String, &'static str)]) -> Option<&'a str> {
+    let found = message
+        .strip_prefix("invalid type: ")?
+        .split([' ', ','])
+        .next()?;
+    let toml_type = match found {
+        "sequence" => "array",
+        "map" => "table",
+        "string" => "string",
+        "integer" => "integer",
+        "boolean" => "boolean",
+        "floating" => "float",
+        _ => return None,
+    };
+    let mut hits = fields.iter().filter(|(_, t)| *t == toml_type);
+    match (hits.next(), hits.next()) {
+        (Some((k, _)), None) => Some(k),
+        _ => None,
+    }
+}
+
 impl Step {
     /// Builds a step from its inline table; the error says which field is wrong and what
     /// the choices are.
@@ -546,6 +569,11 @@ impl Step {
             }
             _ => {}
         }
+        let fields: Vec<(String, &'static str)> = t
+            .iter()
+            .filter(|(k, _)| *k != "op")
+            .map(|(k, v)| (k.clone(), v.type_str()))
+            .collect();
         let action: Action = toml::Value::Table(t)
             .try_into()
             .map_err(|e: toml::de::Error| {
@@ -556,7 +584,10 @@ impl Step {
                         COMMON_FIELDS.join(", ")
                     )
                 } else {
-                    m
+                    match field_of_type_error(&m, &fields) {
+                        Some(k) => format!("`{k}`: {m}"),
+                        None => m,
+                    }
                 }
             })?;
         Ok(Step {
