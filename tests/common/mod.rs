@@ -1,0 +1,54 @@
+//! Helpers shared by the CLI tests: one way to run the binary, and a place for scenario
+//! files a test writes itself.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The catalogue in the source tree (`scenarios/`).
+pub fn catalogue_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+}
+
+/// A fixture file below `tests/fixtures/`, as an absolute path.
+pub fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// `tcplab --scenarios <the catalogue>`.
+pub fn tcplab() -> Command {
+    tcplab_with(&catalogue_dir())
+}
+
+/// `tcplab --scenarios <dir>`; $TCPLAB_SCENARIOS is removed so that only `dir` counts.
+pub fn tcplab_with(scenarios: &Path) -> Command {
+    let mut cmd = Command::cargo_bin("tcplab").expect("the tcplab binary is built");
+    cmd.env_remove("TCPLAB_SCENARIOS")
+        .arg("--scenarios")
+        .arg(scenarios);
+    cmd
+}
+
+/// Writes `text` to `dir/rel` (creating its folders) and returns the path.
+pub fn write_scenario(dir: &Path, rel: &str, text: &str) -> PathBuf {
+    let path = dir.join(rel);
+    fs::create_dir_all(path.parent().expect("a file below dir")).expect("create folders");
+    fs::write(&path, text).expect("write the scenario file");
+    path
+}
+
+/// A fixture's text.
+pub fn fixture_text(rel: &str) -> String {
+    fs::read_to_string(fixture(rel)).expect("read the fixture")
+}
+
+/// The 1-based line of the first line of `text` containing `needle`.
+pub fn line_of(text: &str, needle: &str) -> usize {
+    text.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line contains {needle:?}"))
+        + 1
+}
