@@ -173,14 +173,15 @@ fn list(dir: &Path) -> anyhow::Result<ExitCode> {
             println!("  {:<width$}  {}", s.name, s.summary);
         }
     }
-    for e in &bad {
+    Ok(report_invalid(&bad))
+}
+
+/// Prints each invalid file's error; exit 2 if there was any.
+fn report_invalid(bad: &[ScenarioError]) -> ExitCode {
+    for e in bad {
         eprintln!("invalid scenario: {e}");
     }
-    Ok(ExitCode::from(if bad.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_USAGE
-    }))
+    ExitCode::from(if bad.is_empty() { EXIT_OK } else { EXIT_USAGE })
 }
 
 fn check(dir: &Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
@@ -200,14 +201,7 @@ fn check(dir: &Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     for s in &good {
         println!("ok  {} ({})", s.path.display(), s.name);
     }
-    for e in &bad {
-        eprintln!("invalid scenario: {e}");
-    }
-    Ok(ExitCode::from(if bad.is_empty() {
-        EXIT_OK
-    } else {
-        EXIT_USAGE
-    }))
+    Ok(report_invalid(&bad))
 }
 
 /// Resolves the command line's targets to scenarios; `Err` is a usage error.
@@ -285,9 +279,7 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    for e in &invalid {
-        eprintln!("invalid scenario: {e}");
-    }
+    let invalid_exit = report_invalid(&invalid);
 
     let env = Environment::current();
     let timeout = args.timeout_ms.map(Duration::from_millis);
@@ -349,7 +341,7 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     write_output(&args.output, &text)?;
     if !invalid.is_empty() {
-        worst = EXIT_USAGE;
+        return Ok(invalid_exit);
     }
     Ok(ExitCode::from(worst))
 }

@@ -36,6 +36,25 @@ fn ms(d: i64) -> Duration {
     Duration::from_millis(d.max(0) as u64)
 }
 
+/// socket(2), SO_REUSEADDR if asked, and bind(2) to 127.0.0.1:0, each call recorded.
+fn bound_socket(ctx: &mut Ctx<'_>, name: &str, reuseaddr: bool) -> io::Result<Socket> {
+    let s = ctx.call("socket", Some(name), None, new_socket, |_| None)?;
+    if reuseaddr {
+        let set = || s.set_reuse_address(true);
+        ctx.call("setsockopt(SO_REUSEADDR)", Some(name), None, set, |_| {
+            Some(1)
+        })?;
+    }
+    ctx.call(
+        "bind",
+        Some(name),
+        None,
+        || s.bind(&loopback_any()),
+        |_| None,
+    )?;
+    Ok(s)
+}
+
 /// The byte a writer puts at position `pos` of its own stream (see `read_messages`).
 pub fn tag_byte(writer: usize, pos: usize) -> u8 {
     ((writer as u8 & 0x0F) << 4) | (pos as u8 & 0x0F)
@@ -45,23 +64,10 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
     let op = step.action.op();
     let mut r = StepResult::new(&ctx.actor, None, op);
     match &step.action {
-        Action::Bind { name } => {
-            let s = ctx.call("socket", Some(name), None, new_socket, |_| None);
-            let s = match s {
-                Ok(s) => s,
-                Err(e) => return Ok(failed(r, &e)),
-            };
-            if let Err(e) = ctx.call(
-                "bind",
-                Some(name),
-                None,
-                || s.bind(&loopback_any()),
-                |_| None,
-            ) {
-                return Ok(failed(r, &e));
-            }
-            ctx.put_socket(name, s);
-        }
+        Action::Bind { name } => match bound_socket(ctx, name, false) {
+            Ok(s) => ctx.put_socket(name, s),
+            Err(e) => return Ok(failed(r, &e)),
+        },
         Action::Listen {
             name,
             backlog,
@@ -70,40 +76,21 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             let backlog = ctx.eval(backlog)?;
             let backlog =
                 i32::try_from(backlog).map_err(|_| format!("backlog {backlog} out of range"))?;
-            let s = match ctx.call("socket", Some(name), None, new_socket, |_| None) {
-                Ok(s) => s,
-                Err(e) => return Ok(failed(r, &e)),
-            };
-            if *reuseaddr {
-                if let Err(e) = ctx.call(
-                    "setsockopt(SO_REUSEADDR)",
+            let listening = bound_socket(ctx, name, *reuseaddr).and_then(|s| {
+                let requested = Some(backlog.max(0) as u64);
+                ctx.call(
+                    "listen",
                     Some(name),
-                    None,
-                    || s.set_reuse_address(true),
-                    |_| Some(1),
-                ) {
-                    return Ok(failed(r, &e));
-                }
+                    requested,
+                    || s.listen(backlog),
+                    |_| None,
+                )?;
+                Ok(s)
+            });
+            match listening {
+                Ok(s) => ctx.put_socket(name, s),
+                Err(e) => return Ok(failed(r, &e)),
             }
-            if let Err(e) = ctx.call(
-                "bind",
-                Some(name),
-                None,
-                || s.bind(&loopback_any()),
-                |_| None,
-            ) {
-                return Ok(failed(r, &e));
-            }
-            if let Err(e) = ctx.call(
-                "listen",
-                Some(name),
-                Some(backlog.max(0) as u64),
-                || s.listen(backlog),
-                |_| None,
-            ) {
-                return Ok(failed(r, &e));
-            }
-            ctx.put_socket(name, s);
         }
         Action::Accept {
             from,
