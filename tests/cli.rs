@@ -126,6 +126,29 @@ fn repeat_prints_min_median_and_max_of_each_observation() {
         .stderr(predicate::str::contains("run 3 of 3"));
 }
 
+#[test]
+fn markdown_format_writes_one_table_row_per_observation_to_the_output_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("table.md");
+    tcplab()
+        .args(["run", "partial-read", "--format", "markdown", "--output"])
+        .arg(&out)
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .success()
+        .stdout(predicate::str::is_empty());
+    let table = fs::read_to_string(&out).unwrap();
+    assert!(table.contains("| scenario | observation | observed | expected | verdict |"));
+    assert!(
+        table.contains("| partial-read | short_read | 2 |"),
+        "{table}"
+    );
+    assert!(
+        table.contains("| partial-read | split_reads | [10, 5] |"),
+        "{table}"
+    );
+}
+
 #[cfg_attr(
     not(target_os = "linux"),
     ignore = "the fixture has expectations for Linux only"
