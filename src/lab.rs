@@ -34,13 +34,15 @@ pub fn run_scenario(
         .stuck
         .iter()
         .map(|s| {
+            let place = if s.step == 0 {
+                "before its first step".to_owned()
+            } else {
+                format!("in step {} (`{}`, line {})", s.step, s.op, s.line)
+            };
             format!(
-                "watchdog: after {} ms `{}` was stuck in step {} (`{}`, line {}){}",
+                "watchdog: after {} ms `{}` was stuck {place}{}",
                 run.timeout_ms,
                 s.actor,
-                s.step,
-                s.op,
-                s.line,
                 if s.released {
                     "; it ended once its sockets were shut down"
                 } else {
