@@ -7,17 +7,16 @@
 // Raw descriptors and poll(2) are Unix concepts.
 #![cfg(unix)]
 
+mod sockets;
+
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::{Shutdown, TcpStream};
 use std::thread;
-use std::time::{Duration, Instant};
 
 use proptest::collection::vec;
 use proptest::prelude::*;
 
-/// SO_RCVTIMEO / SO_SNDTIMEO on both sides: a bug fails the case instead of hanging.
-const WAIT_BOUND: Duration = Duration::from_secs(20);
+use sockets::{established_pair_with_timeouts, TRANSFER_WAIT_BOUND};
 
 /// Cases per run: each case moves up to 560 KB, so this stays quick in debug builds.
 const CASES: u32 = 32;
@@ -34,46 +33,6 @@ const MAX_READ_BUF: usize = 65_536;
 // ---------------------------------------------------------------------------------------
 // helpers
 // ---------------------------------------------------------------------------------------
-
-fn loopback_any_port() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-/// A connected client and the server side accepted from a fresh listener (ESTABLISHED on
-/// both sides), with SO_RCVTIMEO and SO_SNDTIMEO set to WAIT_BOUND.
-fn established_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind(loopback_any_port()).unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let revents = poll_once(listener.as_raw_fd(), libc::POLLIN, WAIT_BOUND);
-    assert_ne!(revents & libc::POLLIN, 0, "no connection to accept");
-    let server = listener.accept().unwrap().0;
-    for side in [&client, &server] {
-        side.set_read_timeout(Some(WAIT_BOUND)).unwrap();
-        side.set_write_timeout(Some(WAIT_BOUND)).unwrap();
-    }
-    (client, server)
-}
-
-/// Waits (bounded) for `events` on `fd`; returns the revents, 0 on timeout.
-fn poll_once(fd: i32, events: i16, bound: Duration) -> i16 {
-    let mut pfd = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
-    let deadline = Instant::now() + bound;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = left.as_millis().clamp(0, i32::MAX as u128) as i32;
-        // SAFETY: `pfd` is a valid pollfd for the duration of the call and nfds is 1.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n >= 0 {
-            return if n == 0 { 0 } else { pfd.revents };
-        }
-        let e = io::Error::last_os_error();
-        assert_eq!(e.kind(), io::ErrorKind::Interrupted, "poll failed: {e:?}");
-    }
-}
 
 /// Byte `index` of the stream: a hash of its position, so a lost, repeated or reordered
 /// byte (or block of bytes) shows up as a mismatch.
@@ -107,7 +66,8 @@ proptest! {
         read_buf_len in 1..=MAX_READ_BUF,
     ) {
         let total: usize = sizes.iter().sum();
-        let (client, mut server) = established_pair();
+        // SO_RCVTIMEO / SO_SNDTIMEO on both sides: a bug fails the case instead of hanging.
+        let (client, mut server) = established_pair_with_timeouts(TRANSFER_WAIT_BOUND);
         let writer = writer(client, sizes);
 
         let mut buf = vec![0u8; read_buf_len];

@@ -7,15 +7,18 @@
 // Raw descriptors, poll(2), fcntl(2) and errno values are Unix concepts.
 #![cfg(unix)]
 
+mod sockets;
+
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
 
-use socket2::SockRef;
-
-/// Upper bound for every wait that is expected to finish at once; only a bug reaches it.
-const WAIT_BOUND: Duration = Duration::from_secs(10);
+use sockets::{
+    abortive_close, assert_connection_reset, established_pair, poll_once, wait_for_queued_bytes,
+    WAIT_BOUND,
+};
+#[cfg(target_os = "linux")] // TCP_INFO and its state numbers are Linux's.
+use sockets::{tcp_info, wait_until_equal};
 
 /// How far below the RLIMIT_NOFILE soft limit the "closed descriptor" test parks its
 /// descriptor number: high enough that no other test's socket is ever given that number
@@ -40,23 +43,6 @@ mod linux_tcp_state {
 // helpers: the states the tests start from
 // ---------------------------------------------------------------------------------------
 
-fn loopback_any_port() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-/// A connected client and the server side accepted from a fresh listener (ESTABLISHED on
-/// both sides), with SO_RCVTIMEO and SO_SNDTIMEO set to WAIT_BOUND so nothing can hang.
-fn established_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind(loopback_any_port()).unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let server = accept_within(&listener, WAIT_BOUND);
-    for side in [&client, &server] {
-        side.set_read_timeout(Some(WAIT_BOUND)).unwrap();
-        side.set_write_timeout(Some(WAIT_BOUND)).unwrap();
-    }
-    (client, server)
-}
-
 /// A pair where the client has shut down its sending direction and the server has read
 /// the EOF: client in FIN-WAIT-2, server in CLOSE-WAIT.
 fn half_closed_pair() -> (TcpStream, TcpStream) {
@@ -79,117 +65,17 @@ fn pair_with_unread_data_on_the_server(data: &[u8]) -> (TcpStream, TcpStream) {
     (client, server)
 }
 
-/// Accepts one connection, failing the test instead of hanging if none arrives.
-fn accept_within(listener: &TcpListener, bound: Duration) -> TcpStream {
-    let revents = poll_once(listener.as_raw_fd(), libc::POLLIN, bound);
-    assert_ne!(revents & libc::POLLIN, 0, "no connection to accept");
-    listener.accept().unwrap().0
-}
-
-/// Waits (bounded) for `events` on `fd`; returns the revents, 0 on timeout.
-/// POLLERR and POLLHUP are always reported, so `events == 0` waits for just those.
-fn poll_once(fd: i32, events: i16, bound: Duration) -> i16 {
-    let mut pfd = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
-    let deadline = Instant::now() + bound;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = left.as_millis().clamp(0, i32::MAX as u128) as i32;
-        // SAFETY: `pfd` is a valid pollfd for the duration of the call and nfds is 1.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n >= 0 {
-            return if n == 0 { 0 } else { pfd.revents };
-        }
-        let e = io::Error::last_os_error();
-        assert_eq!(e.kind(), io::ErrorKind::Interrupted, "poll failed: {e:?}");
-    }
-}
-
-/// Bytes waiting in the receive queue (ioctl FIONREAD).
-fn queued_bytes(stream: &TcpStream) -> usize {
-    let mut n: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one c_int through the valid pointer.
-    let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::FIONREAD, &mut n) };
-    assert_eq!(rc, 0, "FIONREAD: {:?}", io::Error::last_os_error());
-    n as usize
-}
-
-/// Waits (bounded) until exactly `expected` bytes sit in the receive queue.
-fn wait_for_queued_bytes(stream: &TcpStream, expected: usize) {
-    let deadline = Instant::now() + WAIT_BOUND;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        poll_once(stream.as_raw_fd(), libc::POLLIN, left);
-        let queued = queued_bytes(stream);
-        if queued >= expected {
-            assert_eq!(queued, expected, "more bytes queued than were sent");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {queued} of {expected} bytes arrived"
-        );
-        // Readable but short: the rest is in flight; let the kernel deliver it.
-        std::thread::yield_now();
-    }
-}
-
 /// The socket's TCP state (tcp_info.tcpi_state).
 #[cfg(target_os = "linux")] // TCP_INFO's layout and state numbers are Linux's.
 fn tcp_state(stream: &TcpStream) -> u8 {
-    // SAFETY: tcp_info is plain old data; all-zero is a valid value.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: `info` and `len` are valid for writes and `len` holds the buffer size.
-    let rc = unsafe {
-        libc::getsockopt(
-            stream.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        )
-    };
-    assert_eq!(rc, 0, "TCP_INFO: {:?}", io::Error::last_os_error());
-    info.tcpi_state
+    tcp_info(stream).tcpi_state
 }
 
 /// Waits (bounded) until the socket reaches `expected`; state changes driven by the peer's
 /// segments can lag behind what the peer's own calls returned.
 #[cfg(target_os = "linux")] // uses tcp_state(), see there.
 fn wait_for_tcp_state(stream: &TcpStream, expected: u8) {
-    let deadline = Instant::now() + WAIT_BOUND;
-    loop {
-        let state = tcp_state(stream);
-        if state == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "TCP state stuck at {state}, expected {expected}"
-        );
-        std::thread::yield_now();
-    }
-}
-
-fn assert_connection_reset(result: io::Result<usize>) {
-    match result {
-        Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {
-            assert_eq!(e.kind(), io::ErrorKind::ConnectionReset)
-        }
-        Ok(n) => panic!("expected ECONNRESET, read returned {n}"),
-        Err(e) => panic!("unexpected error {e:?}"),
-    }
-}
-
-fn abortive_close(stream: TcpStream) {
-    SockRef::from(&stream)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(stream);
+    wait_until_equal("TCP state", expected, || tcp_state(stream));
 }
 
 // ---------------------------------------------------------------------------------------

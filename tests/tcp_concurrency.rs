@@ -12,15 +12,14 @@
 // Raw descriptors and poll(2) are Unix concepts.
 #![cfg(unix)]
 
+mod sockets;
+
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
-use std::os::fd::AsRawFd;
+use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Barrier, Mutex};
 use std::thread;
-use std::time::{Duration, Instant};
 
-/// Upper bound for every wait that is expected to finish; only a bug reaches it.
-const WAIT_BOUND: Duration = Duration::from_secs(20);
+use sockets::{established_pair_with_timeouts, TRANSFER_WAIT_BOUND};
 
 /// Number of writer threads. Their id must fit in WRITER_ID_BITS bits.
 const WRITERS: usize = 4;
@@ -40,51 +39,6 @@ const _: () = assert!(WRITERS <= 1 << WRITER_ID_BITS, "writer ids must fit");
 // helpers: the states the tests start from
 // ---------------------------------------------------------------------------------------
 
-fn loopback_any_port() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-/// A connected client and the server side accepted from a fresh listener (ESTABLISHED on
-/// both sides), with SO_RCVTIMEO and SO_SNDTIMEO set to WAIT_BOUND so nothing can hang.
-fn established_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind(loopback_any_port()).unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let server = accept_within(&listener, WAIT_BOUND);
-    for side in [&client, &server] {
-        side.set_read_timeout(Some(WAIT_BOUND)).unwrap();
-        side.set_write_timeout(Some(WAIT_BOUND)).unwrap();
-    }
-    (client, server)
-}
-
-/// Accepts one connection, failing the test instead of hanging if none arrives.
-fn accept_within(listener: &TcpListener, bound: Duration) -> TcpStream {
-    let revents = poll_once(listener.as_raw_fd(), libc::POLLIN, bound);
-    assert_ne!(revents & libc::POLLIN, 0, "no connection to accept");
-    listener.accept().unwrap().0
-}
-
-/// Waits (bounded) for `events` on `fd`; returns the revents, 0 on timeout.
-fn poll_once(fd: i32, events: i16, bound: Duration) -> i16 {
-    let mut pfd = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
-    let deadline = Instant::now() + bound;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = left.as_millis().clamp(0, i32::MAX as u128) as i32;
-        // SAFETY: `pfd` is a valid pollfd for the duration of the call and nfds is 1.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n >= 0 {
-            return if n == 0 { 0 } else { pfd.revents };
-        }
-        let e = io::Error::last_os_error();
-        assert_eq!(e.kind(), io::ErrorKind::Interrupted, "poll failed: {e:?}");
-    }
-}
-
 /// A reader thread that reads the server side to EOF (each read bounded by SO_RCVTIMEO).
 fn reader_to_eof(mut server: TcpStream) -> thread::JoinHandle<io::Result<Vec<u8>>> {
     thread::spawn(move || {
@@ -101,7 +55,7 @@ fn run_writers_against_one_reader<F>(write_messages: F) -> Vec<u8>
 where
     F: Fn(usize, &TcpStream) -> io::Result<()> + Send + Sync + 'static,
 {
-    let (client, server) = established_pair();
+    let (client, server) = established_pair_with_timeouts(TRANSFER_WAIT_BOUND);
     let reader = reader_to_eof(server);
     let client = Arc::new(client);
     let write_messages = Arc::new(write_messages);

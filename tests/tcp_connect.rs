@@ -7,15 +7,20 @@
 // Raw descriptors, poll(2) and errno values are Unix concepts.
 #![cfg(unix)]
 
+mod sockets;
+
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use socket2::{Domain, Protocol, Socket, Type};
+use socket2::Socket;
 
-/// Upper bound for every wait that is expected to finish at once; only a bug reaches it.
-const WAIT_BOUND: Duration = Duration::from_secs(10);
+use sockets::{
+    established_pair_without_timeouts, loopback_any_port, poll_once, tcp_socket, WAIT_BOUND,
+};
+#[cfg(target_os = "linux")] // TCP_INFO's listener fields are Linux-specific.
+use sockets::{tcp_info, wait_until_equal};
 
 /// Deadline for a dial that is expected to time out: well below the first SYN
 /// retransmission (1 s on Linux), so the dropped SYN is never retried inside it.
@@ -26,14 +31,6 @@ const BLACK_HOLE_DIAL_DEADLINE: Duration = Duration::from_millis(200);
 // helpers: the states the tests start from
 // ---------------------------------------------------------------------------------------
 
-fn loopback_any_port() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-fn tcp_socket() -> Socket {
-    Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap()
-}
-
 /// A socket bound to a loopback port that is not listening: held open for the whole test,
 /// so no other test can take the port, and a SYN to it is answered with RST.
 fn bound_but_not_listening() -> (Socket, SocketAddr) {
@@ -41,42 +38,6 @@ fn bound_but_not_listening() -> (Socket, SocketAddr) {
     socket.bind(&loopback_any_port().into()).unwrap();
     let addr = socket.local_addr().unwrap().as_socket().unwrap();
     (socket, addr)
-}
-
-/// A connected client and the server side accepted from a fresh listener.
-fn established_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind(loopback_any_port()).unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let server = accept_within(&listener, WAIT_BOUND);
-    (client, server)
-}
-
-/// Accepts one connection, failing the test instead of hanging if none arrives.
-fn accept_within(listener: &TcpListener, bound: Duration) -> TcpStream {
-    let revents = poll_once(listener.as_raw_fd(), libc::POLLIN, bound);
-    assert_ne!(revents & libc::POLLIN, 0, "no connection to accept");
-    listener.accept().unwrap().0
-}
-
-/// Waits (bounded) for `events` on `fd`; returns the revents, 0 on timeout.
-fn poll_once(fd: i32, events: i16, bound: Duration) -> i16 {
-    let mut pfd = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
-    let deadline = Instant::now() + bound;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = left.as_millis().clamp(0, i32::MAX as u128) as i32;
-        // SAFETY: `pfd` is a valid pollfd for the duration of the call and nfds is 1.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n >= 0 {
-            return if n == 0 { 0 } else { pfd.revents };
-        }
-        let e = io::Error::last_os_error();
-        assert_eq!(e.kind(), io::ErrorKind::Interrupted, "poll failed: {e:?}");
-    }
 }
 
 /// A listener (LISTEN state) on loopback with the given backlog that never accepts.
@@ -102,20 +63,7 @@ fn dial_with_deadline(addr: SocketAddr, deadline: Duration) -> io::Result<Socket
 /// `tcpi_unacked` and the effective backlog in `tcpi_sacked` (tcp_get_info()).
 #[cfg(target_os = "linux")] // TCP_INFO's listener fields are Linux-specific.
 fn accept_queue(listener: &Socket) -> (u32, u32) {
-    // SAFETY: tcp_info is plain old data; all-zero is a valid value.
-    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-    // SAFETY: `info` and `len` are valid for writes and `len` holds the buffer size.
-    let rc = unsafe {
-        libc::getsockopt(
-            listener.as_raw_fd(),
-            libc::IPPROTO_TCP,
-            libc::TCP_INFO,
-            (&mut info as *mut libc::tcp_info).cast(),
-            &mut len,
-        )
-    };
-    assert_eq!(rc, 0, "TCP_INFO: {:?}", io::Error::last_os_error());
+    let info = tcp_info(listener);
     (info.tcpi_unacked, info.tcpi_sacked)
 }
 
@@ -126,18 +74,7 @@ fn accept_queue(listener: &Socket) -> (u32, u32) {
 /// the next SYN from racing that ACK.
 #[cfg(target_os = "linux")] // uses accept_queue(), see there.
 fn wait_for_accept_queue(listener: &Socket, expected: u32) {
-    let deadline = Instant::now() + WAIT_BOUND;
-    loop {
-        let (queued, _) = accept_queue(listener);
-        if queued == expected {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "accept queue stuck at {queued}, expected {expected}"
-        );
-        std::thread::yield_now();
-    }
+    wait_until_equal("accept queue", expected, || accept_queue(listener).0);
 }
 
 /// A listener that never accepts, with its accept queue filled: returns the listener,
@@ -330,7 +267,7 @@ fn connect_on_an_established_socket_fails_with_eisconn() {
 
 #[test]
 fn an_established_pair_reports_each_others_addresses() {
-    let (client, server) = established_pair();
+    let (client, server) = established_pair_without_timeouts();
 
     assert_eq!(client.local_addr().unwrap(), server.peer_addr().unwrap());
     assert_eq!(client.peer_addr().unwrap(), server.local_addr().unwrap());

@@ -7,15 +7,17 @@
 // Raw descriptors, poll(2), FIONREAD and errno values are Unix concepts.
 #![cfg(unix)]
 
+mod sockets;
+
 use std::io::{self, Read, Write};
-use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::net::Shutdown;
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use socket2::SockRef;
-
-/// Upper bound for every wait that is expected to finish at once; only a bug reaches it.
-const WAIT_BOUND: Duration = Duration::from_secs(10);
+use sockets::{
+    abortive_close, assert_connection_reset, established_pair, poll_once, queued_bytes,
+    wait_for_queued_bytes, WAIT_BOUND,
+};
 
 /// SO_RCVTIMEO used where a read is *meant* to time out. Short, since the tests only
 /// check the outcome, never the elapsed time.
@@ -23,95 +25,6 @@ const SHORT_RCVTIMEO: Duration = Duration::from_millis(50);
 
 /// Marks buffer bytes that no read has written.
 const UNTOUCHED: u8 = 0xAA;
-
-// ---------------------------------------------------------------------------------------
-// helpers: the states the tests start from
-// ---------------------------------------------------------------------------------------
-
-fn loopback_any_port() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-/// A connected client and the server side accepted from a fresh listener (ESTABLISHED on
-/// both sides). Both have SO_RCVTIMEO set to WAIT_BOUND so no read can hang.
-fn established_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind(loopback_any_port()).unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let server = accept_within(&listener, WAIT_BOUND);
-    for side in [&client, &server] {
-        side.set_read_timeout(Some(WAIT_BOUND)).unwrap();
-        side.set_write_timeout(Some(WAIT_BOUND)).unwrap();
-    }
-    (client, server)
-}
-
-/// Accepts one connection, failing the test instead of hanging if none arrives.
-fn accept_within(listener: &TcpListener, bound: Duration) -> TcpStream {
-    let revents = poll_once(listener.as_raw_fd(), libc::POLLIN, bound);
-    assert_ne!(revents & libc::POLLIN, 0, "no connection to accept");
-    listener.accept().unwrap().0
-}
-
-/// Waits (bounded) for `events` on `fd`; returns the revents, 0 on timeout.
-fn poll_once(fd: i32, events: i16, bound: Duration) -> i16 {
-    let mut pfd = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
-    let deadline = Instant::now() + bound;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = left.as_millis().clamp(0, i32::MAX as u128) as i32;
-        // SAFETY: `pfd` is a valid pollfd for the duration of the call and nfds is 1.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n >= 0 {
-            return if n == 0 { 0 } else { pfd.revents };
-        }
-        let e = io::Error::last_os_error();
-        assert_eq!(e.kind(), io::ErrorKind::Interrupted, "poll failed: {e:?}");
-    }
-}
-
-/// Bytes waiting in the receive queue (ioctl FIONREAD).
-fn queued_bytes(stream: &TcpStream) -> usize {
-    let mut n: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one c_int through the valid pointer.
-    let rc = unsafe { libc::ioctl(stream.as_raw_fd(), libc::FIONREAD, &mut n) };
-    assert_eq!(rc, 0, "FIONREAD: {:?}", io::Error::last_os_error());
-    n as usize
-}
-
-/// Waits (bounded) until exactly `expected` bytes sit in the receive queue, so the next
-/// read sees all of them at once.
-fn wait_for_queued_bytes(stream: &TcpStream, expected: usize) {
-    let deadline = Instant::now() + WAIT_BOUND;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        poll_once(stream.as_raw_fd(), libc::POLLIN, left);
-        let queued = queued_bytes(stream);
-        if queued >= expected {
-            assert_eq!(queued, expected, "more bytes queued than were sent");
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "only {queued} of {expected} bytes arrived"
-        );
-        // Readable but short: the rest is in flight; let the kernel deliver it.
-        std::thread::yield_now();
-    }
-}
-
-fn assert_connection_reset(result: io::Result<usize>) {
-    match result {
-        Err(e) if e.raw_os_error() == Some(libc::ECONNRESET) => {
-            assert_eq!(e.kind(), io::ErrorKind::ConnectionReset)
-        }
-        Ok(n) => panic!("expected ECONNRESET, read returned {n}"),
-        Err(e) => panic!("unexpected error {e:?}"),
-    }
-}
 
 // ---------------------------------------------------------------------------------------
 // partial data: a read returns what is there
@@ -240,10 +153,7 @@ fn peer_reset_after_sending_delivers_the_queued_data_then_econnreset_then_0() {
     client.write_all(b"data").unwrap();
     wait_for_queued_bytes(&server, 4);
 
-    SockRef::from(&client)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(client);
+    abortive_close(client);
     // The RST has arrived once the socket reports an error.
     let revents = poll_once(server.as_raw_fd(), 0, WAIT_BOUND);
     assert_ne!(
@@ -264,10 +174,7 @@ fn peer_reset_after_sending_delivers_the_queued_data_then_econnreset_then_0() {
 fn peer_reset_with_nothing_queued_is_read_as_econnreset_then_0() {
     let (client, mut server) = established_pair();
 
-    SockRef::from(&client)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(client);
+    abortive_close(client);
 
     // The blocking read wakes up when the RST arrives (bounded by SO_RCVTIMEO).
     let mut buf = [0u8; 16];

@@ -7,15 +7,17 @@
 // Raw descriptors, poll(2) and errno values are Unix concepts.
 #![cfg(unix)]
 
+mod sockets;
+
 use std::io::{self, Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{TcpListener, TcpStream};
 use std::os::fd::AsRawFd;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use socket2::{Domain, Protocol, SockRef, Socket, Type};
-
-/// Upper bound for every wait that is expected to finish at once; only a bug reaches it.
-const WAIT_BOUND: Duration = Duration::from_secs(10);
+use sockets::{
+    abortive_close, accept_within, established_pair, loopback_any_port, poll_once, set_io_timeouts,
+    tcp_socket, WAIT_BOUND,
+};
 
 /// SO_SNDTIMEO used where a write is *meant* to time out. Short, since the tests only
 /// check the outcome, never the elapsed time.
@@ -40,27 +42,6 @@ const LINUX_BUFFER_FACTOR: usize = 2;
 // helpers: the states the tests start from
 // ---------------------------------------------------------------------------------------
 
-fn loopback_any_port() -> SocketAddr {
-    "127.0.0.1:0".parse().unwrap()
-}
-
-fn tcp_socket() -> Socket {
-    Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap()
-}
-
-/// A connected client and the server side accepted from a fresh listener (ESTABLISHED on
-/// both sides), with SO_RCVTIMEO and SO_SNDTIMEO set to WAIT_BOUND so nothing can hang.
-fn established_pair() -> (TcpStream, TcpStream) {
-    let listener = TcpListener::bind(loopback_any_port()).unwrap();
-    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
-    let server = accept_within(&listener, WAIT_BOUND);
-    for side in [&client, &server] {
-        side.set_read_timeout(Some(WAIT_BOUND)).unwrap();
-        side.set_write_timeout(Some(WAIT_BOUND)).unwrap();
-    }
-    (client, server)
-}
-
 /// Like established_pair(), but the client's send buffer and the server's receive buffer
 /// are fixed at SMALL_BUFFER (set before the handshake, so the window matches), so a
 /// non-reading server stops the client after a predictable amount of data.
@@ -78,8 +59,7 @@ fn established_pair_with_small_buffers() -> (TcpStream, TcpStream) {
     let client: TcpStream = client.into();
     let server = accept_within(&listener, WAIT_BOUND);
     for side in [&client, &server] {
-        side.set_read_timeout(Some(WAIT_BOUND)).unwrap();
-        side.set_write_timeout(Some(WAIT_BOUND)).unwrap();
+        set_io_timeouts(side, WAIT_BOUND);
     }
     (client, server)
 }
@@ -92,35 +72,6 @@ fn pair_with_peer_closed() -> TcpStream {
     let mut buf = [0u8; 16];
     assert_eq!(client.read(&mut buf).unwrap(), 0, "expected the peer's FIN");
     client
-}
-
-/// Accepts one connection, failing the test instead of hanging if none arrives.
-fn accept_within(listener: &TcpListener, bound: Duration) -> TcpStream {
-    let revents = poll_once(listener.as_raw_fd(), libc::POLLIN, bound);
-    assert_ne!(revents & libc::POLLIN, 0, "no connection to accept");
-    listener.accept().unwrap().0
-}
-
-/// Waits (bounded) for `events` on `fd`; returns the revents, 0 on timeout.
-/// POLLERR and POLLHUP are always reported, so `events == 0` waits for just those.
-fn poll_once(fd: i32, events: i16, bound: Duration) -> i16 {
-    let mut pfd = libc::pollfd {
-        fd,
-        events,
-        revents: 0,
-    };
-    let deadline = Instant::now() + bound;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = left.as_millis().clamp(0, i32::MAX as u128) as i32;
-        // SAFETY: `pfd` is a valid pollfd for the duration of the call and nfds is 1.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n >= 0 {
-            return if n == 0 { 0 } else { pfd.revents };
-        }
-        let e = io::Error::last_os_error();
-        assert_eq!(e.kind(), io::ErrorKind::Interrupted, "poll failed: {e:?}");
-    }
 }
 
 /// Waits (bounded) until the peer's RST has arrived: the socket reports POLLERR/POLLHUP.
@@ -327,10 +278,7 @@ fn write_after_peer_close_succeeds_once_then_fails_with_epipe_on_the_second_writ
 #[test]
 fn write_after_peer_reset_fails_with_econnreset_once_then_with_epipe() {
     let (mut client, server) = established_pair();
-    SockRef::from(&server)
-        .set_linger(Some(Duration::ZERO))
-        .unwrap();
-    drop(server);
+    abortive_close(server);
     wait_for_reset(&client);
 
     match client.write(b"ping") {
