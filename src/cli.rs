@@ -120,21 +120,25 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Check { files } => check(&dir, &files),
         Command::Env { json } => {
             let env = Environment::current();
+            let mut text = String::new();
             if json {
-                println!("{}", serde_json::to_string_pretty(&env)?);
+                text = serde_json::to_string_pretty(&env)?;
+                text.push('\n');
             } else {
-                println!("os            {}", env.os);
-                println!(
-                    "os version    {}",
-                    env.os_version.as_deref().unwrap_or("(unknown)")
-                );
-                println!("kernel        {} {}", env.kernel, env.kernel_release);
-                println!("arch          {}", env.arch);
-                println!("cpus          {}", env.cpus);
+                let version = env.os_version.as_deref().unwrap_or("(unknown)");
+                text.push_str(&format!("os            {}\n", env.os));
+                text.push_str(&format!("os version    {version}\n"));
+                text.push_str(&format!(
+                    "kernel        {} {}\n",
+                    env.kernel, env.kernel_release
+                ));
+                text.push_str(&format!("arch          {}\n", env.arch));
+                text.push_str(&format!("cpus          {}\n", env.cpus));
                 for (k, v) in &env.sysctls {
-                    println!("{k:<34}{v}");
+                    text.push_str(&format!("{k:<34}{v}\n"));
                 }
             }
+            write_output("-", &text)?;
             Ok(ExitCode::from(EXIT_OK))
         }
     }
@@ -167,12 +171,14 @@ fn list(dir: &Path) -> anyhow::Result<ExitCode> {
         topics.entry(s.topic.as_str()).or_default().push(s);
     }
     let width = good.iter().map(|s| s.name.len()).max().unwrap_or(8);
+    let mut text = String::new();
     for (topic, list) in topics {
-        println!("{topic}");
+        text.push_str(&format!("{topic}\n"));
         for s in list {
-            println!("  {:<width$}  {}", s.name, s.summary);
+            text.push_str(&format!("  {:<width$}  {}\n", s.name, s.summary));
         }
     }
+    write_output("-", &text)?;
     Ok(report_invalid(&bad))
 }
 
@@ -198,9 +204,11 @@ fn check(dir: &Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         }
         (good, bad)
     };
-    for s in &good {
-        println!("ok  {} ({})", s.path.display(), s.name);
-    }
+    let text: String = good
+        .iter()
+        .map(|s| format!("ok  {} ({})\n", s.path.display(), s.name))
+        .collect();
+    write_output("-", &text)?;
     Ok(report_invalid(&bad))
 }
 
@@ -382,13 +390,16 @@ fn summary(records: &[Record]) -> String {
     out
 }
 
+/// Writes a report to `dest` (`-` is stdout). A reader that went away early
+/// (`tcplab run --all --json | head`) is not an error: the results were not wanted.
 fn write_output(dest: &str, text: &str) -> anyhow::Result<()> {
     if dest == "-" {
         let mut out = std::io::stdout().lock();
-        out.write_all(text.as_bytes())?;
-        out.flush()?;
+        match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.context("cannot write to stdout"),
+        }
     } else {
-        std::fs::write(dest, text).with_context(|| format!("cannot write {dest}"))?;
+        std::fs::write(dest, text).with_context(|| format!("cannot write {dest}"))
     }
-    Ok(())
 }

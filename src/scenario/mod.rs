@@ -534,6 +534,15 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
             for (what, e) in step.action.exprs() {
                 check_names(e, line, &format!("{field}.{what}"))?;
             }
+            if let Action::Set { option, .. } = &step.action {
+                if option.read_only() {
+                    return Err(err(
+                        line,
+                        Some(format!("{field}.option")),
+                        format!("{} can only be read (use `get`)", option.name()),
+                    ));
+                }
+            }
             if let Some(w) = &step.when {
                 if !param_names.contains(w.as_str()) {
                     return Err(err(
@@ -641,6 +650,13 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
+            ));
+        }
+        if param_names.contains(oname.as_str()) {
+            return Err(err(
+                line,
+                field,
+                format!("`{oname}` is also a parameter; expressions could not tell them apart"),
             ));
         }
         observations.push(ObservationDef {
@@ -776,7 +792,16 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         description: raw.description.trim().to_owned(),
         source: raw.source,
         explanation,
-        timeout_ms: raw.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS),
+        timeout_ms: match raw.timeout_ms {
+            Some(0) => {
+                return Err(err(
+                    None,
+                    Some("timeout_ms".into()),
+                    "must be at least 1 (milliseconds)".into(),
+                ))
+            }
+            t => t.unwrap_or(DEFAULT_TIMEOUT_MS),
+        },
         params,
         actors,
         observations,
@@ -1019,5 +1044,141 @@ pub fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<&'
         scored.into_iter().take(1).map(|(_, n)| n).collect()
     } else {
         close
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A valid two-actor scenario; `extra` is appended (more tables), `step` replaces the
+    /// client's middle step.
+    fn file(step: &str, extra: &str) -> String {
+        format!(
+            r#"name = "t"
+title = "t"
+summary = "s"
+description = "d"
+source = "s"
+
+[params]
+n = {{ default = 2, help = "h" }}
+
+[[actors]]
+name = "server"
+steps = [
+  {{ op = "bind", as = "p" }},
+  {{ op = "signal", sync = "bound" }},
+]
+
+[[actors]]
+name = "client"
+steps = [
+  {{ op = "wait", sync = "bound" }},
+  {step},
+]
+
+[observations]
+dial = {{ step = "dial", take = "outcome", help = "h" }}
+{extra}"#
+        )
+    }
+
+    const DIAL: &str = r#"{ op = "connect", id = "dial", to = "p", as = "c" }"#;
+
+    fn error(text: &str) -> ScenarioError {
+        parse(Path::new("t.toml"), text, "misc").expect_err("the file should be rejected")
+    }
+
+    #[test]
+    fn a_valid_file_parses() {
+        let s = parse(Path::new("t.toml"), &file(DIAL, ""), "misc").unwrap();
+        assert_eq!(s.actors.len(), 2);
+        assert_eq!(s.actors[1].steps[1].line, 21);
+        assert_eq!(s.observations[0].take, Take::Outcome);
+    }
+
+    #[test]
+    fn an_unknown_op_names_the_line_and_the_closest_op() {
+        let e = error(&file(r#"{ op = "conect", to = "p", as = "c" }"#, ""));
+        assert_eq!(e.line, Some(21));
+        assert!(e.message.contains("did you mean connect"), "{e}");
+    }
+
+    #[test]
+    fn setting_a_read_only_option_is_rejected() {
+        let e = error(&file(
+            r#"{ op = "set", id = "dial", sock = "p", option = "SO_ERROR", value = 0 }"#,
+            "",
+        ));
+        assert!(e.message.contains("can only be read"), "{e}");
+    }
+
+    #[test]
+    fn a_socket_nobody_creates_is_rejected() {
+        let e = error(&file(
+            r#"{ op = "connect", id = "dial", to = "q", as = "c" }"#,
+            "",
+        ));
+        assert!(e.message.contains("no step creates the socket `q`"), "{e}");
+    }
+
+    #[test]
+    fn an_observation_named_like_a_parameter_is_rejected() {
+        let text = file(DIAL, "").replace("dial = {", "n = {");
+        assert!(error(&text).message.contains("also a parameter"));
+    }
+
+    #[test]
+    fn expectations_must_name_their_basis_and_known_observations() {
+        let e = error(&file(DIAL, "[expect.linux]\ndial = \"ok\"\n"));
+        assert!(e.message.contains("measured"), "{e}");
+        let e = error(&file(
+            DIAL,
+            "[expect.linux]\nmeasured = \"m\"\ndail = \"ok\"\n",
+        ));
+        assert_eq!(e.line, Some(28));
+        assert!(e.message.contains("no observation `dail`"), "{e}");
+        let e = error(&file(DIAL, "[expect.plan9]\nmeasured = \"m\"\n"));
+        assert!(e.message.contains("unknown OS"), "{e}");
+    }
+
+    #[test]
+    fn expectation_forms_parse_by_observation_type() {
+        let s = parse(
+            Path::new("t.toml"),
+            &file(
+                DIAL,
+                "[expect.linux]\nmeasured = \"m\"\ndial = [\"ECONNREFUSED\", \"ok\"]\n",
+            ),
+            "misc",
+        )
+        .unwrap();
+        let (_, e) = &s.expectations[0].values[0];
+        assert!(matches!(e, Expected::AnyOf(alts) if alts.len() == 2));
+        let e = error(&file(DIAL, "[expect.linux]\nmeasured = \"m\"\ndial = 5\n"));
+        assert!(e.message.contains("outcome"), "{e}");
+    }
+
+    #[test]
+    fn a_when_on_an_unknown_parameter_is_rejected() {
+        let text = file(
+            DIAL,
+            "[expect.linux]\nmeasured = \"m\"\ndial = { value = \"ok\", when = \"nope\" }\n",
+        );
+        assert!(error(&text).message.contains("names no parameter"));
+    }
+
+    #[test]
+    fn set_values_are_checked_against_the_parameter_type() {
+        let s = parse(Path::new("t.toml"), &file(DIAL, ""), "misc").unwrap();
+        assert_eq!(
+            s.resolve_params(&[("n".into(), "64KiB".into())]).unwrap()["n"],
+            ParamValue::Int(65536)
+        );
+        let e = s
+            .resolve_params(&[("n".into(), "many".into())])
+            .unwrap_err();
+        assert!(e.contains("`n` takes an integer"), "{e}");
     }
 }

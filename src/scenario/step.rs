@@ -72,6 +72,11 @@ pub enum SockOpt {
 }
 
 impl SockOpt {
+    /// Options a `set` step cannot change.
+    pub fn read_only(self) -> bool {
+        matches!(self, SockOpt::Error | SockOpt::InQueue | SockOpt::OutQueue)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             SockOpt::SndBuf => "SO_SNDBUF",
