@@ -153,3 +153,20 @@ fn backlog_admits_backlog_plus_one_for_several_backlogs() {
         assert_eq!(r.verdict.status, Status::Pass, "{}", explain(&r));
     }
 }
+
+// ---- the documentation ----------------------------------------------------------------
+
+#[test]
+fn the_scenario_example_in_the_readme_is_valid() {
+    let readme = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("README.md"))
+        .expect("README.md is readable");
+    let start = readme
+        .find("```toml\n")
+        .expect("README.md shows a TOML example")
+        + 8;
+    let end = start + readme[start..].find("```").expect("the example ends");
+    let example = &readme[start..end];
+    if let Err(e) = scenario::parse(Path::new("README.md"), example, "connect") {
+        panic!("the README's scenario example does not parse: {e}");
+    }
+}
