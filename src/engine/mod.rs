@@ -277,58 +277,32 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
     }
     drop(done_tx);
 
-    // The watchdog.
-    let total = shared.actors.len();
-    let mut finished = vec![false; total];
-    let deadline = start + timeout;
-    let mut stuck = Vec::new();
-    let mut remaining = total;
-    while remaining > 0 {
-        let now = Instant::now();
-        if now >= deadline {
-            break;
-        }
-        match done_rx.recv_timeout(deadline - now) {
-            Ok(slot) => {
-                finished[slot] = true;
-                remaining -= 1;
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => break,
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    if remaining > 0 {
-        for (slot, st) in shared.actors.iter().enumerate() {
-            if !finished[slot] {
-                stuck.push(Stuck {
-                    actor: st.name.clone(),
-                    step: st.step.load(Ordering::SeqCst),
-                    op: lock(&st.op).clone(),
-                    line: st.line.load(Ordering::SeqCst),
-                    released: false,
-                });
-            }
-        }
+    // The watchdog: wait for every actor until the limit; then note who is stuck where,
+    // shut everything down and give them GRACE to notice.
+    let mut finished = vec![false; shared.actors.len()];
+    collect_done(&done_rx, &mut finished, start + timeout);
+    let mut stuck: Vec<Stuck> = shared
+        .actors
+        .iter()
+        .zip(&finished)
+        .filter(|(_, done)| !**done)
+        .map(|(st, _)| Stuck {
+            actor: st.name.clone(),
+            step: st.step.load(Ordering::SeqCst),
+            op: lock(&st.op).clone(),
+            line: st.line.load(Ordering::SeqCst),
+            released: false,
+        })
+        .collect();
+    if !stuck.is_empty() {
         shared.cancel_all();
-        let grace_end = Instant::now() + GRACE;
-        while remaining > 0 {
-            let now = Instant::now();
-            if now >= grace_end {
-                break;
-            }
-            match done_rx.recv_timeout(grace_end - now) {
-                Ok(slot) => {
-                    finished[slot] = true;
-                    remaining -= 1;
-                    if let Some(s) = stuck
-                        .iter_mut()
-                        .find(|s| s.actor == shared.actors[slot].name)
-                    {
-                        s.released = true;
-                    }
-                }
-                Err(_) => break,
-            }
+        collect_done(&done_rx, &mut finished, Instant::now() + GRACE);
+        for s in &mut stuck {
+            s.released = shared
+                .actors
+                .iter()
+                .zip(&finished)
+                .any(|(st, done)| *done && st.name == s.actor);
         }
     }
     let elapsed_ms = shared.ms(Instant::now());
@@ -347,6 +321,17 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
         failures,
         elapsed_ms,
         timeout_ms: timeout.as_millis() as u64,
+    }
+}
+
+/// Marks actors done as they report, until all have or `until` passes.
+fn collect_done(done_rx: &mpsc::Receiver<usize>, finished: &mut [bool], until: Instant) {
+    while finished.iter().any(|done| !done) {
+        let left = until.saturating_duration_since(Instant::now());
+        match done_rx.recv_timeout(left) {
+            Ok(slot) => finished[slot] = true,
+            Err(_) => return,
+        }
     }
 }
 
