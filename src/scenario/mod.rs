@@ -839,6 +839,37 @@ fn expected_exprs(e: &Expected) -> Vec<&Expr> {
 /// Names an outcome expectation may use besides errno names and io::ErrorKind names.
 const OUTCOME_WORDS: &[&str] = &["ok", "deadline"];
 
+/// `std::io::ErrorKind` names as `{:?}` prints them (with `Uncategorized`, which std
+/// prints for errnos it does not map, such as EBADF).
+const ERROR_KINDS: &[&str] = &[
+    "NotFound",
+    "PermissionDenied",
+    "ConnectionRefused",
+    "ConnectionReset",
+    "HostUnreachable",
+    "NetworkUnreachable",
+    "ConnectionAborted",
+    "NotConnected",
+    "AddrInUse",
+    "AddrNotAvailable",
+    "NetworkDown",
+    "BrokenPipe",
+    "AlreadyExists",
+    "WouldBlock",
+    "InvalidInput",
+    "InvalidData",
+    "TimedOut",
+    "WriteZero",
+    "Interrupted",
+    "Unsupported",
+    "UnexpectedEof",
+    "OutOfMemory",
+    "InProgress",
+    "ResourceBusy",
+    "Other",
+    "Uncategorized",
+];
+
 fn expected_from(v: &toml::Value, ty: ValueType) -> Result<Expected, String> {
     use toml::Value as V;
     let expr = |v: &V| -> Result<Expr, String> {
@@ -908,17 +939,23 @@ fn expected_from(v: &toml::Value, ty: ValueType) -> Result<Expected, String> {
             .map(Expected::List),
         (ValueType::List, _) => Err("expected a list of integers such as [10, 5]".into()),
         (ValueType::Outcome, V::String(s)) => {
+            // Windows' WSAE* names are not in this system's table; accept them by form.
             let known = OUTCOME_WORDS.contains(&s.as_str())
-                || s.starts_with('E')
-                    && s.chars()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-                || s.starts_with("WSAE")
-                || s.chars().next().is_some_and(|c| c.is_ascii_uppercase());
+                || ERROR_KINDS.contains(&s.as_str())
+                || crate::sys::errno_names().any(|n| n == s)
+                || s.starts_with("WSAE");
             if known {
                 Ok(Expected::Outcome(s.clone()))
             } else {
+                let words = OUTCOME_WORDS
+                    .iter()
+                    .copied()
+                    .chain(ERROR_KINDS.iter().copied())
+                    .chain(crate::sys::errno_names());
+                let near = closest(s, words);
                 Err(format!(
-                    "`{s}` is not an outcome: use `ok`, `deadline`, an errno name (EPIPE) or an io::ErrorKind (BrokenPipe)"
+                    "`{s}` is not an outcome (did you mean {}?): use `ok`, `deadline`, an errno name (EPIPE) or an io::ErrorKind (BrokenPipe)",
+                    near.join(", ")
                 ))
             }
         }
@@ -1158,6 +1195,11 @@ dial = {{ step = "dial", take = "outcome", help = "h" }}
         assert!(matches!(e, Expected::AnyOf(alts) if alts.len() == 2));
         let e = error(&file(DIAL, "[expect.linux]\nmeasured = \"m\"\ndial = 5\n"));
         assert!(e.message.contains("outcome"), "{e}");
+        let e = error(&file(
+            DIAL,
+            "[expect.linux]\nmeasured = \"m\"\ndial = \"ECONREFUSED\"\n",
+        ));
+        assert!(e.message.contains("did you mean ECONNREFUSED"), "{e}");
     }
 
     #[test]
