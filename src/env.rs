@@ -59,6 +59,11 @@ impl Environment {
             ("tcp_syn_retries", "net.ipv4.tcp_syn_retries"),
             ("tcp_syncookies", "net.ipv4.tcp_syncookies"),
             ("tcp_abort_on_overflow", "net.ipv4.tcp_abort_on_overflow"),
+            ("wmem_max", "net.core.wmem_max"),
+            ("rmem_max", "net.core.rmem_max"),
+            ("tcp_keepalive_time", "net.ipv4.tcp_keepalive_time"),
+            ("tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_intvl"),
+            ("tcp_keepalive_probes", "net.ipv4.tcp_keepalive_probes"),
         ] {
             if let Some(v) = one(sysctl) {
                 facts.insert(fact.to_owned(), v);

@@ -133,7 +133,17 @@ pub fn judge(
             _ if !applies => (CheckResult::NotApplicable, None),
             None => (
                 CheckResult::NotObserved,
-                Some("its step did not complete".to_owned()),
+                Some(
+                    if scenario
+                        .observation(name)
+                        .is_some_and(|o| o.counter.is_some())
+                    {
+                        "the kernel's counters cannot be read on this machine"
+                    } else {
+                        "its step did not complete, or this system does not report it"
+                    }
+                    .to_owned(),
+                ),
             ),
             Some(v) => match holds(expected, v, &eval) {
                 Ok(true) => (CheckResult::Holds, None),

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use expr::{Expr, ExprError, Lookup};
-pub use step::{Action, How, PollFor, SockOpt, Step, Take, ValueType};
+pub use step::{Action, How, PollFor, SigPipe, SockOpt, Step, Take, ValueType};
 
 /// The environment facts an expression may name, besides the parameters.
 ///
@@ -34,6 +34,11 @@ pub const FACTS: &[&str] = &[
     "tcp_rmem_min",
     "tcp_rmem_default",
     "tcp_rmem_max",
+    "wmem_max",
+    "rmem_max",
+    "tcp_keepalive_time",
+    "tcp_keepalive_intvl",
+    "tcp_keepalive_probes",
 ];
 
 /// The name an actor's steps use for their instance number (0 for a single actor).
@@ -154,12 +159,17 @@ pub struct Actor {
     pub steps: Vec<Step>,
 }
 
-/// A named observation: one figure taken from one step's outcome.
+/// A named observation: one figure taken from one step's outcome, or the change of one
+/// kernel counter over the run.
 #[derive(Debug, Clone)]
 pub struct ObservationDef {
     pub name: String,
+    /// The step id (empty for a counter).
     pub step: String,
+    /// What is taken from the step (`Take::Counter` for a counter).
     pub take: Take,
+    /// The kernel counter whose change over the run this is (`TcpExt.ListenOverflows`).
+    pub counter: Option<String>,
     pub help: String,
 }
 
@@ -364,6 +374,55 @@ struct RawActor {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawObservation {
+    #[serde(default)]
+    step: Option<String>,
+    #[serde(default)]
+    take: Option<Take>,
+    #[serde(default)]
+    counter: Option<String>,
+    help: String,
+}
+
+/// The groups of kernel counters an observation may name (Linux's /proc/net/netstat and
+/// /proc/net/snmp).
+pub const COUNTER_GROUPS: &[&str] = &[
+    "TcpExt", "IpExt", "MPTcpExt", "Tcp", "Ip", "Icmp", "IcmpMsg", "Udp", "UdpLite",
+];
+
+/// Checks a counter name's form (`Group.Name`) and, where this machine's counters can be
+/// read, that it exists; suggests the closest names otherwise.
+fn check_counter(name: &str) -> Result<(), String> {
+    let form_ok = name.split_once('.').is_some_and(|(g, n)| {
+        COUNTER_GROUPS.contains(&g) && !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    if !form_ok {
+        return Err(format!(
+            "`{name}` is not a counter name: write Group.Name with a group of {} (`TcpExt.ListenOverflows`)",
+            COUNTER_GROUPS.join(", ")
+        ));
+    }
+    if let Some(known) = known_counters() {
+        if !known.iter().any(|k| k == name) {
+            let near = closest(name, known.iter().map(String::as_str));
+            return Err(format!(
+                "this kernel has no counter `{name}` (did you mean {}?)",
+                near.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// This machine's counter names, read once; `None` where they cannot be read.
+fn known_counters() -> Option<&'static Vec<String>> {
+    static KNOWN: std::sync::OnceLock<Option<Vec<String>>> = std::sync::OnceLock::new();
+    KNOWN
+        .get_or_init(|| crate::sys::net_counters().map(|c| c.into_keys().collect()))
+        .as_ref()
+}
+
+/// An observation taken from a step, once its fields are known to be there.
+struct ResolvedObservation {
     step: String,
     take: Take,
     help: String,
@@ -624,6 +683,47 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         let line = at(sp.span());
         let o = sp.into_inner();
         let field = Some(format!("observations.{oname}"));
+        if param_names.contains(oname.as_str()) {
+            return Err(err(
+                line,
+                field,
+                format!("`{oname}` is also a parameter; expressions could not tell them apart"),
+            ));
+        }
+        let (step, take) = match (o.step, o.take, o.counter) {
+            (None, None, Some(counter)) => {
+                check_counter(&counter).map_err(|m| err(line, field.clone(), m))?;
+                observations.push(ObservationDef {
+                    name: oname,
+                    step: String::new(),
+                    take: Take::Counter,
+                    counter: Some(counter),
+                    help: o.help,
+                });
+                continue;
+            }
+            (Some(step), Some(take), None) => (step, take),
+            (_, _, Some(_)) => {
+                return Err(err(
+                    line,
+                    field,
+                    "an observation takes either `counter` or `step` and `take`, not both".into(),
+                ))
+            }
+            _ => {
+                return Err(err(
+                    line,
+                    field,
+                    "an observation needs `step` and `take` (or `counter` for a kernel counter)"
+                        .into(),
+                ))
+            }
+        };
+        let o = ResolvedObservation {
+            step,
+            take,
+            help: o.help,
+        };
         let Some((action, _)) = step_ids.get(&o.step) else {
             return Err(err(
                 line,
@@ -652,17 +752,11 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                 ),
             ));
         }
-        if param_names.contains(oname.as_str()) {
-            return Err(err(
-                line,
-                field,
-                format!("`{oname}` is also a parameter; expressions could not tell them apart"),
-            ));
-        }
         observations.push(ObservationDef {
             name: oname,
             step: o.step,
             take: o.take,
+            counter: None,
             help: o.help,
         });
     }
@@ -725,6 +819,21 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                     };
                     let expected = expected_from(&value, def.value_type())
                         .map_err(|m| err(vline, field.clone(), m))?;
+                    if def.counter.is_some()
+                        && !matches!(
+                            expected,
+                            Expected::Range {
+                                min: Some(_),
+                                max: None
+                            }
+                        )
+                    {
+                        return Err(err(
+                            vline,
+                            field,
+                            "a counter counts for the whole machine (other traffic moves it too), so only a lower bound can be expected: `{ min = N }`".into(),
+                        ));
+                    }
                     if let Expected::When(p, _) = &expected {
                         if !param_names.contains(p.as_str()) {
                             return Err(err(
