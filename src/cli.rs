@@ -41,8 +41,17 @@ struct Cli {
 enum Command {
     /// Run scenarios by name or path and report what the kernel did.
     Run(RunArgs),
-    /// List the scenarios: name, topic and summary.
+    /// List the scenarios by topic, with their summaries.
     List,
+    /// Explain a scenario: what it shows, why the kernel behaves so, how other systems
+    /// differ, what to read, and what is expected where.
+    Explain {
+        /// Scenario name (see `tcplab list`) or path to a .toml file
+        name: String,
+        /// Print Markdown instead of terminal text
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Validate scenario files without running them (all of them when none is named).
     Check {
         /// Scenario files
@@ -117,6 +126,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run_command(&dir, args),
         Command::List => list(&dir),
+        Command::Explain { name, markdown } => explain(&dir, &name, markdown),
         Command::Check { files } => check(&dir, &files),
         Command::Env { json } => {
             let env = Environment::current();
@@ -172,12 +182,17 @@ fn list(dir: &Path) -> anyhow::Result<ExitCode> {
     }
     let width = good.iter().map(|s| s.name.len()).max().unwrap_or(8);
     let mut text = String::new();
+    let groups = topics.len();
     for (topic, list) in topics {
-        text.push_str(&format!("{topic}\n"));
+        text.push_str(&format!("{topic} ({})\n", list.len()));
         for s in list {
             text.push_str(&format!("  {:<width$}  {}\n", s.name, s.summary));
         }
     }
+    eprintln!(
+        "{} scenarios in {groups} topics; `tcplab explain NAME` tells what one shows and why",
+        good.len()
+    );
     write_output("-", &text)?;
     Ok(report_invalid(&bad))
 }
@@ -227,39 +242,62 @@ fn select(dir: &Path, args: &RunArgs) -> anyhow::Result<(Vec<Scenario>, Vec<Scen
     let mut picked = Vec::new();
     let mut bad = Vec::new();
     for t in &args.targets {
-        let path = Path::new(t);
-        if t.ends_with(".toml") || t.contains(std::path::MAIN_SEPARATOR) {
-            match scenario::load(Some(dir), path) {
-                Ok(s) => picked.push(s),
-                Err(e) => bad.push(e),
-            }
-            continue;
+        match find(dir, t, &catalogue, &broken)? {
+            Ok(s) => picked.push(s),
+            Err(e) => bad.push(e),
         }
-        if let Some(s) = catalogue.iter().find(|s| &s.name == t) {
-            picked.push(s.clone());
-            continue;
-        }
-        // A broken file may be the one asked for: say so rather than "unknown".
-        if let Some(e) = broken.iter().find(|e| {
-            e.path
-                .file_stem()
-                .is_some_and(|f| f.to_string_lossy().contains(t.as_str()))
-        }) {
-            bail!("scenario `{t}` cannot be run: {e}");
-        }
-        let near = scenario::closest(t, catalogue.iter().map(|s| s.name.as_str()));
-        if near.is_empty() {
-            bail!(
-                "unknown scenario `{t}`; the folder {} has none",
-                dir.display()
-            );
-        }
-        bail!(
-            "unknown scenario `{t}`; the closest are: {} (see `tcplab list`)",
-            near.join(", ")
-        );
     }
     Ok((picked, bad))
+}
+
+/// One scenario by name or path. An unknown name is an error naming the closest ones; a
+/// file named by path that does not parse is returned as its error.
+fn find(
+    dir: &Path,
+    t: &str,
+    catalogue: &[Scenario],
+    broken: &[ScenarioError],
+) -> anyhow::Result<Result<Scenario, ScenarioError>> {
+    if t.ends_with(".toml") || t.contains(std::path::MAIN_SEPARATOR) {
+        return Ok(scenario::load(Some(dir), Path::new(t)));
+    }
+    if let Some(s) = catalogue.iter().find(|s| s.name == t) {
+        return Ok(Ok(s.clone()));
+    }
+    // A broken file may be the one asked for: say so rather than "unknown".
+    if let Some(e) = broken.iter().find(|e| {
+        e.path
+            .file_stem()
+            .is_some_and(|f| f.to_string_lossy().contains(t))
+    }) {
+        bail!("scenario `{t}` cannot be used: {e}");
+    }
+    let near = scenario::closest(t, catalogue.iter().map(|s| s.name.as_str()));
+    if near.is_empty() {
+        bail!(
+            "unknown scenario `{t}`; the folder {} has none",
+            dir.display()
+        );
+    }
+    bail!(
+        "unknown scenario `{t}`; the closest are: {} (see `tcplab list`)",
+        near.join(", ")
+    );
+}
+
+fn explain(dir: &Path, name: &str, markdown: bool) -> anyhow::Result<ExitCode> {
+    let (catalogue, broken) = load_catalogue(dir)?;
+    let s = match find(dir, name, &catalogue, &broken)? {
+        Ok(s) => s,
+        Err(e) => return Ok(report_invalid(&[e])),
+    };
+    let text = if markdown {
+        tcplab::report::long_markdown(&s)
+    } else {
+        tcplab::report::long_text(&s)
+    };
+    write_output("-", &text)?;
+    Ok(ExitCode::from(EXIT_OK))
 }
 
 fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {

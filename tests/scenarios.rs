@@ -58,6 +58,20 @@ fn explain(r: &Record) -> String {
 // ---- the catalogue with its default parameters ---------------------------------------
 
 #[test]
+fn every_scenario_explains_itself_and_names_what_to_read() {
+    let missing: Vec<String> = catalogue()
+        .into_iter()
+        .filter(|s| s.explain.is_none())
+        .map(|s| format!("{} ({})", s.name, s.path.display()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "scenarios without an [explain] table: {}",
+        missing.join(", ")
+    );
+}
+
+#[test]
 fn every_scenario_holds_its_expectations_for_this_os() {
     let os = std::env::consts::OS;
     let mut failures = Vec::new();

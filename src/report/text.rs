@@ -172,6 +172,12 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
             let _ = writeln!(out, "  {line}");
         }
     }
+    if let Some(tail) = scenario.and_then(super::short_tail) {
+        let _ = writeln!(out);
+        for line in tail.lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
 }
 
 fn timeline(events: &[Event]) -> Vec<String> {

@@ -242,6 +242,19 @@ pub struct Expectations {
     pub values: Vec<(String, Expected)>,
 }
 
+/// The long explanation of a scenario: the `[explain]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explain {
+    /// What the scenario shows.
+    pub shows: String,
+    /// Why the kernel behaves so.
+    pub why: String,
+    /// How other systems differ, where that is documented.
+    pub elsewhere: Option<String>,
+    /// Man pages and RFC sections to read.
+    pub read: Vec<String>,
+}
+
 /// A validated scenario, ready to run.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -255,6 +268,8 @@ pub struct Scenario {
     pub source: String,
     /// A short explanation with `{observation}` and `{param}` placeholders.
     pub explanation: String,
+    /// The long explanation `tcplab explain` prints (absent in minimal files).
+    pub explain: Option<Explain>,
     pub timeout_ms: u64,
     pub params: Vec<Param>,
     pub actors: Vec<Actor>,
@@ -341,6 +356,8 @@ struct RawScenario {
     #[serde(default)]
     explanation: Option<Spanned<String>>,
     #[serde(default)]
+    explain: Option<RawExplain>,
+    #[serde(default)]
     timeout_ms: Option<u64>,
     #[serde(default)]
     params: IndexMap<String, Spanned<RawParam>>,
@@ -349,6 +366,16 @@ struct RawScenario {
     observations: IndexMap<String, Spanned<RawObservation>>,
     #[serde(default)]
     expect: IndexMap<String, Spanned<IndexMap<String, Spanned<toml::Value>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExplain {
+    shows: Spanned<String>,
+    why: Spanned<String>,
+    #[serde(default)]
+    elsewhere: Option<Spanned<String>>,
+    read: Spanned<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -892,6 +919,37 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         None => String::new(),
     };
 
+    // The long explanation: every part that is there says something.
+    let explain = match raw.explain {
+        Some(e) => {
+            let mut texts = vec![("shows", &e.shows), ("why", &e.why)];
+            texts.extend(e.elsewhere.as_ref().map(|t| ("elsewhere", t)));
+            for (key, text) in texts {
+                if text.get_ref().trim().is_empty() {
+                    return Err(err(
+                        at(text.span()),
+                        Some(format!("explain.{key}")),
+                        "must not be empty (leave out an optional part instead)".into(),
+                    ));
+                }
+            }
+            if e.read.get_ref().is_empty() || e.read.get_ref().iter().any(|r| r.trim().is_empty()) {
+                return Err(err(
+                    at(e.read.span()),
+                    Some("explain.read".into()),
+                    "name at least one man page or RFC section, e.g. [\"tcp(7)\"]".into(),
+                ));
+            }
+            Some(Explain {
+                shows: e.shows.get_ref().trim().to_owned(),
+                why: e.why.get_ref().trim().to_owned(),
+                elsewhere: e.elsewhere.map(|t| t.get_ref().trim().to_owned()),
+                read: e.read.into_inner(),
+            })
+        }
+        None => None,
+    };
+
     Ok(Scenario {
         path: path.to_owned(),
         topic: topic.to_owned(),
@@ -901,6 +959,7 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         description: raw.description.trim().to_owned(),
         source: raw.source,
         explanation,
+        explain,
         timeout_ms: match raw.timeout_ms {
             Some(0) => {
                 return Err(err(
@@ -1242,6 +1301,37 @@ dial = {{ step = "dial", take = "outcome", help = "h" }}
         assert_eq!(s.actors.len(), 2);
         assert_eq!(s.actors[1].steps[1].line, 21);
         assert_eq!(s.observations[0].take, Take::Outcome);
+    }
+
+    #[test]
+    fn an_explain_table_parses_and_its_texts_are_trimmed() {
+        let extra = "[explain]\nshows = \" s \"\nwhy = \"w\"\nread = [\"tcp(7)\"]\n";
+        let s = parse(Path::new("t.toml"), &file(DIAL, extra), "misc").unwrap();
+        let e = s.explain.expect("an explanation");
+        assert_eq!(e.shows, "s");
+        assert_eq!(e.elsewhere, None);
+        assert_eq!(e.read, ["tcp(7)"]);
+    }
+
+    #[test]
+    fn an_explain_table_needs_something_to_read_and_known_keys() {
+        let e = error(&file(
+            DIAL,
+            "[explain]\nshows = \"s\"\nwhy = \"w\"\nread = []\n",
+        ));
+        assert_eq!(e.field.as_deref(), Some("explain.read"), "{e}");
+        assert_eq!(e.line, Some(29), "{e}");
+        let e = error(&file(
+            DIAL,
+            "[explain]\nshows = \"s\"\nwhy = \"w\"\nread = [\"r\"]\nsee = \"x\"\n",
+        ));
+        assert!(e.message.contains("see"), "{e}");
+        assert_eq!(e.line, Some(30), "{e}");
+        let e = error(&file(
+            DIAL,
+            "[explain]\nshows = \"s\"\nwhy = \" \"\nread = [\"r\"]\n",
+        ));
+        assert_eq!(e.field.as_deref(), Some("explain.why"), "{e}");
     }
 
     #[test]
