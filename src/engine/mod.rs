@@ -147,6 +147,9 @@ struct Shared {
     start: Instant,
     cancel: AtomicBool,
     resources: Mutex<HashMap<String, Res>>,
+    /// The peer each connected socket was created for, by socket name: getpeername(2)
+    /// fails once the connection is gone, and a `state` step after close needs it.
+    peers: Mutex<HashMap<String, std::net::SocketAddr>>,
     syncs: Mutex<HashMap<String, i64>>,
     sync_cv: Condvar,
     write_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
@@ -230,6 +233,7 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
         start,
         cancel: AtomicBool::new(false),
         resources: Mutex::new(HashMap::new()),
+        peers: Mutex::new(HashMap::new()),
         syncs: Mutex::new(HashMap::new()),
         sync_cv: Condvar::new(),
         write_locks: Mutex::new(HashMap::new()),
@@ -594,7 +598,20 @@ impl Ctx<'_> {
             .ok_or_else(|| format!("cannot read the address of `{name}`"))
     }
 
+    /// Remembers the peer `name` was connected (or is connecting) to.
+    pub fn remember_peer(&self, name: &str, peer: std::net::SocketAddr) {
+        lock(&self.shared.peers).insert(name.to_owned(), peer);
+    }
+
+    /// The peer remembered for `name`.
+    pub fn remembered_peer(&self, name: &str) -> Option<std::net::SocketAddr> {
+        lock(&self.shared.peers).get(name).copied()
+    }
+
     pub fn put_socket(&self, name: &str, s: Socket) {
+        if let Some(peer) = s.peer_addr().ok().and_then(|a| a.as_socket()) {
+            self.remember_peer(name, peer);
+        }
         lock(&self.shared.resources).insert(name.to_owned(), Res::Socket(Arc::new(s)));
     }
 

@@ -449,6 +449,9 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 r.outcome = Outcome::from_io(&e);
             }
             // Kept whatever connect said, so that poll and SO_ERROR can follow.
+            if let Some(peer) = addr.as_socket() {
+                ctx.remember_peer(name, peer);
+            }
             ctx.put_socket(name, s);
         }
         Action::ConnectAgain { sock, to } => {
@@ -606,7 +609,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
         }
         Action::Close { sock } => {
             let s = ctx.take_socket(sock)?;
-            let addrs = closing_addrs(&s);
+            let addrs = closing_addrs(&s, ctx.remembered_peer(sock));
             match ctx.call(
                 "close",
                 Some(sock),
@@ -819,13 +822,16 @@ pub const ABSENT: &str = "absent";
 /// How long a `write_in_child` step waits for its child by default.
 const CHILD_LIMIT: Duration = Duration::from_secs(2);
 
-/// The addresses of a socket about to be closed, for a later `state` step.
-fn closing_addrs(s: &Socket) -> super::Addrs {
+/// The addresses of a socket about to be closed, for a later `state` step. The peer is
+/// the one the socket was created for (getpeername fails once the connection ended),
+/// 0.0.0.0:0 for a socket that never had one (a listener).
+fn closing_addrs(s: &Socket, remembered: Option<SocketAddr>) -> super::Addrs {
     let local = s.local_addr().ok()?.as_socket()?;
     let peer = s
         .peer_addr()
         .ok()
         .and_then(|a| a.as_socket())
+        .or(remembered)
         .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
     Some((local, peer))
 }
