@@ -1411,6 +1411,55 @@ dial = {{ step = "dial", take = "outcome", help = "h" }}
     }
 
     #[test]
+    fn a_counter_observation_takes_only_a_lower_bound() {
+        let obs = "aborts = { counter = \"TcpExt.TCPAbortOnClose\", help = \"h\" }\n";
+        let ok = format!("{obs}[expect.linux]\nmeasured = \"m\"\naborts = {{ min = 1 }}\n");
+        let s = parse(Path::new("t.toml"), &file(DIAL, &ok), "misc").unwrap();
+        assert_eq!(s.observation("aborts").unwrap().take, Take::Counter);
+        for bad in [
+            "aborts = 1",
+            "aborts = { min = 1, max = 3 }",
+            "aborts = { max = 3 }",
+        ] {
+            let text = file(
+                DIAL,
+                &format!("{obs}[expect.linux]\nmeasured = \"m\"\n{bad}\n"),
+            );
+            assert!(error(&text).message.contains("lower bound"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_counter_name_must_have_a_known_group_and_exist_where_readable() {
+        let e = error(&file(
+            DIAL,
+            "x = { counter = \"ListenOverflows\", help = \"h\" }\n",
+        ));
+        assert!(e.message.contains("Group.Name"), "{e}");
+        if crate::sys::net_counters().is_some() {
+            let e = error(&file(
+                DIAL,
+                "x = { counter = \"TcpExt.ListenOverflow\", help = \"h\" }\n",
+            ));
+            assert!(
+                e.message.contains("did you mean TcpExt.ListenOverflows"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_observation_names_a_step_and_take_or_a_counter() {
+        let e = error(&file(DIAL, "x = { step = \"dial\", help = \"h\" }\n"));
+        assert!(e.message.contains("needs `step` and `take`"), "{e}");
+        let e = error(&file(
+            DIAL,
+            "x = { step = \"dial\", take = \"outcome\", counter = \"Tcp.OutRsts\", help = \"h\" }\n",
+        ));
+        assert!(e.message.contains("not both"), "{e}");
+    }
+
+    #[test]
     fn set_values_are_checked_against_the_parameter_type() {
         let s = parse(Path::new("t.toml"), &file(DIAL, ""), "misc").unwrap();
         assert_eq!(
