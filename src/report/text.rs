@@ -87,8 +87,13 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
             if !r.observations.contains_key(&o.name) {
                 let _ = writeln!(
                     out,
-                    "  {:<width$}  (not observed: its step did not complete)",
-                    o.name
+                    "  {:<width$}  (not observed: {})",
+                    o.name,
+                    if o.counter.is_some() {
+                        "this system's counters cannot be read"
+                    } else {
+                        "its step did not complete, or this system does not report it"
+                    }
                 );
             }
         }
