@@ -561,9 +561,9 @@ pub enum ChildEnd {
 /// `limit`, then kills it.
 ///
 /// # Notes
-/// The child runs only async-signal-safe calls (signal, close_range/close, write,
-/// _exit): the parent has other threads, whose locks the child must not touch. It first
-/// closes every other descriptor it inherited (close_range(2) on Linux), so that other
+/// The child runs only async-signal-safe calls (close_range, sigaction, write, _exit):
+/// the parent has other threads, whose locks the child must not touch. It first closes
+/// every other descriptor it inherited (close_range(2) on Linux), so that other
 /// threads' sockets do not outlive their close in the parent. On macOS and FreeBSD the
 /// same calls exist except close_range, so the child keeps its inherited descriptors for
 /// its short life.
@@ -580,6 +580,17 @@ pub fn write_in_child(
         return Err(io::Error::last_os_error());
     }
     let [rd, wr] = pipe;
+    // The disposition the child installs, prepared here so the child only calls
+    // sigaction(2).
+    // SAFETY: sigaction is plain data; sigemptyset initialises its mask.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = if sigpipe_default {
+        libc::SIG_DFL
+    } else {
+        libc::SIG_IGN
+    };
+    // SAFETY: a valid pointer to the mask inside `action`.
+    unsafe { libc::sigemptyset(&mut action.sa_mask) };
     // SAFETY: after fork the child calls only async-signal-safe functions and _exit.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -596,12 +607,7 @@ pub fn write_in_child(
         // SAFETY: async-signal-safe calls only, on descriptors inherited from the parent.
         unsafe {
             child_close_others(sock, wr);
-            let disposition = if sigpipe_default {
-                libc::SIG_DFL
-            } else {
-                libc::SIG_IGN
-            };
-            libc::signal(libc::SIGPIPE, disposition);
+            libc::sigaction(libc::SIGPIPE, &action, std::ptr::null_mut());
             let n = libc::write(sock, buf.as_ptr().cast(), buf.len());
             // The report: bytes written (>= 0) or minus the errno.
             let report: i64 = if n < 0 {
