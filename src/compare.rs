@@ -140,18 +140,23 @@ pub fn compare(entries: &[Entry]) -> Matrix {
         }
     }
 
-    // Scenarios by file path (the catalogue's order), then by name.
-    let mut scenarios: Vec<(&str, &str)> = Vec::new();
+    // Scenarios in the catalogue's order (topic folder, then file name), whether the
+    // records name their files relative to the source tree or absolutely.
+    let mut scenarios: Vec<(&str, &str, &str)> = Vec::new();
     for e in entries {
-        let k = (e.scenario.file.as_str(), e.scenario.name.as_str());
-        if !scenarios.iter().any(|s| s.1 == k.1) {
+        let file = std::path::Path::new(&e.scenario.file)
+            .file_name()
+            .and_then(|f| f.to_str())
+            .unwrap_or("");
+        let k = (e.scenario.topic.as_str(), file, e.scenario.name.as_str());
+        if !scenarios.iter().any(|s| s.2 == k.2) {
             scenarios.push(k);
         }
     }
     scenarios.sort();
 
     let mut rows = Vec::new();
-    for (_, name) in scenarios {
+    for (_, _, name) in scenarios {
         let mine: Vec<(usize, &Entry)> = entries
             .iter()
             .zip(&column_of)
@@ -204,8 +209,27 @@ pub fn compare(entries: &[Entry]) -> Matrix {
     Matrix { columns, rows }
 }
 
-/// A row of the parameters, when the columns ran the scenario with different ones.
+/// A row of the parameters, when the columns ran the scenario with different ones: a
+/// parameter two columns both name with different values, or one column with several
+/// sets. (A published record names only the parameters its source states.)
 fn params_row(name: &str, mine: &[(usize, &Entry)], columns: usize) -> Option<Row> {
+    let mut sets: Vec<Vec<&BTreeMap<String, crate::scenario::ParamValue>>> =
+        vec![Vec::new(); columns];
+    for (c, e) in mine {
+        if !sets[*c].contains(&&e.params) {
+            sets[*c].push(&e.params);
+        }
+    }
+    let several = sets.iter().any(|s| s.len() > 1);
+    let known: Vec<&BTreeMap<_, _>> = sets.iter().flatten().copied().collect();
+    let conflict = known.iter().enumerate().any(|(i, a)| {
+        known[i + 1..]
+            .iter()
+            .any(|b| a.iter().any(|(k, v)| b.get(k).is_some_and(|w| w != v)))
+    });
+    if !several && !conflict {
+        return None;
+    }
     let text = |e: &Entry| {
         e.params
             .iter()
@@ -230,13 +254,12 @@ fn params_row(name: &str, mine: &[(usize, &Entry)], columns: usize) -> Option<Ro
             })
         })
         .collect();
-    let row = Row {
+    Some(Row {
         scenario: name.to_owned(),
         observation: PARAMS_ROW.to_owned(),
-        differs: differs(&cells),
+        differs: true,
         cells,
-    };
-    row.differs.then_some(row)
+    })
 }
 
 fn differs(cells: &[Option<Cell>]) -> bool {
@@ -610,12 +633,22 @@ mod tests {
 
     #[test]
     fn different_parameters_get_a_row_of_their_own() {
-        let a = entry("linux", "6.1", &[("n", Value::Int(5))]);
+        use crate::scenario::ParamValue;
+        let mut a = entry("linux", "6.1", &[("n", Value::Int(5))]);
+        a.params.insert("backlog".into(), ParamValue::Int(4));
+        a.params
+            .insert("dial_timeout_ms".into(), ParamValue::Int(200));
         let mut b = entry("linux", "6.2", &[("n", Value::Int(129))]);
-        b.params
-            .insert("backlog".into(), crate::scenario::ParamValue::Int(128));
-        let m = compare(&[a, b]);
+        b.params.insert("backlog".into(), ParamValue::Int(128));
+        let m = compare(&[a.clone(), b]);
         assert_eq!(m.rows[0].observation, PARAMS_ROW);
         assert_eq!(m.rows[0].cells[1].as_ref().unwrap().text, "backlog=128");
+        // A parameter only one side names (a publication that does not state it) is no
+        // difference by itself.
+        let mut c = entry("macos", "", &[("n", Value::Int(128))]);
+        c.params
+            .insert("dial_timeout_ms".into(), ParamValue::Int(200));
+        let m = compare(&[a, c]);
+        assert_ne!(m.rows[0].observation, PARAMS_ROW);
     }
 }
