@@ -488,9 +488,13 @@ fn summary(records: &[Record]) -> String {
             .filter(|r| r.verdict.status.is_success())
             .count();
         let status = if mine.len() == 1 {
-            mine[0].verdict.status.label().to_owned()
+            mine[0].verdict.label()
         } else {
-            format!("held in {held} of {} runs", mine.len())
+            let note = mine[0]
+                .verdict
+                .basis_note()
+                .map_or(String::new(), |n| format!(" ({n})"));
+            format!("held in {held} of {} runs{note}", mine.len())
         };
         let ms: f64 = mine.iter().map(|r| r.elapsed_ms).sum();
         out.push_str(&format!("  {name:<24} {status:<32} {ms:>9.1} ms\n"));
