@@ -34,13 +34,23 @@ fn serial() -> std::sync::MutexGuard<'static, ()> {
     SERIAL.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Says plainly that a test was skipped. Written to stderr directly, not with eprintln!,
+/// which the test harness captures and shows only for failing tests.
+fn skipped(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
 /// True when this process can create network namespaces; otherwise says the test is
 /// skipped, plainly, on stderr.
 fn root_or_skip(test: &str) -> bool {
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
     if !root {
-        eprintln!("SKIPPED {test}: needs root to create a network namespace (CI runs as root)");
+        skipped(
+            test,
+            "needs root to create a network namespace (CI runs as root)",
+        );
     }
     root
 }
@@ -92,28 +102,38 @@ fn a_setting_outside_net_is_refused_before_anything_runs() {
         .stderr(predicate::str::contains("not a network setting"));
 }
 
-// The non-root path, made real: the same root user without any capability (setpriv
-// clears the bounding set, so the exec'd tcplab has no CAP_SYS_ADMIN) gets EPERM from
-// unshare(2) and must say that root is needed.
+// The non-root path, made real. Run as another user, tcplab is simply not root. Run as
+// root, the same user without any capability (setpriv clears the bounding set, so the
+// exec'd tcplab has no CAP_SYS_ADMIN) gets the same EPERM from unshare(2). Either way it
+// must say that root is needed and run nothing.
 #[test]
 fn without_cap_sys_admin_a_profile_is_refused_with_exit_2_saying_root_is_needed() {
     let _one = serial();
-    if !root_or_skip("without_cap_sys_admin_...") {
-        return;
-    }
-    if !Path::new("/usr/bin/setpriv").exists() {
-        eprintln!("SKIPPED without_cap_sys_admin_...: /usr/bin/setpriv (util-linux) is missing");
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let setpriv = Path::new("/usr/bin/setpriv");
+    if root && !setpriv.exists() {
+        skipped(
+            "without_cap_sys_admin_...",
+            "as root it needs /usr/bin/setpriv (util-linux) to drop capabilities",
+        );
         return;
     }
     let bin = env!("CARGO_BIN_EXE_tcplab");
-    let output = StdCommand::new("/usr/bin/setpriv")
-        .args(["--bounding-set", "-all", "--inh-caps", "-all", "--"])
-        .arg(bin)
-        .args(["--scenarios"])
+    let mut cmd = if root {
+        let mut c = StdCommand::new(setpriv);
+        c.args(["--bounding-set", "-all", "--inh-caps", "-all", "--"])
+            .arg(bin);
+        c
+    } else {
+        StdCommand::new(bin)
+    };
+    let output = cmd
+        .arg("--scenarios")
         .arg(common::catalogue_dir())
         .args(["run", "refused", "--profile", "macos-somaxconn"])
         .output()
-        .expect("run tcplab under setpriv");
+        .expect("run tcplab");
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("needs root (CAP_SYS_ADMIN)"), "{stderr}");
