@@ -99,12 +99,25 @@ impl NetnsArgs {
         Ok(Some(netns))
     }
 
-    /// The environment the runs see: inside the namespace when there is one.
+    /// The environment the runs see: inside the namespace when there is one. A setting
+    /// that reads back otherwise than it was written (the kernel filled in or adjusted
+    /// part of it) is pointed out; the records keep what was read back.
     fn environment(netns: Option<tcplab::env::Netns>) -> Environment {
-        match netns {
-            Some(n) => Environment::current_in(n),
-            None => Environment::current(),
+        let Some(n) = netns else {
+            return Environment::current();
+        };
+        let env = Environment::current_in(n);
+        if let Some(n) = &env.netns {
+            for (k, asked) in &n.set {
+                match env.sysctls.get(k) {
+                    Some(got) if got != asked => {
+                        eprintln!("note: {k} was set to `{asked}` and reads back as `{got}`")
+                    }
+                    _ => {}
+                }
+            }
         }
+        env
     }
 }
 

@@ -69,7 +69,9 @@ pub enum ProfileError {
     UnknownProfile { name: String, closest: String },
     #[error("`{0}` is not a network setting: only net.* settings live in a network namespace")]
     NotNetwork(String),
-    #[error("`--sysctl {name}={value}`: the name must be dotted lowercase (net.core.somaxconn)")]
+    #[error(
+        "`--sysctl {name}={value}`: give a dotted lowercase name (net.core.somaxconn) and a value"
+    )]
     BadName { name: String, value: String },
     #[error("network namespaces are Linux's; --sysctl and --profile cannot run on {0}")]
     Unsupported(String),

@@ -61,6 +61,31 @@ fn run_record_appends_one_json_line_per_run_and_compare_reads_them_back() {
 }
 
 #[test]
+fn run_all_record_builds_a_record_file_with_every_scenario_of_the_machine() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("machine.jsonl");
+    tcplab()
+        .args(["run", "--all", "--record"])
+        .arg(&file)
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .code(0);
+    let catalogue = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let (scenarios, _) = tcplab::scenario::catalogue(&catalogue).unwrap();
+    let (entries, bad) = tcplab::record::read(&file).unwrap();
+    assert!(bad.is_empty(), "{bad:?}");
+    let mut names: Vec<&str> = entries.iter().map(|e| e.scenario.name.as_str()).collect();
+    let mut wanted: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+    names.sort();
+    wanted.sort();
+    assert_eq!(names, wanted);
+    let os = &entries[0].env.os;
+    assert!(entries
+        .iter()
+        .all(|e| &e.env.os == os && e.published.is_none()));
+}
+
+#[test]
 fn bad_lines_are_named_by_file_and_line_and_the_rest_still_compares() {
     let dir = tempfile::tempdir().unwrap();
     let file = recorded(dir.path());
