@@ -88,25 +88,20 @@ struct NetnsArgs {
 }
 
 impl NetnsArgs {
-    /// Enters the namespace when settings were asked for; returns them for the records.
-    /// Must run before any thread starts (the engine's threads inherit the namespace).
-    fn enter(&self) -> anyhow::Result<Option<tcplab::env::Netns>> {
+    /// The environment the runs see. Without settings, this machine's. With settings, the
+    /// process first enters a fresh network namespace with them; this must happen before
+    /// any thread starts (the engine's threads inherit the namespace).
+    ///
+    /// A setting that reads back otherwise than it was written (the kernel filled in or
+    /// adjusted part of it) is pointed out; the records keep what was read back.
+    fn environment(&self) -> anyhow::Result<Environment> {
         if self.sysctls.is_empty() && self.profile.is_none() {
-            return Ok(None);
+            return Ok(Environment::current());
         }
         let netns = profile::settings(self.profile.as_deref(), &self.sysctls)?;
+        let host = Environment::current();
         profile::enter(&netns)?;
-        Ok(Some(netns))
-    }
-
-    /// The environment the runs see: inside the namespace when there is one. A setting
-    /// that reads back otherwise than it was written (the kernel filled in or adjusted
-    /// part of it) is pointed out; the records keep what was read back.
-    fn environment(netns: Option<tcplab::env::Netns>) -> Environment {
-        let Some(n) = netns else {
-            return Environment::current();
-        };
-        let env = Environment::current_in(n);
+        let env = Environment::current_in(netns, &host);
         if let Some(n) = &env.netns {
             for (k, asked) in &n.set {
                 match env.sysctls.get(k) {
@@ -117,7 +112,7 @@ impl NetnsArgs {
                 }
             }
         }
-        env
+        Ok(env)
     }
 }
 
@@ -188,7 +183,7 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Profiles => profiles(),
         Command::Compare(args) => compare(&args),
         Command::Env { json, netns } => {
-            let env = NetnsArgs::environment(netns.enter()?);
+            let env = netns.environment()?;
             let mut text = String::new();
             if json {
                 text = serde_json::to_string_pretty(&env)?;
@@ -362,7 +357,7 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let invalid_exit = report_invalid(&invalid);
 
     // Before the first engine thread: the threads inherit the namespace.
-    let env = NetnsArgs::environment(args.netns.enter()?);
+    let env = args.netns.environment()?;
     let timeout = args.timeout_ms.map(Duration::from_millis);
     let narrate = plans.len() > 1 || args.repeat > 1;
     let mut records: Vec<Record> = Vec::new();

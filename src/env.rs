@@ -64,12 +64,20 @@ impl Environment {
 
     /// This environment as seen inside a network namespace with `netns`'s settings (call
     /// it from inside the namespace): the settings it changed are read back here.
-    pub fn current_in(netns: Netns) -> Environment {
+    ///
+    /// `host` is the environment read before entering the namespace. A setting the host
+    /// shows but the namespace does not is global (Linux hides global `net.*` settings in
+    /// other namespaces, such as `net.core.rmem_max`); it applies inside the namespace too,
+    /// so the host's value is kept.
+    pub fn current_in(netns: Netns, host: &Environment) -> Environment {
         let mut env = Environment::current();
         for name in netns.set.keys() {
             if let Ok(v) = sys::read_sysctl(name) {
                 env.sysctls.insert(name.clone(), v);
             }
+        }
+        for (k, v) in &host.sysctls {
+            env.sysctls.entry(k.clone()).or_insert_with(|| v.clone());
         }
         env.netns = Some(netns);
         env

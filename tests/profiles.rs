@@ -292,3 +292,39 @@ fn a_killed_run_leaves_no_namespace_behind() {
         "the host changed"
     );
 }
+
+// A global setting (net.core.rmem_max, say) is hidden inside a namespace but still
+// applies there: the environment block keeps the host's value rather than losing it, and
+// every setting the host's block shows is in the namespace's too.
+#[test]
+fn the_environment_in_a_namespace_keeps_every_setting_the_host_shows() {
+    let _one = serial();
+    if !root_or_skip("the_environment_in_a_namespace_...") {
+        return;
+    }
+    let env = |args: &[&str]| -> Value {
+        let output = tcplab()
+            .args(["env", "--json"])
+            .args(args)
+            .timeout(COMMAND_LIMIT)
+            .output()
+            .expect("run tcplab env");
+        assert_eq!(output.status.code(), Some(0), "{output:?}");
+        json_of(&output)
+    };
+    let host = env(&[]);
+    let inside = env(&["--profile", "short-syn-retries"]);
+    let host_sysctls = host["sysctls"].as_object().expect("sysctls");
+    for (k, v) in host_sysctls {
+        assert!(
+            inside["sysctls"].get(k).is_some(),
+            "{k} missing in the namespace"
+        );
+        if k != "net.ipv4.tcp_syn_retries" {
+            assert_eq!(&inside["sysctls"][k], v, "{k}");
+        }
+    }
+    assert_eq!(inside["sysctls"]["net.ipv4.tcp_syn_retries"], "1");
+    assert!(host.get("netns").is_none());
+    assert_eq!(inside["netns"]["profile"], "short-syn-retries");
+}
