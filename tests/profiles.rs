@@ -315,14 +315,13 @@ fn the_environment_in_a_namespace_keeps_every_setting_the_host_shows() {
     let host = env(&[]);
     let inside = env(&["--profile", "short-syn-retries"]);
     let host_sysctls = host["sysctls"].as_object().expect("sysctls");
-    for (k, v) in host_sysctls {
+    // Presence only: a namespace starts from the kernel's defaults, which a tuned host's
+    // own values need not equal.
+    for k in host_sysctls.keys() {
         assert!(
             inside["sysctls"].get(k).is_some(),
             "{k} missing in the namespace"
         );
-        if k != "net.ipv4.tcp_syn_retries" {
-            assert_eq!(&inside["sysctls"][k], v, "{k}");
-        }
     }
     assert_eq!(inside["sysctls"]["net.ipv4.tcp_syn_retries"], "1");
     assert!(host.get("netns").is_none());
