@@ -168,9 +168,10 @@ pub fn enter(netns: &Netns) -> Result<(), ProfileError> {
         .map(|k| (k.as_str(), sys::read_sysctl(k).is_ok()))
         .collect();
     if let Err(e) = sys::unshare_netns() {
-        return Err(match e.raw_os_error() {
-            Some(libc::EPERM) => ProfileError::NeedsRoot(e),
-            _ if e.kind() == io::ErrorKind::Unsupported => {
+        // EPERM (no CAP_SYS_ADMIN) is PermissionDenied to Rust.
+        return Err(match e.kind() {
+            io::ErrorKind::PermissionDenied => ProfileError::NeedsRoot(e),
+            io::ErrorKind::Unsupported => {
                 ProfileError::Unsupported(std::env::consts::OS.to_owned())
             }
             _ => ProfileError::NoNamespaces(e),
