@@ -2,7 +2,7 @@
 //! reports. Results go to stdout, narration to stderr.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -12,6 +12,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use tcplab::env::Environment;
 use tcplab::lab::run_scenario;
+use tcplab::profile::{self, PROFILES};
 use tcplab::record::{self, Record};
 use tcplab::report::{self, Exporter};
 use tcplab::scenario::{self, Scenario, ScenarioError};
@@ -62,7 +63,66 @@ enum Command {
         /// Print it as JSON
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        netns: NetnsArgs,
     },
+    /// List the environment profiles for --profile: name, settings, what each models.
+    Profiles,
+    /// Compare record files: one row per scenario observation, one column per environment.
+    Compare(CompareArgs),
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// Record files (JSON Lines, from `run --record`, or published records)
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Where to write the table; `-` is stdout
+    #[arg(long, short, default_value = "-", value_name = "FILE")]
+    output: String,
+}
+
+/// Settings for a fresh network namespace (Linux, root).
+#[derive(Args)]
+struct NetnsArgs {
+    /// Run in a fresh network namespace with this sysctl set: --sysctl net.core.somaxconn=128 (repeatable; Linux, root)
+    #[arg(long = "sysctl", value_name = "NAME=VALUE", value_parser = parse_set)]
+    sysctls: Vec<(String, String)>,
+    /// Run in a fresh network namespace with a named profile's settings (see `tcplab profiles`; Linux, root)
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+}
+
+impl NetnsArgs {
+    /// The environment the runs see. Without settings, this machine's. With settings, the
+    /// process first enters a fresh network namespace with them; this must happen before
+    /// any thread starts (the engine's threads inherit the namespace).
+    ///
+    /// A setting that reads back otherwise than it was written (the kernel filled in or
+    /// adjusted part of it) is pointed out; the records keep what was read back.
+    fn environment(&self) -> anyhow::Result<Environment> {
+        if self.sysctls.is_empty() && self.profile.is_none() {
+            return Ok(Environment::current());
+        }
+        let netns = profile::settings(self.profile.as_deref(), &self.sysctls)?;
+        let host = Environment::current();
+        profile::enter(&netns)?;
+        let env = Environment::current_in(netns, &host);
+        if let Some(n) = &env.netns {
+            for (k, asked) in &n.set {
+                match env.sysctls.get(k) {
+                    Some(got) if got != asked => {
+                        eprintln!("note: {k} was set to `{asked}` and reads back as `{got}`")
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(env)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -100,6 +160,8 @@ struct RunArgs {
     /// Watchdog limit per run in milliseconds [default: the scenario's timeout_ms]
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     timeout_ms: Option<u64>,
+    #[command(flatten)]
+    netns: NetnsArgs,
 }
 
 fn parse_set(s: &str) -> Result<(String, String), String> {
@@ -128,8 +190,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::List => list(&dir),
         Command::Explain { name, markdown } => explain(&dir, &name, markdown),
         Command::Check { files } => check(&dir, &files),
-        Command::Env { json } => {
-            let env = Environment::current();
+        Command::Profiles => profiles(),
+        Command::Compare(args) => compare(&args),
+        Command::Env { json, netns } => {
+            let env = netns.environment()?;
             let mut text = String::new();
             if json {
                 text = serde_json::to_string_pretty(&env)?;
@@ -144,6 +208,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 ));
                 text.push_str(&format!("arch          {}\n", env.arch));
                 text.push_str(&format!("cpus          {}\n", env.cpus));
+                if let Some(n) = &env.netns {
+                    text.push_str(&format!("netns         {}\n", n.describe()));
+                }
                 for (k, v) in &env.sysctls {
                     text.push_str(&format!("{k:<34}{v}\n"));
                 }
@@ -327,7 +394,8 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let invalid_exit = report_invalid(&invalid);
 
-    let env = Environment::current();
+    // Before the first engine thread: the threads inherit the namespace.
+    let env = args.netns.environment()?;
     let timeout = args.timeout_ms.map(Duration::from_millis);
     let narrate = plans.len() > 1 || args.repeat > 1;
     let mut records: Vec<Record> = Vec::new();
@@ -392,6 +460,65 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(worst))
 }
 
+fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
+    let mut entries = Vec::new();
+    let mut unreadable = false;
+    for f in &args.files {
+        match record::read(f) {
+            Ok((mut good, bad)) => {
+                for b in &bad {
+                    eprintln!("skipped {b}");
+                }
+                if good.is_empty() {
+                    eprintln!("{}: no records", f.display());
+                }
+                entries.append(&mut good);
+            }
+            Err(e) => {
+                eprintln!("Error: cannot read {}: {e}", f.display());
+                unreadable = true;
+            }
+        }
+    }
+    if entries.is_empty() {
+        bail!("no records to compare");
+    }
+    let matrix = tcplab::compare::compare(&entries);
+    let text = match args.format {
+        Format::Text => {
+            // Colour only for a person at a terminal, and not when NO_COLOR is set.
+            let colour = args.output == "-"
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none();
+            tcplab::compare::text(&matrix, colour)
+        }
+        Format::Markdown => tcplab::compare::markdown(&matrix),
+        Format::Json => tcplab::compare::json(&matrix),
+    };
+    write_output(&args.output, &text)?;
+    Ok(ExitCode::from(if unreadable {
+        EXIT_USAGE
+    } else {
+        EXIT_OK
+    }))
+}
+
+fn profiles() -> anyhow::Result<ExitCode> {
+    let width = PROFILES.iter().map(|p| p.name.len()).max().unwrap_or(8);
+    let mut text = String::new();
+    for p in PROFILES {
+        text.push_str(&format!("{:<width$}  {}\n", p.name, p.models));
+        for (k, v) in p.settings {
+            text.push_str(&format!("{:<width$}    {k} = {v}\n", ""));
+        }
+    }
+    text.push_str(
+        "\nUse: tcplab run NAME --profile PROFILE (or --sysctl NAME=VALUE); Linux, as root.\n",
+    );
+    write_output("-", &text)?;
+    Ok(ExitCode::from(EXIT_OK))
+}
+
 fn summary(records: &[Record]) -> String {
     let mut out = String::from("\nSummary\n");
     let mut names: Vec<&str> = Vec::new();
@@ -407,9 +534,13 @@ fn summary(records: &[Record]) -> String {
             .filter(|r| r.verdict.status.is_success())
             .count();
         let status = if mine.len() == 1 {
-            mine[0].verdict.status.label().to_owned()
+            mine[0].verdict.label()
         } else {
-            format!("held in {held} of {} runs", mine.len())
+            let note = mine[0]
+                .verdict
+                .basis_note()
+                .map_or(String::new(), |n| format!(" ({n})"));
+            format!("held in {held} of {} runs{note}", mine.len())
         };
         let ms: f64 = mine.iter().map(|r| r.elapsed_ms).sum();
         out.push_str(&format!("  {name:<24} {status:<32} {ms:>9.1} ms\n"));

@@ -76,6 +76,23 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// `documented, not measured` when the expectations come from documentation; reports
+    /// print it beside the status so a documented PASS is never read as a measured one.
+    pub fn basis_note(&self) -> Option<&'static str> {
+        match self.basis {
+            Some(Basis::Documented(_)) => Some("documented, not measured"),
+            _ => None,
+        }
+    }
+
+    /// The status with the basis note: `PASS (documented, not measured)`.
+    pub fn label(&self) -> String {
+        match self.basis_note() {
+            Some(n) => format!("{} ({n})", self.status.label()),
+            None => self.status.label().to_owned(),
+        }
+    }
+
     pub fn deviations(&self) -> impl Iterator<Item = &Check> {
         self.checks
             .iter()

@@ -100,7 +100,7 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
     }
 
     let v = &r.verdict;
-    let _ = write!(out, "\nVerdict on {}: {}", v.os, v.status.label());
+    let _ = write!(out, "\nVerdict on {}: {}", v.os, v.label());
     match v.status {
         Status::Pass | Status::Deviation | Status::Incomplete if !v.checks.is_empty() => {
             let held = v
@@ -232,9 +232,13 @@ fn timeline(events: &[Event]) -> Vec<String> {
 pub fn repeats(name: &str, records: &[&Record]) -> String {
     let s = Repeats::of(records);
     let mut out = String::new();
+    let note = records
+        .iter()
+        .find_map(|r| r.verdict.basis_note())
+        .map_or(String::new(), |n| format!(" (expectations {n})"));
     let _ = writeln!(
         out,
-        "{name}: {} runs, verdict held in {} of {}",
+        "{name}: {} runs, verdict held in {} of {}{note}",
         s.runs, s.held, s.runs
     );
     let width = s

@@ -242,6 +242,108 @@ pub fn thread_is_asleep(tid: u64) -> Option<bool> {
     }
 }
 
+/// Moves the calling thread into a fresh, anonymous network namespace (unshare(2) with
+/// CLONE_NEWNET). Call it on the main thread before any other thread exists: threads
+/// created afterwards inherit the namespace, threads that already exist do not.
+///
+/// # Notes
+/// On Linux this needs CAP_SYS_ADMIN (root) and fails with EPERM otherwise. The namespace
+/// has no name and no mount: it ends with the last process in it, so nothing is left
+/// behind however the process ends (even SIGKILL). On other systems there are no network
+/// namespaces and `Unsupported` is returned. See unshare(2), network_namespaces(7).
+pub fn unshare_netns() -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    // Network namespaces are Linux's.
+    {
+        // SAFETY: unshare takes a flag word and changes only this thread's namespaces.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
+/// Brings the loopback interface of the current network namespace up (a new namespace
+/// starts with `lo` down), the way `ip link set lo up` does: SIOCGIFFLAGS, then
+/// SIOCSIFFLAGS with IFF_UP added. See netdevice(7).
+pub fn loopback_up() -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    // The ioctl layout (struct ifreq) is Linux's here; only Linux has namespaces to use it in.
+    {
+        // SAFETY: a plain socket call; the descriptor is closed below.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: ifreq is plain data; zeroed is a valid value.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        // SAFETY: SIOCGIFFLAGS fills ifru_flags of the ifreq we pass.
+        let mut rc = unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut req) };
+        if rc == 0 {
+            // SAFETY: the kernel just wrote ifru_flags; IFF_UP fits a c_short.
+            unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+            // SAFETY: SIOCSIFFLAGS reads the ifreq we pass.
+            rc = unsafe { libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &req) };
+        }
+        let err = io::Error::last_os_error();
+        // SAFETY: fd is ours and closed once.
+        unsafe { libc::close(fd) };
+        if rc != 0 {
+            return Err(err);
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
+/// The path of a sysctl under /proc/sys (`net.core.somaxconn` -> `net/core/somaxconn`).
+fn sysctl_path(name: &str) -> String {
+    format!("/proc/sys/{}", name.replace('.', "/"))
+}
+
+/// One kernel setting by its sysctl name, with runs of whitespace made single spaces.
+///
+/// # Notes
+/// On Linux this reads /proc/sys, which shows the network namespace of the calling thread
+/// for `net.*`. macOS and FreeBSD have sysctl(3) instead, not read yet: NotFound.
+pub fn read_sysctl(name: &str) -> io::Result<String> {
+    let value = std::fs::read_to_string(sysctl_path(name))?;
+    Ok(value.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Writes one kernel setting by its sysctl name (Linux: /proc/sys).
+///
+/// # Notes
+/// In a network namespace other than the first, Linux shows only the per-namespace `net.*`
+/// settings (others are absent: NotFound) and makes the global ones it shows read-only
+/// (EACCES): a write here cannot change the host's settings.
+pub fn write_sysctl(name: &str, value: &str) -> io::Result<()> {
+    std::fs::write(sysctl_path(name), value)
+}
+
+/// Threads in this process, where the system says (Linux: /proc/self/task).
+pub fn thread_count() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    // /proc/self/task is Linux's; see proc(5).
+    {
+        std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 /// The kernel's name and release, from uname(2).
 pub fn uname() -> (String, String) {
     // SAFETY: utsname is plain data; uname fills it.
