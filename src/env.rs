@@ -106,6 +106,10 @@ impl Environment {
                 facts.insert(fact.to_owned(), v);
             }
         }
+        // macOS and FreeBSD: the same limit under its BSD name.
+        if let (false, Some(v)) = (facts.contains_key("somaxconn"), one("kern.ipc.somaxconn")) {
+            facts.insert("somaxconn".to_owned(), v);
+        }
         for (prefix, sysctl) in [
             ("tcp_wmem", "net.ipv4.tcp_wmem"),
             ("tcp_rmem", "net.ipv4.tcp_rmem"),

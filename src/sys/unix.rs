@@ -390,7 +390,7 @@ pub fn tcp_sysctls() -> Vec<(&'static str, String)> {
         "net.ipv4.tcp_keepalive_intvl",
         "net.ipv4.tcp_keepalive_probes",
     ];
-    NAMES
+    let mut found: Vec<(&'static str, String)> = NAMES
         .iter()
         .filter_map(|name| {
             let path = format!("/proc/sys/{}", name.replace('.', "/"));
@@ -400,7 +400,65 @@ pub fn tcp_sysctls() -> Vec<(&'static str, String)> {
                 value.split_whitespace().collect::<Vec<_>>().join(" "),
             ))
         })
+        .collect();
+    found.extend(bsd_sysctls());
+    found
+}
+
+/// The BSD settings behind the same questions: the accept-queue limit and the socket
+/// buffer sizes and limits, read with sysctlbyname(3).
+///
+/// # Notes
+/// On macOS and FreeBSD `kern.ipc.somaxconn` caps the listen(2) backlog (FreeBSD also
+/// calls it `kern.ipc.soacceptqueue`); `net.inet.tcp.sendspace`/`recvspace` are the
+/// default buffer sizes and the `*buf_auto`/`*buf_max` pair the autotuning switch and
+/// limit. Every one is an integer. See sysctl(3) and tcp(4).
+#[cfg(any(target_os = "macos", target_os = "freebsd"))]
+fn bsd_sysctls() -> Vec<(&'static str, String)> {
+    const NAMES: &[&str] = &[
+        "kern.ipc.somaxconn",
+        "kern.ipc.maxsockbuf",
+        "net.inet.tcp.sendspace",
+        "net.inet.tcp.recvspace",
+        "net.inet.tcp.sendbuf_auto",
+        "net.inet.tcp.recvbuf_auto",
+        "net.inet.tcp.sendbuf_max",
+        "net.inet.tcp.recvbuf_max",
+    ];
+    NAMES
+        .iter()
+        .filter_map(|name| {
+            let cname = std::ffi::CString::new(*name).ok()?;
+            let mut buf = [0u8; 8];
+            let mut len = buf.len();
+            // SAFETY: the buffer and its length describe writable memory of that size;
+            // a null new value reads without writing.
+            let rc = unsafe {
+                libc::sysctlbyname(
+                    cname.as_ptr(),
+                    buf.as_mut_ptr().cast(),
+                    &mut len,
+                    std::ptr::null_mut(),
+                    0,
+                )
+            };
+            if rc != 0 {
+                return None;
+            }
+            let value = match len {
+                4 => i64::from(i32::from_ne_bytes(buf[..4].try_into().ok()?)),
+                8 => i64::from_ne_bytes(buf),
+                _ => return None,
+            };
+            Some((*name, value.to_string()))
+        })
         .collect()
+}
+
+/// Other Unix systems: no BSD settings to read.
+#[cfg(not(any(target_os = "macos", target_os = "freebsd")))]
+fn bsd_sysctls() -> Vec<(&'static str, String)> {
+    Vec::new()
 }
 
 // =======================================================================================

@@ -275,7 +275,6 @@ pub fn thread_count() -> Option<usize> {
 
 // ---- kernel evidence and per-socket knobs (the scenario catalogue's ops) ----------------
 
-
 /// The TCP state of an open socket. Windows reports it through GetTcpTable2 / SIO_TCP_INFO,
 /// not read yet: `None`.
 pub fn tcp_state(socket: &Socket) -> Option<&'static str> {
