@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use crate::engine::{self, RunConfig};
+use crate::engine::{self, Engine, RunConfig};
 use crate::env::Environment;
 use crate::observe::observe;
 use crate::record::{Record, ScenarioRef};
@@ -14,8 +14,21 @@ use crate::verdict::judge;
 /// The name the blocking engine goes by in records.
 pub const STD_ENGINE: &str = "std";
 
-/// Runs `scenario` once with `params` (already resolved) on this machine.
+/// Runs `scenario` once with `params` (already resolved) on this machine, on the std
+/// engine.
 pub fn run_scenario(
+    scenario: &Scenario,
+    params: &BTreeMap<String, ParamValue>,
+    env: &Environment,
+    timeout: Option<Duration>,
+) -> Record {
+    run_scenario_on(Engine::Std, scenario, params, env, timeout)
+}
+
+/// Runs `scenario` once on `engine`, judged against the expectations for this OS and
+/// that engine.
+pub fn run_scenario_on(
+    engine: Engine,
     scenario: &Scenario,
     params: &BTreeMap<String, ParamValue>,
     env: &Environment,
@@ -28,7 +41,7 @@ pub fn run_scenario(
         facts: facts.clone(),
         timeout,
     };
-    let run = engine::run(scenario, &config);
+    let run = engine::run_on(engine, scenario, &config);
     let observations = observe(scenario, &run);
     let mut problems: Vec<String> = run
         .stuck
@@ -52,7 +65,15 @@ pub fn run_scenario(
         })
         .collect();
     problems.extend(run.failures.iter().cloned());
-    let verdict = judge(scenario, &env.os, params, &facts, &observations, problems);
+    let verdict = judge(
+        scenario,
+        &env.os,
+        engine.name(),
+        params,
+        &facts,
+        &observations,
+        problems,
+    );
     Record {
         scenario: ScenarioRef {
             name: scenario.name.clone(),
@@ -61,7 +82,7 @@ pub fn run_scenario(
             file: scenario.path.display().to_string(),
         },
         params: params.clone(),
-        engine: STD_ENGINE.to_owned(),
+        engine: engine.name().to_owned(),
         env: env.clone(),
         started_at,
         elapsed_ms: run.elapsed_ms,

@@ -20,19 +20,19 @@ use crate::sys;
 pub const MAX_TAGGED_WRITERS: usize = 16;
 
 /// Longest `wait_blocked` and default `wait_bytes` wait, within the watchdog's limit.
-const ENGINE_WAIT_LIMIT: Duration = Duration::from_secs(30);
+pub(super) const ENGINE_WAIT_LIMIT: Duration = Duration::from_secs(30);
 
-type StepOutcome = Result<StepResult, String>;
+pub(super) type StepOutcome = Result<StepResult, String>;
 
-fn new_socket() -> io::Result<Socket> {
+pub(super) fn new_socket() -> io::Result<Socket> {
     Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
 }
 
-fn loopback_any() -> SockAddr {
+pub(super) fn loopback_any() -> SockAddr {
     SockAddr::from(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
 }
 
-fn ms(d: i64) -> Duration {
+pub(super) fn ms(d: i64) -> Duration {
     Duration::from_millis(d.max(0) as u64)
 }
 
@@ -625,7 +625,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
     Ok(r)
 }
 
-fn count(k: &usize) -> Option<i64> {
+pub(super) fn count(k: &usize) -> Option<i64> {
     Some(*k as i64)
 }
 
@@ -636,7 +636,7 @@ fn failed(mut r: StepResult, e: &io::Error) -> StepResult {
 
 impl StepResult {
     /// A call that moved `k` bytes.
-    fn moved(&mut self, k: usize) {
+    pub(super) fn moved(&mut self, k: usize) {
         self.bytes += k as i64;
         self.sizes.push(k as i64);
         self.count += 1;
@@ -644,7 +644,7 @@ impl StepResult {
     }
 
     /// A call that failed.
-    fn failed(&mut self, e: &io::Error) {
+    pub(super) fn failed(&mut self, e: &io::Error) {
         self.outcome = Outcome::from_io(e);
         self.calls.push(match &self.outcome {
             Outcome::Err { errno: Some(n), .. } => n.clone(),
@@ -806,7 +806,7 @@ fn poll_for(
     }
 }
 
-fn poll_bits(f: PollFor) -> (i16, i16) {
+pub(super) fn poll_bits(f: PollFor) -> (i16, i16) {
     match f {
         PollFor::In => (sys::POLLIN, sys::POLLIN),
         PollFor::Out => (sys::POLLOUT, sys::POLLOUT),
@@ -830,7 +830,7 @@ pub fn revent_names(bits: i16) -> String {
     }
 }
 
-fn set_option(s: &Socket, opt: SockOpt, v: i64) -> io::Result<()> {
+pub(super) fn set_option(s: &Socket, opt: SockOpt, v: i64) -> io::Result<()> {
     let timeout = |v: i64| (v > 0).then(|| ms(v));
     match opt {
         SockOpt::SndBuf => s.set_send_buffer_size(v.max(0) as usize),
@@ -848,7 +848,7 @@ fn set_option(s: &Socket, opt: SockOpt, v: i64) -> io::Result<()> {
     }
 }
 
-fn get_option(s: &Socket, opt: SockOpt) -> io::Result<i64> {
+pub(super) fn get_option(s: &Socket, opt: SockOpt) -> io::Result<i64> {
     let whole_ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis() as i64);
     Ok(match opt {
         SockOpt::SndBuf => s.send_buffer_size()? as i64,

@@ -1,5 +1,6 @@
 //! Reports: one exporter per format behind one trait.
 
+mod compare;
 mod json;
 mod markdown;
 mod text;
@@ -10,6 +11,7 @@ use crate::observe::Value;
 use crate::record::Record;
 use crate::scenario::Scenario;
 
+pub use compare::compare;
 pub use json::Json;
 pub use markdown::Markdown;
 pub use text::{repeats, Text};

@@ -230,6 +230,56 @@ pub struct Expectations {
     pub basis: Basis,
     /// Observation name and what is expected of it, in file order.
     pub values: Vec<(String, Expected)>,
+    /// What differs under one engine (`[expect.linux.tokio]`).
+    pub engines: Vec<EngineExpectations>,
+}
+
+/// Expectations that replace same-named ones of their OS when one engine runs the steps.
+#[derive(Debug, Clone)]
+pub struct EngineExpectations {
+    /// `std` or `tokio`.
+    pub engine: String,
+    /// The measurement under this engine; it covers the whole run, also the keys it does
+    /// not override.
+    pub basis: Basis,
+    /// Why this engine differs, for reports.
+    pub why: Option<String>,
+    pub values: Vec<(String, Expected)>,
+}
+
+impl Expectations {
+    /// The expectations in force when `engine` runs: this OS's, with the keys of the
+    /// engine's table replacing the same-named ones (new keys are added at the end), and
+    /// the engine's basis when it has a table.
+    pub fn for_engine(&self, engine: &str) -> Expectations {
+        let Some(e) = self.engines.iter().find(|e| e.engine == engine) else {
+            return Expectations {
+                engines: Vec::new(),
+                ..self.clone()
+            };
+        };
+        let mut values = self.values.clone();
+        for (k, v) in &e.values {
+            match values.iter_mut().find(|(name, _)| name == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => values.push((k.clone(), v.clone())),
+            }
+        }
+        Expectations {
+            os: self.os.clone(),
+            basis: e.basis.clone(),
+            values,
+            engines: Vec::new(),
+        }
+    }
+
+    /// The engine's `why`, when its table gives one.
+    pub fn why(&self, engine: &str) -> Option<&str> {
+        self.engines
+            .iter()
+            .find(|e| e.engine == engine)
+            .and_then(|e| e.why.as_deref())
+    }
 }
 
 /// A validated scenario, ready to run.
@@ -367,6 +417,20 @@ struct RawObservation {
     step: String,
     take: Take,
     help: String,
+}
+
+/// The 1-based line of the first line from `from` on that sets `key` (`key = ...`), or
+/// `from` when there is none.
+fn key_line(text: &str, from: usize, key: &str) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find(|(_, l)| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(from, |(i, _)| i + 1)
 }
 
 /// Byte offset to 1-based line number.
@@ -667,7 +731,90 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         });
     }
 
-    // Expectations.
+    // Expectations: `[expect.<os>]`, and inside it `[expect.<os>.<engine>]` for what
+    // differs under one engine.
+    let parse_value = |label: &str,
+                       key: &str,
+                       vline: Option<usize>,
+                       value: &toml::Value|
+     -> Result<Expected, ScenarioError> {
+        let field = Some(format!("{label}.{key}"));
+        let Some(def) = observations.iter().find(|o| o.name == key) else {
+            let names = observations.iter().map(|o| o.name.as_str());
+            let near = closest(key, names);
+            return Err(err(
+                vline,
+                field,
+                format!(
+                    "no observation `{key}` (did you mean {}?) (observations: {})",
+                    near.join(", "),
+                    observations
+                        .iter()
+                        .map(|o| o.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        let expected =
+            expected_from(value, def.value_type()).map_err(|m| err(vline, field.clone(), m))?;
+        if let Expected::When(p, _) = &expected {
+            if !param_names.contains(p.as_str()) {
+                return Err(err(
+                    vline,
+                    field,
+                    format!("`when = \"{p}\"` names no parameter"),
+                ));
+            }
+        }
+        // Expectations may also name numeric observations of the same run.
+        for e in expected_exprs(&expected) {
+            for n in e.names() {
+                let numeric_obs = observations.iter().any(|o| {
+                    o.name == n && matches!(o.value_type(), ValueType::Int | ValueType::Ms)
+                });
+                if !numeric_obs {
+                    check_names(&Expr::Name(n.to_owned()), vline, &format!("{label}.{key}"))?;
+                }
+            }
+        }
+        Ok(expected)
+    };
+    let parse_basis = |label: &str,
+                       key: &str,
+                       vline: Option<usize>,
+                       value: &toml::Value,
+                       basis: &mut Option<Basis>|
+     -> Result<(), ScenarioError> {
+        let field = Some(format!("{label}.{key}"));
+        let Some(text) = value.as_str().filter(|t| !t.trim().is_empty()) else {
+            return Err(err(
+                vline,
+                field,
+                "must be a text naming the system and the command, or the source".into(),
+            ));
+        };
+        if basis.is_some() {
+            return Err(err(
+                vline,
+                field,
+                "give `measured` or `documented`, not both".into(),
+            ));
+        }
+        *basis = Some(if key == "measured" {
+            Basis::Measured(text.to_owned())
+        } else {
+            Basis::Documented(text.to_owned())
+        });
+        Ok(())
+    };
+    let no_basis = |label: &str, line: Option<usize>| {
+        err(
+            line,
+            Some(label.to_owned()),
+            "say where the expectations come from: `measured = \"<system, command, date>\"` or `documented = \"<source>\"`".into(),
+        )
+    };
     let mut expectations = Vec::new();
     for (os, sp) in raw.expect {
         let line = at(sp.span());
@@ -678,90 +825,89 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                 format!("unknown OS `{os}` (one of {})", OSES.join(", ")),
             ));
         }
+        let label = format!("expect.{os}");
         let table = sp.into_inner();
         let mut basis = None;
         let mut values = Vec::new();
+        let mut engines = Vec::new();
         for (key, v) in table {
             let vline = at(v.span());
-            let field = Some(format!("expect.{os}.{key}"));
             let value = v.into_inner();
-            match key.as_str() {
-                "measured" | "documented" => {
-                    let Some(text) = value.as_str().filter(|t| !t.trim().is_empty()) else {
-                        return Err(err(
-                            vline,
-                            field,
-                            "must be a text naming the system and the command, or the source"
-                                .into(),
-                        ));
-                    };
-                    if basis.is_some() {
-                        return Err(err(
-                            vline,
-                            field,
-                            "give `measured` or `documented`, not both".into(),
-                        ));
-                    }
-                    basis = Some(if key == "measured" {
-                        Basis::Measured(text.to_owned())
-                    } else {
-                        Basis::Documented(text.to_owned())
-                    });
+            match (key.as_str(), value) {
+                ("measured" | "documented", value) => {
+                    parse_basis(&label, &key, vline, &value, &mut basis)?
                 }
-                obs => {
-                    let Some(def) = observations.iter().find(|o| o.name == obs) else {
+                (name, toml::Value::Table(t))
+                    if crate::engine::ENGINE_NAMES.contains(&name)
+                        || (observations.iter().all(|o| o.name != name)
+                            && !EXPECTATION_KEYS.iter().any(|k| t.contains_key(*k))) =>
+                {
+                    // `[expect.linux.tokio]`: what differs under one engine.
+                    let elabel = format!("{label}.{name}");
+                    if !crate::engine::ENGINE_NAMES.contains(&name) {
+                        let near = closest(name, crate::engine::ENGINE_NAMES.into_iter());
                         return Err(err(
                             vline,
-                            field,
+                            Some(elabel),
                             format!(
-                                "no observation `{obs}` (observations: {})",
-                                observations
-                                    .iter()
-                                    .map(|o| o.name.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
+                                "unknown engine `{name}` (did you mean {}?); engines: {}",
+                                near.join(", "),
+                                crate::engine::ENGINE_NAMES.join(", ")
                             ),
                         ));
-                    };
-                    let expected = expected_from(&value, def.value_type())
-                        .map_err(|m| err(vline, field.clone(), m))?;
-                    if let Expected::When(p, _) = &expected {
-                        if !param_names.contains(p.as_str()) {
-                            return Err(err(
-                                vline,
-                                field,
-                                format!("`when = \"{p}\"` names no parameter"),
-                            ));
-                        }
                     }
-                    // Expectations may also name numeric observations of the same run.
-                    for e in expected_exprs(&expected) {
-                        for n in e.names() {
-                            let numeric_obs = observations.iter().any(|o| {
-                                o.name == n
-                                    && matches!(o.value_type(), ValueType::Int | ValueType::Ms)
-                            });
-                            if !numeric_obs {
-                                check_names(
-                                    &Expr::Name(n.to_owned()),
-                                    vline,
-                                    &format!("expect.{os}.{key}"),
-                                )?;
+                    let mut ebasis = None;
+                    let mut why = None;
+                    let mut evalues = Vec::new();
+                    for (k, value) in t {
+                        // Keys inside the engine's table have no span of their own: the
+                        // first line below its header that sets the key.
+                        let kline = vline.map(|l| key_line(text, l, &k));
+                        match k.as_str() {
+                            "measured" | "documented" => {
+                                parse_basis(&elabel, &k, kline, &value, &mut ebasis)?
+                            }
+                            "why" => match value.as_str().filter(|t| !t.trim().is_empty()) {
+                                Some(w) => why = Some(w.trim().to_owned()),
+                                None => {
+                                    return Err(err(
+                                        kline,
+                                        Some(format!("{elabel}.why")),
+                                        "must be a text saying why this engine differs".into(),
+                                    ))
+                                }
+                            },
+                            obs => {
+                                let e = parse_value(&elabel, obs, kline, &value)?;
+                                evalues.push((obs.to_owned(), e));
                             }
                         }
                     }
-                    values.push((obs.to_owned(), expected));
+                    let Some(ebasis) = ebasis else {
+                        return Err(no_basis(&elabel, vline));
+                    };
+                    engines.push(EngineExpectations {
+                        engine: name.to_owned(),
+                        basis: ebasis,
+                        why,
+                        values: evalues,
+                    });
+                }
+                (obs, value) => {
+                    let e = parse_value(&label, obs, vline, &value)?;
+                    values.push((obs.to_owned(), e));
                 }
             }
         }
         let Some(basis) = basis else {
-            return Err(err(
-                line,
-                Some(format!("expect.{os}")),
-                "say where the expectations come from: `measured = \"<system, command, date>\"` or `documented = \"<source>\"`".into(),
-            ));
+            return Err(no_basis(&label, line));
         };
-        expectations.push(Expectations { os, basis, values });
+        expectations.push(Expectations {
+            os,
+            basis,
+            values,
+            engines,
+        });
     }
 
     // The explanation's placeholders.
@@ -835,6 +981,10 @@ fn expected_exprs(e: &Expected) -> Vec<&Expr> {
         _ => vec![],
     }
 }
+
+/// The keys of an expectation written as a table (`{ min = 1 }`): a table with none of
+/// them inside `[expect.<os>]` is an engine's table.
+const EXPECTATION_KEYS: &[&str] = &["min", "max", "any_of", "when", "value"];
 
 /// Names an outcome expectation may use besides errno names and io::ErrorKind names.
 const OUTCOME_WORDS: &[&str] = &["ok", "deadline"];
