@@ -53,6 +53,57 @@ fn run_backlog_passes_and_shows_timeline_observations_verdict_and_why() {
         ));
 }
 
+// read-timeout's engine table is measured on Linux.
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "read-timeout has expectations for Linux only"
+)]
+#[test]
+fn engine_all_prints_one_table_marking_the_differences_and_why() {
+    tcplab()
+        .args(["run", "read-timeout", "--engine", "all"])
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("observation"))
+        .stdout(predicate::str::contains("| std"))
+        .stdout(predicate::str::contains("| tokio"))
+        .stdout(
+            predicate::str::is_match(r"≠ timeout_error +\| EAGAIN \(WouldBlock\) +\| deadline")
+                .unwrap(),
+        )
+        .stdout(predicate::str::contains("Why they differ"))
+        .stdout(predicate::str::contains("loses no data"));
+}
+
+#[test]
+fn engine_all_records_one_record_per_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("records.jsonl");
+    tcplab()
+        .args(["run", "refused", "--engine", "all", "--record"])
+        .arg(&store)
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .code(0);
+    let engines: Vec<String> = records_in(&fs::read_to_string(&store).unwrap())
+        .iter()
+        .map(|r| r["engine"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(engines, ["std", "tokio"]);
+}
+
+#[test]
+fn an_unknown_engine_is_a_usage_error_naming_the_choices() {
+    tcplab()
+        .args(["run", "refused", "--engine", "tokyo"])
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("tokio"))
+        .stderr(predicate::str::contains("all"));
+}
+
 #[test]
 fn json_prints_one_pretty_record_with_a_trailing_newline() {
     let output = tcplab()

@@ -245,6 +245,9 @@ pub struct EngineExpectations {
     /// Why this engine differs, for reports.
     pub why: Option<String>,
     pub values: Vec<(String, Expected)>,
+    /// Keys of the OS's table not checked under this engine (`skip = [...]`): a figure
+    /// that means something else there, with the reason in `why`.
+    pub skip: Vec<String>,
 }
 
 impl Expectations {
@@ -259,6 +262,7 @@ impl Expectations {
             };
         };
         let mut values = self.values.clone();
+        values.retain(|(k, _)| !e.skip.contains(k));
         for (k, v) in &e.values {
             match values.iter_mut().find(|(name, _)| name == k) {
                 Some(slot) => slot.1 = v.clone(),
@@ -858,6 +862,7 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                     }
                     let mut ebasis = None;
                     let mut why = None;
+                    let mut skip = Vec::new();
                     let mut evalues = Vec::new();
                     for (k, value) in t {
                         // Keys inside the engine's table have no span of their own: the
@@ -866,6 +871,28 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                         match k.as_str() {
                             "measured" | "documented" => {
                                 parse_basis(&elabel, &k, kline, &value, &mut ebasis)?
+                            }
+                            "skip" => {
+                                let names: Option<Vec<&str>> = value
+                                    .as_array()
+                                    .and_then(|a| a.iter().map(|v| v.as_str()).collect());
+                                let Some(names) = names else {
+                                    return Err(err(
+                                        kline,
+                                        Some(format!("{elabel}.skip")),
+                                        "must be a list of observation names".into(),
+                                    ));
+                                };
+                                for n in names {
+                                    if !observations.iter().any(|o| o.name == n) {
+                                        return Err(err(
+                                            kline,
+                                            Some(format!("{elabel}.skip")),
+                                            format!("no observation `{n}`"),
+                                        ));
+                                    }
+                                    skip.push(n.to_owned());
+                                }
                             }
                             "why" => match value.as_str().filter(|t| !t.trim().is_empty()) {
                                 Some(w) => why = Some(w.trim().to_owned()),
@@ -886,11 +913,19 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                     let Some(ebasis) = ebasis else {
                         return Err(no_basis(&elabel, vline));
                     };
+                    if !skip.is_empty() && why.is_none() {
+                        return Err(err(
+                            vline,
+                            Some(format!("{elabel}.skip")),
+                            "say in `why` why these are not checked under this engine".into(),
+                        ));
+                    }
                     engines.push(EngineExpectations {
                         engine: name.to_owned(),
                         basis: ebasis,
                         why,
                         values: evalues,
+                        skip,
                     });
                 }
                 (obs, value) => {
@@ -1350,6 +1385,54 @@ dial = {{ step = "dial", take = "outcome", help = "h" }}
             "[expect.linux]\nmeasured = \"m\"\ndial = \"ECONREFUSED\"\n",
         ));
         assert!(e.message.contains("did you mean ECONNREFUSED"), "{e}");
+    }
+
+    #[test]
+    fn an_engine_table_overrides_same_named_keys_for_that_engine_only() {
+        let text = file(
+            DIAL,
+            "[expect.linux]\nmeasured = \"m\"\ndial = \"ECONNREFUSED\"\n\n[expect.linux.tokio]\nmeasured = \"t\"\nwhy = \"w\"\ndial = \"deadline\"\n",
+        );
+        let s = parse(Path::new("t.toml"), &text, "misc").unwrap();
+        let linux = s.expectations_for("linux").unwrap();
+        assert_eq!(linux.why("tokio"), Some("w"));
+        let std = linux.for_engine("std");
+        assert_eq!(std.values[0].1, Expected::Outcome("ECONNREFUSED".into()));
+        assert_eq!(std.basis, Basis::Measured("m".into()));
+        let tokio = linux.for_engine("tokio");
+        assert_eq!(tokio.values.len(), 1);
+        assert_eq!(tokio.values[0].1, Expected::Outcome("deadline".into()));
+        assert_eq!(tokio.basis, Basis::Measured("t".into()));
+    }
+
+    #[test]
+    fn an_unknown_engine_names_the_line_and_the_closest_engine() {
+        let text = file(
+            DIAL,
+            "[expect.linux]\nmeasured = \"m\"\n\n[expect.linux.tokyo]\nmeasured = \"t\"\n",
+        );
+        let e = error(&text);
+        assert_eq!(e.line, Some(29), "{e}");
+        assert_eq!(e.field.as_deref(), Some("expect.linux.tokyo"));
+        assert!(e.message.contains("did you mean tokio"), "{e}");
+    }
+
+    #[test]
+    fn an_engine_table_is_checked_like_its_os_table() {
+        let base = "[expect.linux]\nmeasured = \"m\"\n\n[expect.linux.tokio]\n";
+        let e = error(&file(DIAL, &format!("{base}dial = \"ok\"\n")));
+        assert!(e.message.contains("measured"), "{e}");
+        let e = error(&file(
+            DIAL,
+            &format!("{base}measured = \"t\"\n\ndail = \"ok\"\n"),
+        ));
+        assert_eq!(e.line, Some(32), "{e}");
+        assert!(e.message.contains("did you mean dial"), "{e}");
+        let e = error(&file(
+            DIAL,
+            &format!("{base}measured = \"t\"\nskip = [\"dial\"]\n"),
+        ));
+        assert!(e.message.contains("why"), "{e}");
     }
 
     #[test]
