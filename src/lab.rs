@@ -56,10 +56,12 @@ pub fn run_scenario_on(
                 "watchdog: after {} ms `{}` was stuck {place}{}",
                 run.timeout_ms,
                 s.actor,
-                if s.released {
-                    "; it ended once its sockets were shut down"
-                } else {
-                    "; it did not end even after its sockets were shut down"
+                match (engine, s.released) {
+                    (Engine::Std, true) => "; it ended once its sockets were shut down",
+                    (Engine::Std, false) =>
+                        "; it did not end even after its sockets were shut down",
+                    (Engine::Tokio, true) => "; its task was dropped (aborted)",
+                    (Engine::Tokio, false) => "; its task did not end even when aborted",
                 }
             )
         })

@@ -254,6 +254,25 @@ fn a_deadlock_is_ended_by_the_watchdog_which_names_the_stuck_actor_and_step() {
         .stdout(predicate::str::contains(format!("line {wait_line})")));
 }
 
+#[test]
+fn a_deadlock_on_tokio_is_ended_by_the_watchdog_which_drops_the_stuck_tasks() {
+    let text = fixture_text("deadlock-read-nobody-writes.toml");
+    let read_line = line_of(&text, r#"op = "read""#);
+    tcplab()
+        .arg("run")
+        .arg(fixture("deadlock-read-nobody-writes.toml"))
+        .args(["--timeout-ms", "500", "--engine", "tokio"])
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("INCOMPLETE"))
+        .stdout(predicate::str::contains(
+            "watchdog: after 500 ms `server` was stuck in step 4 (`read().await`",
+        ))
+        .stdout(predicate::str::contains(format!("line {read_line})")))
+        .stdout(predicate::str::contains("its task was dropped"));
+}
+
 // ---------------------------------------------------------------------------------------
 // run: the record store
 // ---------------------------------------------------------------------------------------
