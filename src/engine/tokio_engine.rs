@@ -273,6 +273,8 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
     events.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
     failures.extend(std::mem::take(&mut *lock(&shared.failures)));
     let steps = std::mem::take(&mut *lock(&shared.results));
+    // Fields the lab fills in around the engine start from their defaults.
+    #[allow(clippy::needless_update)]
     Run {
         events,
         steps,
@@ -280,6 +282,7 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
         failures,
         elapsed_ms,
         timeout_ms: timeout.as_millis() as u64,
+        ..Run::default()
     }
 }
 
