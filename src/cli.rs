@@ -2,7 +2,7 @@
 //! reports. Results go to stdout, narration to stderr.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -13,6 +13,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tcplab::engine::Engine;
 use tcplab::env::Environment;
 use tcplab::lab::run_scenario_on;
+use tcplab::profile::{self, PROFILES};
 use tcplab::record::{self, Record};
 use tcplab::report::{self, Exporter};
 use tcplab::scenario::{self, Scenario, ScenarioError};
@@ -42,8 +43,17 @@ struct Cli {
 enum Command {
     /// Run scenarios by name or path and report what the kernel did.
     Run(RunArgs),
-    /// List the scenarios: name, topic and summary.
+    /// List the scenarios by topic, with their summaries.
     List,
+    /// Explain a scenario: what it shows, why the kernel behaves so, how other systems
+    /// differ, what to read, and what is expected where.
+    Explain {
+        /// Scenario name (see `tcplab list`) or path to a .toml file
+        name: String,
+        /// Print Markdown instead of terminal text
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Validate scenario files without running them (all of them when none is named).
     Check {
         /// Scenario files
@@ -54,7 +64,66 @@ enum Command {
         /// Print it as JSON
         #[arg(long)]
         json: bool,
+        #[command(flatten)]
+        netns: NetnsArgs,
     },
+    /// List the environment profiles for --profile: name, settings, what each models.
+    Profiles,
+    /// Compare record files: one row per scenario observation, one column per environment.
+    Compare(CompareArgs),
+}
+
+#[derive(Args)]
+struct CompareArgs {
+    /// Record files (JSON Lines, from `run --record`, or published records)
+    #[arg(required = true, value_name = "FILE")]
+    files: Vec<PathBuf>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    format: Format,
+    /// Where to write the table; `-` is stdout
+    #[arg(long, short, default_value = "-", value_name = "FILE")]
+    output: String,
+}
+
+/// Settings for a fresh network namespace (Linux, root).
+#[derive(Args)]
+struct NetnsArgs {
+    /// Run in a fresh network namespace with this sysctl set: --sysctl net.core.somaxconn=128 (repeatable; Linux, root)
+    #[arg(long = "sysctl", value_name = "NAME=VALUE", value_parser = parse_set)]
+    sysctls: Vec<(String, String)>,
+    /// Run in a fresh network namespace with a named profile's settings (see `tcplab profiles`; Linux, root)
+    #[arg(long, value_name = "NAME")]
+    profile: Option<String>,
+}
+
+impl NetnsArgs {
+    /// The environment the runs see. Without settings, this machine's. With settings, the
+    /// process first enters a fresh network namespace with them; this must happen before
+    /// any thread starts (the engine's threads inherit the namespace).
+    ///
+    /// A setting that reads back otherwise than it was written (the kernel filled in or
+    /// adjusted part of it) is pointed out; the records keep what was read back.
+    fn environment(&self) -> anyhow::Result<Environment> {
+        if self.sysctls.is_empty() && self.profile.is_none() {
+            return Ok(Environment::current());
+        }
+        let netns = profile::settings(self.profile.as_deref(), &self.sysctls)?;
+        let host = Environment::current();
+        profile::enter(&netns)?;
+        let env = Environment::current_in(netns, &host);
+        if let Some(n) = &env.netns {
+            for (k, asked) in &n.set {
+                match env.sysctls.get(k) {
+                    Some(got) if got != asked => {
+                        eprintln!("note: {k} was set to `{asked}` and reads back as `{got}`")
+                    }
+                    _ => {}
+                }
+            }
+        }
+        Ok(env)
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -116,6 +185,8 @@ struct RunArgs {
     /// Watchdog limit per run in milliseconds [default: the scenario's timeout_ms]
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     timeout_ms: Option<u64>,
+    #[command(flatten)]
+    netns: NetnsArgs,
 }
 
 fn parse_set(s: &str) -> Result<(String, String), String> {
@@ -142,9 +213,12 @@ pub fn run() -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Run(args) => run_command(&dir, args),
         Command::List => list(&dir),
+        Command::Explain { name, markdown } => explain(&dir, &name, markdown),
         Command::Check { files } => check(&dir, &files),
-        Command::Env { json } => {
-            let env = Environment::current();
+        Command::Profiles => profiles(),
+        Command::Compare(args) => compare(&args),
+        Command::Env { json, netns } => {
+            let env = netns.environment()?;
             let mut text = String::new();
             if json {
                 text = serde_json::to_string_pretty(&env)?;
@@ -159,6 +233,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 ));
                 text.push_str(&format!("arch          {}\n", env.arch));
                 text.push_str(&format!("cpus          {}\n", env.cpus));
+                if let Some(n) = &env.netns {
+                    text.push_str(&format!("netns         {}\n", n.describe()));
+                }
                 for (k, v) in &env.sysctls {
                     text.push_str(&format!("{k:<34}{v}\n"));
                 }
@@ -197,12 +274,17 @@ fn list(dir: &Path) -> anyhow::Result<ExitCode> {
     }
     let width = good.iter().map(|s| s.name.len()).max().unwrap_or(8);
     let mut text = String::new();
+    let groups = topics.len();
     for (topic, list) in topics {
-        text.push_str(&format!("{topic}\n"));
+        text.push_str(&format!("{topic} ({})\n", list.len()));
         for s in list {
             text.push_str(&format!("  {:<width$}  {}\n", s.name, s.summary));
         }
     }
+    eprintln!(
+        "{} scenarios in {groups} topics; `tcplab explain NAME` tells what one shows and why",
+        good.len()
+    );
     write_output("-", &text)?;
     Ok(report_invalid(&bad))
 }
@@ -252,39 +334,62 @@ fn select(dir: &Path, args: &RunArgs) -> anyhow::Result<(Vec<Scenario>, Vec<Scen
     let mut picked = Vec::new();
     let mut bad = Vec::new();
     for t in &args.targets {
-        let path = Path::new(t);
-        if t.ends_with(".toml") || t.contains(std::path::MAIN_SEPARATOR) {
-            match scenario::load(Some(dir), path) {
-                Ok(s) => picked.push(s),
-                Err(e) => bad.push(e),
-            }
-            continue;
+        match find(dir, t, &catalogue, &broken)? {
+            Ok(s) => picked.push(s),
+            Err(e) => bad.push(e),
         }
-        if let Some(s) = catalogue.iter().find(|s| &s.name == t) {
-            picked.push(s.clone());
-            continue;
-        }
-        // A broken file may be the one asked for: say so rather than "unknown".
-        if let Some(e) = broken.iter().find(|e| {
-            e.path
-                .file_stem()
-                .is_some_and(|f| f.to_string_lossy().contains(t.as_str()))
-        }) {
-            bail!("scenario `{t}` cannot be run: {e}");
-        }
-        let near = scenario::closest(t, catalogue.iter().map(|s| s.name.as_str()));
-        if near.is_empty() {
-            bail!(
-                "unknown scenario `{t}`; the folder {} has none",
-                dir.display()
-            );
-        }
-        bail!(
-            "unknown scenario `{t}`; the closest are: {} (see `tcplab list`)",
-            near.join(", ")
-        );
     }
     Ok((picked, bad))
+}
+
+/// One scenario by name or path. An unknown name is an error naming the closest ones; a
+/// file named by path that does not parse is returned as its error.
+fn find(
+    dir: &Path,
+    t: &str,
+    catalogue: &[Scenario],
+    broken: &[ScenarioError],
+) -> anyhow::Result<Result<Scenario, ScenarioError>> {
+    if t.ends_with(".toml") || t.contains(std::path::MAIN_SEPARATOR) {
+        return Ok(scenario::load(Some(dir), Path::new(t)));
+    }
+    if let Some(s) = catalogue.iter().find(|s| s.name == t) {
+        return Ok(Ok(s.clone()));
+    }
+    // A broken file may be the one asked for: say so rather than "unknown".
+    if let Some(e) = broken.iter().find(|e| {
+        e.path
+            .file_stem()
+            .is_some_and(|f| f.to_string_lossy().contains(t))
+    }) {
+        bail!("scenario `{t}` cannot be used: {e}");
+    }
+    let near = scenario::closest(t, catalogue.iter().map(|s| s.name.as_str()));
+    if near.is_empty() {
+        bail!(
+            "unknown scenario `{t}`; the folder {} has none",
+            dir.display()
+        );
+    }
+    bail!(
+        "unknown scenario `{t}`; the closest are: {} (see `tcplab list`)",
+        near.join(", ")
+    );
+}
+
+fn explain(dir: &Path, name: &str, markdown: bool) -> anyhow::Result<ExitCode> {
+    let (catalogue, broken) = load_catalogue(dir)?;
+    let s = match find(dir, name, &catalogue, &broken)? {
+        Ok(s) => s,
+        Err(e) => return Ok(report_invalid(&[e])),
+    };
+    let text = if markdown {
+        tcplab::report::long_markdown(&s)
+    } else {
+        tcplab::report::long_text(&s)
+    };
+    write_output("-", &text)?;
+    Ok(ExitCode::from(EXIT_OK))
 }
 
 fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -314,7 +419,8 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let invalid_exit = report_invalid(&invalid);
 
-    let env = Environment::current();
+    // Before the first engine thread: the threads inherit the namespace.
+    let env = args.netns.environment()?;
     let timeout = args.timeout_ms.map(Duration::from_millis);
     let narrate = plans.len() > 1 || args.repeat > 1;
     let mut records: Vec<Record> = Vec::new();
@@ -394,6 +500,65 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(worst))
 }
 
+fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
+    let mut entries = Vec::new();
+    let mut unreadable = false;
+    for f in &args.files {
+        match record::read(f) {
+            Ok((mut good, bad)) => {
+                for b in &bad {
+                    eprintln!("skipped {b}");
+                }
+                if good.is_empty() {
+                    eprintln!("{}: no records", f.display());
+                }
+                entries.append(&mut good);
+            }
+            Err(e) => {
+                eprintln!("Error: cannot read {}: {e}", f.display());
+                unreadable = true;
+            }
+        }
+    }
+    if entries.is_empty() {
+        bail!("no records to compare");
+    }
+    let matrix = tcplab::compare::compare(&entries);
+    let text = match args.format {
+        Format::Text => {
+            // Colour only for a person at a terminal, and not when NO_COLOR is set.
+            let colour = args.output == "-"
+                && std::io::stdout().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none();
+            tcplab::compare::text(&matrix, colour)
+        }
+        Format::Markdown => tcplab::compare::markdown(&matrix),
+        Format::Json => tcplab::compare::json(&matrix),
+    };
+    write_output(&args.output, &text)?;
+    Ok(ExitCode::from(if unreadable {
+        EXIT_USAGE
+    } else {
+        EXIT_OK
+    }))
+}
+
+fn profiles() -> anyhow::Result<ExitCode> {
+    let width = PROFILES.iter().map(|p| p.name.len()).max().unwrap_or(8);
+    let mut text = String::new();
+    for p in PROFILES {
+        text.push_str(&format!("{:<width$}  {}\n", p.name, p.models));
+        for (k, v) in p.settings {
+            text.push_str(&format!("{:<width$}    {k} = {v}\n", ""));
+        }
+    }
+    text.push_str(
+        "\nUse: tcplab run NAME --profile PROFILE (or --sysctl NAME=VALUE); Linux, as root.\n",
+    );
+    write_output("-", &text)?;
+    Ok(ExitCode::from(EXIT_OK))
+}
+
 fn summary(records: &[Record]) -> String {
     let mut out = String::from("\nSummary\n");
     let mixed = records.iter().any(|r| r.engine != records[0].engine);
@@ -414,9 +579,13 @@ fn summary(records: &[Record]) -> String {
             .filter(|r| r.verdict.status.is_success())
             .count();
         let status = if mine.len() == 1 {
-            mine[0].verdict.status.label().to_owned()
+            mine[0].verdict.label()
         } else {
-            format!("held in {held} of {} runs", mine.len())
+            let note = mine[0]
+                .verdict
+                .basis_note()
+                .map_or(String::new(), |n| format!(" ({n})"));
+            format!("held in {held} of {} runs{note}", mine.len())
         };
         let ms: f64 = mine.iter().map(|r| r.elapsed_ms).sum();
         let label = if mixed {

@@ -21,9 +21,24 @@ pub struct Environment {
     pub kernel_release: String,
     pub arch: String,
     pub cpus: usize,
-    /// The TCP sysctls in force (on Linux, in this network namespace).
+    /// The TCP sysctls in force (on Linux, in this network namespace), plus any setting
+    /// a profile or `--sysctl` changed, as read back inside the namespace.
     pub sysctls: BTreeMap<String, String>,
     pub tcplab_version: String,
+    /// Present when the run happened in a fresh network namespace with settings of its
+    /// own (`--profile`, `--sysctl`); absent for the machine's own settings.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub netns: Option<Netns>,
+}
+
+/// The settings a run was given in its own network namespace.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Netns {
+    /// The named profile (`tcplab profiles`), if one was used.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub profile: Option<String>,
+    /// The sysctls written in the namespace, as asked for (the profile's, then `--sysctl`).
+    pub set: BTreeMap<String, String>,
 }
 
 impl Environment {
@@ -43,7 +58,29 @@ impl Environment {
                 .map(|(k, v)| (k.to_owned(), v))
                 .collect(),
             tcplab_version: env!("CARGO_PKG_VERSION").to_owned(),
+            netns: None,
         }
+    }
+
+    /// This environment as seen inside a network namespace with `netns`'s settings (call
+    /// it from inside the namespace): the settings it changed are read back here.
+    ///
+    /// `host` is the environment read before entering the namespace. A setting the host
+    /// shows but the namespace does not is global (Linux hides global `net.*` settings in
+    /// other namespaces, such as `net.core.rmem_max`); it applies inside the namespace too,
+    /// so the host's value is kept.
+    pub fn current_in(netns: Netns, host: &Environment) -> Environment {
+        let mut env = Environment::current();
+        for name in netns.set.keys() {
+            if let Ok(v) = sys::read_sysctl(name) {
+                env.sysctls.insert(name.clone(), v);
+            }
+        }
+        for (k, v) in &host.sysctls {
+            env.sysctls.entry(k.clone()).or_insert_with(|| v.clone());
+        }
+        env.netns = Some(netns);
+        env
     }
 
     /// The facts expressions may name (`somaxconn`, `tcp_wmem_max`, ...), from the sysctls.
@@ -59,6 +96,11 @@ impl Environment {
             ("tcp_syn_retries", "net.ipv4.tcp_syn_retries"),
             ("tcp_syncookies", "net.ipv4.tcp_syncookies"),
             ("tcp_abort_on_overflow", "net.ipv4.tcp_abort_on_overflow"),
+            ("wmem_max", "net.core.wmem_max"),
+            ("rmem_max", "net.core.rmem_max"),
+            ("tcp_keepalive_time", "net.ipv4.tcp_keepalive_time"),
+            ("tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_intvl"),
+            ("tcp_keepalive_probes", "net.ipv4.tcp_keepalive_probes"),
         ] {
             if let Some(v) = one(sysctl) {
                 facts.insert(fact.to_owned(), v);
@@ -84,12 +126,27 @@ impl Environment {
         facts
     }
 
-    /// One line: `linux 6.18.44 x86_64 (Debian GNU/Linux 12 (bookworm))`.
+    /// One line: `linux 6.18.44 x86_64 (Debian GNU/Linux 12 (bookworm))`, with the
+    /// namespace's profile or settings when there are any.
     pub fn summary(&self) -> String {
         let mut s = format!("{} {} {}", self.os, self.kernel_release, self.arch);
         if let Some(v) = &self.os_version {
             s.push_str(&format!(" ({v})"));
         }
+        if let Some(n) = &self.netns {
+            s.push_str(&format!(", {}", n.describe()));
+        }
         s
+    }
+}
+
+impl Netns {
+    /// `netns profile abort-on-overflow (net.ipv4.tcp_abort_on_overflow=1)`.
+    pub fn describe(&self) -> String {
+        let set: Vec<String> = self.set.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        match &self.profile {
+            Some(p) => format!("netns profile {p} ({})", set.join(", ")),
+            None => format!("netns with {}", set.join(", ")),
+        }
     }
 }

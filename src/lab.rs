@@ -9,10 +9,25 @@ use crate::env::Environment;
 use crate::observe::observe;
 use crate::record::{Record, ScenarioRef};
 use crate::scenario::{ParamValue, Scenario};
+use crate::sys;
 use crate::verdict::judge;
 
 /// The name the blocking engine goes by in records.
 pub const STD_ENGINE: &str = "std";
+
+/// How much each counter changed; `None` unless both snapshots were read.
+fn counter_deltas(
+    before: Option<BTreeMap<String, i64>>,
+    after: Option<BTreeMap<String, i64>>,
+) -> Option<BTreeMap<String, i64>> {
+    let (before, after) = (before?, after?);
+    Some(
+        after
+            .into_iter()
+            .filter_map(|(k, v)| before.get(&k).map(|b| (k, v - b)))
+            .collect(),
+    )
+}
 
 /// Runs `scenario` once with `params` (already resolved) on this machine, on the std
 /// engine.
@@ -41,7 +56,11 @@ pub fn run_scenario_on(
         facts: facts.clone(),
         timeout,
     };
-    let run = engine::run_on(engine, scenario, &config);
+    // The kernel's counters around the run, read on this thread: its network namespace
+    // is the one the engine's threads (and the tokio engine's runtime thread) inherit.
+    let before = sys::net_counters();
+    let mut run = engine::run_on(engine, scenario, &config);
+    run.counters = counter_deltas(before, sys::net_counters());
     let observations = observe(scenario, &run);
     let mut problems: Vec<String> = run
         .stuck

@@ -6,11 +6,13 @@
 //! for this OS -> [`report`] (terminal, JSON, Markdown) and the record store.
 //! [`lab`] drives one scenario through that chain.
 
+pub mod compare;
 pub mod engine;
 pub mod env;
 pub mod event;
 pub mod lab;
 pub mod observe;
+pub mod profile;
 pub mod record;
 pub mod report;
 pub mod scenario;
@@ -18,4 +20,5 @@ pub mod verdict;
 
 // OS-specific code lives in one place, picked by target family (as socket2 does).
 #[cfg_attr(unix, path = "sys/unix.rs")]
+#[cfg_attr(windows, path = "sys/windows.rs")]
 mod sys;

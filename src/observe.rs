@@ -1,4 +1,4 @@
-//! Named observations, taken from the steps' outcomes.
+//! Named observations, taken from the steps' outcomes and the kernel's counters.
 
 use std::fmt;
 
@@ -59,6 +59,13 @@ impl fmt::Display for Value {
 pub fn observe(scenario: &Scenario, run: &Run) -> Observations {
     let mut out = Observations::new();
     for def in &scenario.observations {
+        if let Some(name) = &def.counter {
+            // Absent where the kernel's counters cannot be read (not Linux): not faked.
+            if let Some(delta) = run.counters.as_ref().and_then(|c| c.get(name)) {
+                out.insert(def.name.clone(), Value::Int(*delta));
+            }
+            continue;
+        }
         let hits: Vec<&StepResult> = run
             .steps
             .iter()
@@ -96,6 +103,21 @@ pub fn observe(scenario: &Scenario, run: &Run) -> Observations {
                 Some(v) => Value::Text(v),
                 None => continue,
             },
+            // Absent where the system does not report TCP states.
+            Take::State => match hits.iter().find_map(|h| h.state.clone()) {
+                Some(v) => Value::Text(v),
+                None => continue,
+            },
+            Take::Error => match hits.iter().find_map(|h| h.error.clone()) {
+                Some(o) => Value::Outcome(o),
+                None => continue,
+            },
+            Take::Status => match hits.iter().find_map(|h| h.status.clone()) {
+                Some(v) => Value::Text(v),
+                None => continue,
+            },
+            // Counter observations were handled above.
+            Take::Counter => continue,
         };
         out.insert(def.name.clone(), v);
     }

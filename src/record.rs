@@ -1,15 +1,23 @@
 //! Records: one run of one scenario with everything needed to compare it with a run on
 //! another machine, and the JSON Lines store they are appended to.
+//!
+//! A record file holds one JSON object per line. A line is either a [`Record`] of a run
+//! of this lab, or a published record ([`Entry`] with `published` set): figures a
+//! publication reported, mapped onto the lab's scenario and observation names, with the
+//! source, never presented as measured. [`read`] reads both as [`Entry`]s, the part of a
+//! record that comparing needs.
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use indexmap::IndexMap;
 
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Stuck;
-use crate::env::Environment;
+use crate::env::{Environment, Netns};
 use crate::event::Event;
 use crate::observe::Observations;
 use crate::scenario::ParamValue;
@@ -72,4 +80,128 @@ pub fn append(path: &Path, records: &[Record]) -> std::io::Result<()> {
     }
     f.write_all(text.as_bytes())?;
     f.sync_data()
+}
+
+/// The part of a record line that comparing needs: what ran, where, and what was seen.
+/// A [`Record`]'s line reads as one; a published record is written as one.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Entry {
+    pub scenario: ScenarioRef,
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamValue>,
+    /// `std`, `tokio`, or for a published record the runtime it used (`go1.5.1`).
+    pub engine: String,
+    pub env: EntryEnv,
+    pub observations: Observations,
+    /// Set on a published record: where the figures come from.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub published: Option<Published>,
+}
+
+/// An environment block as far as it is known. A run of the lab fills every field; a
+/// published record only what the publication says (the rest is absent, not guessed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryEnv {
+    pub os: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub os_version: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kernel: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub kernel_release: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub arch: Option<String>,
+    #[serde(default)]
+    pub sysctls: BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub netns: Option<Netns>,
+}
+
+/// Where a published record's figures come from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Published {
+    /// Author, title, year, and where the programs are.
+    pub source: String,
+    /// The publication's own words for each observation, quoted or closely digested.
+    #[serde(default)]
+    pub reported: IndexMap<String, String>,
+    /// How the figures were mapped onto the lab's names, where that needs saying.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub note: Option<String>,
+}
+
+/// A line of a record file that could not be read as a record; it is skipped.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BadLine {
+    pub path: PathBuf,
+    /// 1-based.
+    pub line: usize,
+    pub why: String,
+}
+
+impl std::fmt::Display for BadLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.path.display(), self.line, self.why)
+    }
+}
+
+/// Reads every record of a record file. Lines that are not records (not JSON, JSON of
+/// something else, a line torn by an interrupted write) come back as [`BadLine`]s; blank
+/// lines are ignored. `Err` only when the file cannot be read at all.
+pub fn read(path: &Path) -> std::io::Result<(Vec<Entry>, Vec<BadLine>)> {
+    let bytes = std::fs::read(path)?;
+    let text = String::from_utf8_lossy(&bytes);
+    let ends_with_newline = text.ends_with('\n');
+    let lines: Vec<&str> = text.lines().collect();
+    let mut entries = Vec::new();
+    let mut bad = Vec::new();
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let problem = |why: String| BadLine {
+            path: path.to_owned(),
+            line: i + 1,
+            why,
+        };
+        let value: serde_json::Value = match serde_json::from_str(line) {
+            Ok(v) => v,
+            Err(e) if i + 1 == lines.len() && !ends_with_newline => {
+                bad.push(problem(format!(
+                    "torn last line (no newline at its end: a write was interrupted?): {e}"
+                )));
+                continue;
+            }
+            Err(e) => {
+                bad.push(problem(format!("not JSON: {e}")));
+                continue;
+            }
+        };
+        match serde_json::from_value::<Entry>(value) {
+            Ok(entry) => entries.push(entry),
+            Err(e) => bad.push(problem(format!("not a tcplab record: {e}"))),
+        }
+    }
+    Ok((entries, bad))
+}
+
+impl From<&Record> for Entry {
+    fn from(r: &Record) -> Entry {
+        Entry {
+            scenario: r.scenario.clone(),
+            params: r.params.clone(),
+            engine: r.engine.clone(),
+            env: EntryEnv {
+                os: r.env.os.clone(),
+                os_version: r.env.os_version.clone(),
+                kernel: Some(r.env.kernel.clone()),
+                kernel_release: Some(r.env.kernel_release.clone()),
+                arch: Some(r.env.arch.clone()),
+                sysctls: r.env.sysctls.clone(),
+                netns: r.env.netns.clone(),
+            },
+            observations: r.observations.clone(),
+            published: None,
+        }
+    }
 }

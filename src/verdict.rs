@@ -76,6 +76,23 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// `documented, not measured` when the expectations come from documentation; reports
+    /// print it beside the status so a documented PASS is never read as a measured one.
+    pub fn basis_note(&self) -> Option<&'static str> {
+        match self.basis {
+            Some(Basis::Documented(_)) => Some("documented, not measured"),
+            _ => None,
+        }
+    }
+
+    /// The status with the basis note: `PASS (documented, not measured)`.
+    pub fn label(&self) -> String {
+        match self.basis_note() {
+            Some(n) => format!("{} ({n})", self.status.label()),
+            None => self.status.label().to_owned(),
+        }
+    }
+
     pub fn deviations(&self) -> impl Iterator<Item = &Check> {
         self.checks
             .iter()
@@ -135,7 +152,17 @@ pub fn judge(
             _ if !applies => (CheckResult::NotApplicable, None),
             None => (
                 CheckResult::NotObserved,
-                Some("its step did not complete".to_owned()),
+                Some(
+                    if scenario
+                        .observation(name)
+                        .is_some_and(|o| o.counter.is_some())
+                    {
+                        "the kernel's counters cannot be read on this machine"
+                    } else {
+                        "its step did not complete, or this system does not report it"
+                    }
+                    .to_owned(),
+                ),
             ),
             Some(v) => match holds(expected, v, &eval) {
                 Ok(true) => (CheckResult::Holds, None),

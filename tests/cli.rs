@@ -538,7 +538,9 @@ fn list_groups_scenarios_by_topic() {
                 .1
                 .push(name);
         } else {
-            topics.push((line.trim().to_owned(), Vec::new()));
+            // `connect (5)`: the topic and how many scenarios it has.
+            let topic = line.split_whitespace().next().expect("a topic name");
+            topics.push((topic.to_owned(), Vec::new()));
         }
     }
     let names: Vec<&str> = topics.iter().map(|(t, _)| t.as_str()).collect();
@@ -550,6 +552,57 @@ fn list_groups_scenarios_by_topic() {
     assert!(connect.iter().any(|n| n == "refused"), "{connect:?}");
     let read = &topics.iter().find(|(t, _)| t == "read").unwrap().1;
     assert!(read.iter().any(|n| n == "read-timeout"), "{read:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// explain
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn explain_says_what_a_scenario_shows_why_what_to_read_and_what_is_expected() {
+    let output = tcplab()
+        .args(["explain", "backlog"])
+        .output()
+        .expect("run tcplab");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = stdout_of(&output);
+    for heading in [
+        "What it shows",
+        "Why the kernel does this",
+        "Read",
+        "Expected",
+    ] {
+        assert!(
+            text.lines().any(|l| l == heading),
+            "no `{heading}` section in:\n{text}"
+        );
+    }
+    assert!(text.contains("listen(2)"), "{text}");
+    assert!(text.contains("on linux (measured: "), "{text}");
+}
+
+#[test]
+fn explain_of_an_unknown_scenario_names_the_closest_match() {
+    tcplab()
+        .args(["explain", "refsued"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("unknown scenario `refsued`"))
+        .stderr(predicate::str::contains("refused"));
+}
+
+#[test]
+fn run_ends_with_where_to_read_and_how_to_get_the_full_explanation() {
+    let output = tcplab()
+        .args(["run", "refused"])
+        .timeout(COMMAND_LIMIT)
+        .output()
+        .expect("run tcplab");
+    let text = stdout_of(&output);
+    let tail: Vec<&str> = text.lines().rev().take(2).collect();
+    assert_eq!(tail[0].trim(), "More: tcplab explain refused", "{text}");
+    assert!(tail[1].trim().starts_with("Read: "), "{text}");
 }
 
 #[test]

@@ -252,12 +252,11 @@ fn write_on_a_closed_descriptor_fails_with_ebadf() {
         unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
         0
     );
-    assert!(
-        limit.rlim_cur > 2 * HIGH_FD_MARGIN,
-        "fd limit {}",
-        limit.rlim_cur
-    );
-    let ceiling = limit.rlim_cur.min(HIGH_FD_CEILING);
+    // rlim_t is u64 on Linux and macOS, i64 on FreeBSD.
+    #[allow(clippy::unnecessary_cast)]
+    let current = limit.rlim_cur as u64;
+    assert!(current > 2 * HIGH_FD_MARGIN, "fd limit {current}");
+    let ceiling = current.min(HIGH_FD_CEILING);
     let wanted = (ceiling - HIGH_FD_MARGIN) as libc::c_int;
 
     // A high duplicate: the kernel gives new descriptors the lowest free number, so no

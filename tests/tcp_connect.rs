@@ -12,6 +12,7 @@ mod sockets;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::os::fd::AsRawFd;
+#[cfg(target_os = "linux")] // only the Linux-only full-queue group uses durations.
 use std::time::Duration;
 
 use socket2::Socket;

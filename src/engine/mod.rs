@@ -104,6 +104,12 @@ pub struct StepResult {
     pub intact: i64,
     pub interleaved: i64,
     pub lost: i64,
+    /// The TCP state a `state` step found (RFC name, or `absent`).
+    pub state: Option<String>,
+    /// The pending error a `get SO_ERROR` read, as an outcome.
+    pub error: Option<Outcome>,
+    /// How a `write_in_child` step's child ended.
+    pub status: Option<String>,
     pub elapsed_ms: f64,
 }
 
@@ -123,6 +129,9 @@ impl StepResult {
             intact: 0,
             interleaved: 0,
             lost: 0,
+            state: None,
+            error: None,
+            status: None,
             elapsed_ms: 0.0,
         }
     }
@@ -152,12 +161,20 @@ pub struct Run {
     pub elapsed_ms: f64,
     /// The watchdog's limit in force.
     pub timeout_ms: u64,
+    /// How much each kernel counter (`TcpExt.ListenOverflows`) changed over the run,
+    /// closing of left-over sockets included; `None` where counters cannot be read. Set
+    /// by the caller around the engine ([`crate::lab::run_scenario`]), not by the engine.
+    pub counters: Option<BTreeMap<String, i64>>,
 }
+
+/// The local and peer address a socket had when it was closed (the peer 0.0.0.0:0 for
+/// one that was not connected).
+pub type Addrs = Option<(std::net::SocketAddr, std::net::SocketAddr)>;
 
 /// A scenario resource: a live socket, a socket closed on purpose, or a set of dials.
 enum Res {
     Socket(Arc<Socket>),
-    Closed(sys::StaleHandle),
+    Closed(sys::StaleHandle, Addrs),
     Group(Vec<Arc<Socket>>),
 }
 
@@ -177,6 +194,9 @@ struct Shared {
     start: Instant,
     cancel: AtomicBool,
     resources: Mutex<HashMap<String, Res>>,
+    /// The peer each connected socket was created for, by socket name: getpeername(2)
+    /// fails once the connection is gone, and a `state` step after close needs it.
+    peers: Mutex<HashMap<String, std::net::SocketAddr>>,
     syncs: Mutex<HashMap<String, i64>>,
     sync_cv: Condvar,
     write_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
@@ -208,7 +228,7 @@ impl Shared {
             let socks: Vec<&Arc<Socket>> = match res {
                 Res::Socket(s) => vec![s],
                 Res::Group(g) => g.iter().collect(),
-                Res::Closed(_) => vec![],
+                Res::Closed(..) => vec![],
             };
             for s in socks {
                 // Wakes blocked reads, writes and (on Linux) accepts; errors are expected
@@ -239,6 +259,7 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
         start,
         cancel: AtomicBool::new(false),
         resources: Mutex::new(HashMap::new()),
+        peers: Mutex::new(HashMap::new()),
         syncs: Mutex::new(HashMap::new()),
         sync_cv: Condvar::new(),
         write_locks: Mutex::new(HashMap::new()),
@@ -332,6 +353,7 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
         failures,
         elapsed_ms,
         timeout_ms: timeout.as_millis() as u64,
+        counters: None,
     }
 }
 
@@ -623,7 +645,7 @@ impl Ctx<'_> {
             Some(Res::Group(_)) => Err(format!(
                 "`{name}` is a set of dialled connections, not one socket"
             )),
-            Some(Res::Closed(_)) => Err(format!("socket `{name}` was closed by an earlier step")),
+            Some(Res::Closed(..)) => Err(format!("socket `{name}` was closed by an earlier step")),
             None => Err(format!(
                 "socket `{name}` does not exist yet: the step that creates it has not run (order the actors with signal/wait)"
             )),
@@ -633,12 +655,47 @@ impl Ctx<'_> {
     /// The descriptor number left by `close`, if `name` was closed.
     pub fn stale(&self, name: &str) -> Option<sys::StaleHandle> {
         match lock(&self.shared.resources).get(name) {
-            Some(Res::Closed(h)) => Some(*h),
+            Some(Res::Closed(h, _)) => Some(*h),
             _ => None,
         }
     }
 
+    /// The addresses `name` had when it was closed; `None` if it is not a closed socket.
+    pub fn closed_addrs(&self, name: &str) -> Option<Addrs> {
+        match lock(&self.shared.resources).get(name) {
+            Some(Res::Closed(_, a)) => Some(*a),
+            _ => None,
+        }
+    }
+
+    /// The local address of `name`, open or closed.
+    pub fn local_addr_of(&self, name: &str) -> Result<std::net::SocketAddr, String> {
+        if let Some(a) = self.closed_addrs(name) {
+            return a
+                .map(|(l, _)| l)
+                .ok_or_else(|| format!("the address of the closed socket `{name}` is unknown"));
+        }
+        self.socket(name)?
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .ok_or_else(|| format!("cannot read the address of `{name}`"))
+    }
+
+    /// Remembers the peer `name` was connected (or is connecting) to.
+    pub fn remember_peer(&self, name: &str, peer: std::net::SocketAddr) {
+        lock(&self.shared.peers).insert(name.to_owned(), peer);
+    }
+
+    /// The peer remembered for `name`.
+    pub fn remembered_peer(&self, name: &str) -> Option<std::net::SocketAddr> {
+        lock(&self.shared.peers).get(name).copied()
+    }
+
     pub fn put_socket(&self, name: &str, s: Socket) {
+        if let Some(peer) = s.peer_addr().ok().and_then(|a| a.as_socket()) {
+            self.remember_peer(name, peer);
+        }
         lock(&self.shared.resources).insert(name.to_owned(), Res::Socket(Arc::new(s)));
     }
 
@@ -665,8 +722,8 @@ impl Ctx<'_> {
         }
     }
 
-    pub fn put_closed(&self, name: &str, h: sys::StaleHandle) {
-        lock(&self.shared.resources).insert(name.to_owned(), Res::Closed(h));
+    pub fn put_closed(&self, name: &str, h: sys::StaleHandle, addrs: Addrs) {
+        lock(&self.shared.resources).insert(name.to_owned(), Res::Closed(h, addrs));
     }
 
     pub fn write_lock(&self, name: &str) -> Arc<Mutex<()>> {

@@ -13,7 +13,7 @@ use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
 use super::{Ctx, StepResult, SLICE};
 use crate::event::{millis, Outcome};
-use crate::scenario::{Action, How, PollFor, SockOpt, Step};
+use crate::scenario::{Action, How, PollFor, SigPipe, SockOpt, Step};
 use crate::sys;
 
 /// Writers a `read_messages` check can tell apart: a byte carries its writer in 4 bits.
@@ -36,8 +36,9 @@ pub(super) fn ms(d: i64) -> Duration {
     Duration::from_millis(d.max(0) as u64)
 }
 
-/// socket(2), SO_REUSEADDR if asked, and bind(2) to 127.0.0.1:0, each call recorded.
-fn bound_socket(ctx: &mut Ctx<'_>, name: &str, reuseaddr: bool) -> io::Result<Socket> {
+/// socket(2), SO_REUSEADDR if asked, and bind(2) to 127.0.0.1:`port` (0: any free
+/// port), each call recorded.
+fn bound_socket(ctx: &mut Ctx<'_>, name: &str, reuseaddr: bool, port: u16) -> io::Result<Socket> {
     let s = ctx.call("socket", Some(name), None, new_socket, |_| None)?;
     if reuseaddr {
         let set = || s.set_reuse_address(true);
@@ -45,14 +46,17 @@ fn bound_socket(ctx: &mut Ctx<'_>, name: &str, reuseaddr: bool) -> io::Result<So
             Some(1)
         })?;
     }
-    ctx.call(
-        "bind",
-        Some(name),
-        None,
-        || s.bind(&loopback_any()),
-        |_| None,
-    )?;
+    let addr = SockAddr::from(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    ctx.call("bind", Some(name), None, || s.bind(&addr), |_| None)?;
     Ok(s)
+}
+
+/// The port a `bind`/`listen` step asks for: that of `port_of`, or 0 (any).
+fn port_for(ctx: &Ctx<'_>, port_of: &Option<String>) -> Result<u16, String> {
+    match port_of {
+        Some(other) => ctx.local_addr_of(other).map(|a| a.port()),
+        None => Ok(0),
+    }
 }
 
 /// The byte a writer puts at position `pos` of its own stream (see `read_messages`).
@@ -64,19 +68,28 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
     let op = step.action.op();
     let mut r = StepResult::new(&ctx.actor, None, op);
     match &step.action {
-        Action::Bind { name } => match bound_socket(ctx, name, false) {
-            Ok(s) => ctx.put_socket(name, s),
-            Err(e) => return Ok(failed(r, &e)),
-        },
+        Action::Bind {
+            name,
+            reuseaddr,
+            port_of,
+        } => {
+            let port = port_for(ctx, port_of)?;
+            match bound_socket(ctx, name, *reuseaddr, port) {
+                Ok(s) => ctx.put_socket(name, s),
+                Err(e) => return Ok(failed(r, &e)),
+            }
+        }
         Action::Listen {
             name,
             backlog,
             reuseaddr,
+            port_of,
         } => {
             let backlog = ctx.eval(backlog)?;
             let backlog =
                 i32::try_from(backlog).map_err(|_| format!("backlog {backlog} out of range"))?;
-            let listening = bound_socket(ctx, name, *reuseaddr).and_then(|s| {
+            let port = port_for(ctx, port_of)?;
+            let listening = bound_socket(ctx, name, *reuseaddr, port).and_then(|s| {
                 let requested = Some(backlog.max(0) as u64);
                 ctx.call(
                     "listen",
@@ -402,8 +415,189 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 || get_option(&s, *option),
                 |v| Some(*v),
             ) {
-                Ok(v) => r.value = Some(v),
+                Ok(v) => {
+                    r.value = Some(v);
+                    if *option == SockOpt::Error {
+                        r.error = Some(match v {
+                            0 => Outcome::Ok,
+                            code => Outcome::from_io(&io::Error::from_raw_os_error(code as i32)),
+                        });
+                    }
+                }
                 Err(e) => r.outcome = Outcome::from_io(&e),
+            }
+        }
+        Action::ConnectStart { to, name } => {
+            let addr = target(ctx, to)?;
+            let s = match ctx.call("socket", Some(name), None, new_socket, |_| None) {
+                Ok(s) => s,
+                Err(e) => return Ok(failed(r, &e)),
+            };
+            if let Err(e) = ctx.call(
+                "set_nonblocking(true)",
+                Some(name),
+                None,
+                || s.set_nonblocking(true),
+                |_| None,
+            ) {
+                return Ok(failed(r, &e));
+            }
+            let res = ctx.call(
+                "connect (non-blocking)",
+                Some(name),
+                None,
+                || s.connect(&addr),
+                |_| None,
+            );
+            if let Err(e) = res {
+                r.outcome = Outcome::from_io(&e);
+            }
+            // Kept whatever connect said, so that poll and SO_ERROR can follow.
+            if let Some(peer) = addr.as_socket() {
+                ctx.remember_peer(name, peer);
+            }
+            ctx.put_socket(name, s);
+        }
+        Action::ConnectAgain { sock, to } => {
+            let addr = target(ctx, to)?;
+            let s = ctx.socket(sock)?;
+            if let Err(e) = ctx.call("connect", Some(sock), None, || s.connect(&addr), |_| None) {
+                r.outcome = Outcome::from_io(&e);
+            }
+        }
+        Action::State { sock } => {
+            let at = ctx.now_ms();
+            let t0 = Instant::now();
+            let (op, state) = match ctx.closed_addrs(sock) {
+                Some(addrs) => {
+                    let state = addrs.and_then(|(l, p)| sys::tcp_state_in_table(l, p));
+                    (
+                        "look up the connection in the kernel's table",
+                        state.map(|st| st.unwrap_or(ABSENT).to_owned()),
+                    )
+                }
+                None => {
+                    let s = ctx.socket(sock)?;
+                    (
+                        "getsockopt(TCP_INFO)",
+                        sys::tcp_state(&s).map(str::to_owned),
+                    )
+                }
+            };
+            let note = state
+                .clone()
+                .unwrap_or_else(|| "this system does not report TCP states".into());
+            ctx.record(
+                op,
+                Some(sock),
+                None,
+                None,
+                Outcome::Ok,
+                at,
+                millis(t0.elapsed()),
+                Some(note),
+            );
+            r.state = state;
+        }
+        Action::WriteInChild {
+            sock,
+            bytes,
+            sigpipe,
+            timeout_ms,
+        } => {
+            let n = ctx.eval_size(bytes)?;
+            let limit = timeout_ms
+                .as_ref()
+                .map(|t| ctx.eval(t))
+                .transpose()?
+                .map_or(CHILD_LIMIT, ms);
+            let s = ctx.socket(sock)?;
+            let buf = vec![b'x'; n];
+            let default = *sigpipe == SigPipe::Default;
+            let op = if default {
+                "fork; child: signal(SIGPIPE, SIG_DFL), write"
+            } else {
+                "fork; child: signal(SIGPIPE, SIG_IGN), write"
+            };
+            match ctx.call(
+                op,
+                Some(sock),
+                Some(n as u64),
+                || sys::write_in_child(&s, &buf, default, limit),
+                |_| None,
+            ) {
+                Ok(sys::ChildEnd::Exited { status, write }) => {
+                    r.status = Some(format!("exited {status}"));
+                    match write {
+                        Some(Ok(k)) => r.moved(k),
+                        Some(Err(code)) => r.failed(&io::Error::from_raw_os_error(code)),
+                        None => {}
+                    }
+                }
+                Ok(sys::ChildEnd::Killed(sig)) => r.status = Some(format!("killed by {sig}")),
+                Ok(sys::ChildEnd::TimedOut) => {
+                    r.status = Some("killed by the lab after its deadline".into());
+                    r.outcome = Outcome::deadline();
+                }
+                Err(e) => r.outcome = Outcome::from_io(&e),
+            }
+        }
+        Action::Request {
+            sock,
+            count: n,
+            parts,
+            part_bytes,
+            reply_bytes,
+        } => {
+            let n = ctx.eval_size(n)?;
+            let parts = ctx.eval_size(parts)?;
+            let part = vec![b'q'; ctx.eval_size(part_bytes)?];
+            let reply = ctx.eval_size(reply_bytes)?;
+            let s = ctx.socket(sock)?;
+            'exchanges: for _ in 0..n {
+                for _ in 0..parts {
+                    let mut one = StepResult::new(&ctx.actor, None, "write_all");
+                    write_all(ctx, &s, sock, &part, &mut one);
+                    if !one.outcome.is_ok() {
+                        r.outcome = one.outcome;
+                        break 'exchanges;
+                    }
+                }
+                match read_exactly(ctx, &s, sock, reply) {
+                    Ok(k) => r.bytes += k as i64,
+                    Err(o) => {
+                        r.outcome = o;
+                        break;
+                    }
+                }
+                r.count += 1;
+            }
+        }
+        Action::Respond {
+            sock,
+            count: n,
+            request_bytes,
+            reply_bytes,
+        } => {
+            let n = ctx.eval_size(n)?;
+            let request = ctx.eval_size(request_bytes)?;
+            let reply = vec![b'r'; ctx.eval_size(reply_bytes)?];
+            let s = ctx.socket(sock)?;
+            for _ in 0..n {
+                match read_exactly(ctx, &s, sock, request) {
+                    Ok(k) => r.bytes += k as i64,
+                    Err(o) => {
+                        r.outcome = o;
+                        break;
+                    }
+                }
+                let mut one = StepResult::new(&ctx.actor, None, "write_all");
+                write_all(ctx, &s, sock, &reply, &mut one);
+                if !one.outcome.is_ok() {
+                    r.outcome = one.outcome;
+                    break;
+                }
+                r.count += 1;
             }
         }
         Action::Shutdown { sock, how } => {
@@ -419,6 +613,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
         }
         Action::Close { sock } => {
             let s = ctx.take_socket(sock)?;
+            let addrs = closing_addrs(&s, ctx.remembered_peer(sock));
             match ctx.call(
                 "close",
                 Some(sock),
@@ -426,7 +621,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 || sys::close_to_stale(s),
                 |_| Some(0),
             ) {
-                Ok(h) => ctx.put_closed(sock, h),
+                Ok(h) => ctx.put_closed(sock, h, addrs),
                 Err(e) => r.outcome = Outcome::from_io(&e),
             }
         }
@@ -623,6 +818,54 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
         }
     }
     Ok(r)
+}
+
+/// What a `state` step reports when the kernel holds no entry for a closed socket.
+pub const ABSENT: &str = "absent";
+
+/// How long a `write_in_child` step waits for its child by default.
+const CHILD_LIMIT: Duration = Duration::from_secs(2);
+
+/// The addresses of a socket about to be closed, for a later `state` step. The peer is
+/// the one the socket was created for (getpeername fails once the connection ended),
+/// 0.0.0.0:0 for a socket that never had one (a listener).
+fn closing_addrs(s: &Socket, remembered: Option<SocketAddr>) -> super::Addrs {
+    let local = s.local_addr().ok()?.as_socket()?;
+    let peer = s
+        .peer_addr()
+        .ok()
+        .and_then(|a| a.as_socket())
+        .or(remembered)
+        .unwrap_or_else(|| SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)));
+    Some((local, peer))
+}
+
+/// Reads until exactly `want` bytes arrived; EOF early is `UnexpectedEof`.
+fn read_exactly(ctx: &mut Ctx<'_>, s: &Socket, sock: &str, want: usize) -> Result<usize, Outcome> {
+    let mut b = vec![0u8; want.max(1)];
+    let mut got = 0;
+    while got < want {
+        if ctx.cancelled() {
+            return Err(Outcome::deadline());
+        }
+        let left = want - got;
+        match ctx.call(
+            "recv",
+            Some(sock),
+            Some(left as u64),
+            || (&*s).read(&mut b[..left]),
+            count,
+        ) {
+            Ok(0) => {
+                return Err(Outcome::from_io(&io::Error::from(
+                    io::ErrorKind::UnexpectedEof,
+                )))
+            }
+            Ok(k) => got += k,
+            Err(e) => return Err(Outcome::from_io(&e)),
+        }
+    }
+    Ok(got)
 }
 
 pub(super) fn count(k: &usize) -> Option<i64> {
@@ -841,6 +1084,10 @@ pub(super) fn set_option(s: &Socket, opt: SockOpt, v: i64) -> io::Result<()> {
         SockOpt::RcvTimeo => s.set_read_timeout(timeout(v)),
         SockOpt::SndTimeo => s.set_write_timeout(timeout(v)),
         SockOpt::ReuseAddr => s.set_reuse_address(v != 0),
+        SockOpt::KeepIdle => sys::set_keepalive(s, sys::Keepalive::Idle, v),
+        SockOpt::KeepIntvl => sys::set_keepalive(s, sys::Keepalive::Interval, v),
+        SockOpt::KeepCnt => sys::set_keepalive(s, sys::Keepalive::Count, v),
+        SockOpt::NonBlocking => s.set_nonblocking(v != 0),
         SockOpt::Error | SockOpt::InQueue | SockOpt::OutQueue => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{} can only be read", opt.name()),
@@ -862,6 +1109,10 @@ pub(super) fn get_option(s: &Socket, opt: SockOpt) -> io::Result<i64> {
         SockOpt::Error => s.take_error()?.and_then(|e| e.raw_os_error()).unwrap_or(0) as i64,
         SockOpt::InQueue => sys::bytes_queued(s)? as i64,
         SockOpt::OutQueue => sys::bytes_unacked(s)? as i64,
+        SockOpt::KeepIdle => sys::keepalive(s, sys::Keepalive::Idle)?,
+        SockOpt::KeepIntvl => sys::keepalive(s, sys::Keepalive::Interval)?,
+        SockOpt::KeepCnt => sys::keepalive(s, sys::Keepalive::Count)?,
+        SockOpt::NonBlocking => i64::from(sys::is_nonblocking(s)?),
     })
 }
 

@@ -864,15 +864,28 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
     let op = step.action.op();
     let mut r = StepResult::new(&ctx.actor, None, op);
     match &step.action {
-        Action::Bind { name } => match bound_socket(ctx, name, false) {
-            Ok(s) => ctx.put(name, Res::Bound(Arc::new(s))),
-            Err(e) => return Ok(failed(r, &e)),
-        },
+        Action::Bind {
+            name,
+            reuseaddr,
+            port_of,
+        } => {
+            if port_of.is_some() {
+                return Err("`port_of` is not on the tokio engine yet".into());
+            }
+            match bound_socket(ctx, name, *reuseaddr) {
+                Ok(s) => ctx.put(name, Res::Bound(Arc::new(s))),
+                Err(e) => return Ok(failed(r, &e)),
+            }
+        }
         Action::Listen {
             name,
             backlog,
             reuseaddr,
+            port_of,
         } => {
+            if port_of.is_some() {
+                return Err("`port_of` is not on the tokio engine yet".into());
+            }
             let backlog = ctx.eval(backlog)?;
             let backlog =
                 i32::try_from(backlog).map_err(|_| format!("backlog {backlog} out of range"))?;
@@ -1372,6 +1385,14 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
                 }
                 r.count += 1;
             }
+        }
+        Action::ConnectStart { .. }
+        | Action::ConnectAgain { .. }
+        | Action::State { .. }
+        | Action::WriteInChild { .. }
+        | Action::Request { .. }
+        | Action::Respond { .. } => {
+            return Err(format!("`{op}` is not on the tokio engine yet"));
         }
         Action::ReadMessages {
             sock,

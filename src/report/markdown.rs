@@ -63,6 +63,11 @@ impl Exporter for Markdown {
                     ),
                     None => ("".to_owned(), ""),
                 };
+                // A documented expectation is not a measurement: say so in the cell.
+                let mark = match (mark, r.verdict.basis_note()) {
+                    ("", _) | (_, None) => mark.to_owned(),
+                    (m, Some(n)) => format!("{m} ({n})"),
+                };
                 out.push_str(&format!(
                     "| {} | {} | {} | {} | {} |\n",
                     if mixed {

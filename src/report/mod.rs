@@ -1,6 +1,7 @@
 //! Reports: one exporter per format behind one trait.
 
 mod compare;
+mod explain;
 mod json;
 mod markdown;
 mod text;
@@ -12,6 +13,7 @@ use crate::record::Record;
 use crate::scenario::Scenario;
 
 pub use compare::compare;
+pub use explain::{long_markdown, long_text, short_tail};
 pub use json::Json;
 pub use markdown::Markdown;
 pub use text::{repeats, Text};

@@ -87,8 +87,13 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
             if !r.observations.contains_key(&o.name) {
                 let _ = writeln!(
                     out,
-                    "  {:<width$}  (not observed: its step did not complete)",
-                    o.name
+                    "  {:<width$}  (not observed: {})",
+                    o.name,
+                    if o.counter.is_some() {
+                        "this system's counters cannot be read"
+                    } else {
+                        "its step did not complete, or this system does not report it"
+                    }
                 );
             }
         }
@@ -102,7 +107,7 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
     } else {
         format!("{} (engine {})", v.os, r.engine)
     };
-    let _ = write!(out, "\nVerdict on {on}: {}", v.status.label());
+    let _ = write!(out, "\nVerdict on {on}: {}", v.label());
     match v.status {
         Status::Pass | Status::Deviation | Status::Incomplete if !v.checks.is_empty() => {
             let held = v
@@ -194,6 +199,12 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
             let _ = writeln!(out, "  {line}");
         }
     }
+    if let Some(tail) = scenario.and_then(super::short_tail) {
+        let _ = writeln!(out);
+        for line in tail.lines() {
+            let _ = writeln!(out, "  {line}");
+        }
+    }
 }
 
 fn timeline(events: &[Event]) -> Vec<String> {
@@ -243,9 +254,13 @@ fn timeline(events: &[Event]) -> Vec<String> {
 pub fn repeats(name: &str, records: &[&Record]) -> String {
     let s = Repeats::of(records);
     let mut out = String::new();
+    let note = records
+        .iter()
+        .find_map(|r| r.verdict.basis_note())
+        .map_or(String::new(), |n| format!(" (expectations {n})"));
     let _ = writeln!(
         out,
-        "{name}: {} runs, verdict held in {} of {}",
+        "{name}: {} runs, verdict held in {} of {}{note}",
         s.runs, s.held, s.runs
     );
     let width = s

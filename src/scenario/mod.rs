@@ -17,7 +17,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use expr::{Expr, ExprError, Lookup};
-pub use step::{Action, How, PollFor, SockOpt, Step, Take, ValueType};
+pub use step::{Action, How, PollFor, SigPipe, SockOpt, Step, Take, ValueType};
 
 /// The environment facts an expression may name, besides the parameters.
 ///
@@ -34,6 +34,11 @@ pub const FACTS: &[&str] = &[
     "tcp_rmem_min",
     "tcp_rmem_default",
     "tcp_rmem_max",
+    "wmem_max",
+    "rmem_max",
+    "tcp_keepalive_time",
+    "tcp_keepalive_intvl",
+    "tcp_keepalive_probes",
 ];
 
 /// The name an actor's steps use for their instance number (0 for a single actor).
@@ -154,12 +159,17 @@ pub struct Actor {
     pub steps: Vec<Step>,
 }
 
-/// A named observation: one figure taken from one step's outcome.
+/// A named observation: one figure taken from one step's outcome, or the change of one
+/// kernel counter over the run.
 #[derive(Debug, Clone)]
 pub struct ObservationDef {
     pub name: String,
+    /// The step id (empty for a counter).
     pub step: String,
+    /// What is taken from the step (`Take::Counter` for a counter).
     pub take: Take,
+    /// The kernel counter whose change over the run this is (`TcpExt.ListenOverflows`).
+    pub counter: Option<String>,
     pub help: String,
 }
 
@@ -286,6 +296,19 @@ impl Expectations {
     }
 }
 
+/// The long explanation of a scenario: the `[explain]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explain {
+    /// What the scenario shows.
+    pub shows: String,
+    /// Why the kernel behaves so.
+    pub why: String,
+    /// How other systems differ, where that is documented.
+    pub elsewhere: Option<String>,
+    /// Man pages and RFC sections to read.
+    pub read: Vec<String>,
+}
+
 /// A validated scenario, ready to run.
 #[derive(Debug, Clone)]
 pub struct Scenario {
@@ -299,6 +322,8 @@ pub struct Scenario {
     pub source: String,
     /// A short explanation with `{observation}` and `{param}` placeholders.
     pub explanation: String,
+    /// The long explanation `tcplab explain` prints (absent in minimal files).
+    pub explain: Option<Explain>,
     pub timeout_ms: u64,
     pub params: Vec<Param>,
     pub actors: Vec<Actor>,
@@ -385,6 +410,8 @@ struct RawScenario {
     #[serde(default)]
     explanation: Option<Spanned<String>>,
     #[serde(default)]
+    explain: Option<RawExplain>,
+    #[serde(default)]
     timeout_ms: Option<u64>,
     #[serde(default)]
     params: IndexMap<String, Spanned<RawParam>>,
@@ -393,6 +420,16 @@ struct RawScenario {
     observations: IndexMap<String, Spanned<RawObservation>>,
     #[serde(default)]
     expect: IndexMap<String, Spanned<IndexMap<String, Spanned<toml::Value>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawExplain {
+    shows: Spanned<String>,
+    why: Spanned<String>,
+    #[serde(default)]
+    elsewhere: Option<Spanned<String>>,
+    read: Spanned<Vec<String>>,
 }
 
 #[derive(Deserialize)]
@@ -418,6 +455,55 @@ struct RawActor {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawObservation {
+    #[serde(default)]
+    step: Option<String>,
+    #[serde(default)]
+    take: Option<Take>,
+    #[serde(default)]
+    counter: Option<String>,
+    help: String,
+}
+
+/// The groups of kernel counters an observation may name (Linux's /proc/net/netstat and
+/// /proc/net/snmp).
+pub const COUNTER_GROUPS: &[&str] = &[
+    "TcpExt", "IpExt", "MPTcpExt", "Tcp", "Ip", "Icmp", "IcmpMsg", "Udp", "UdpLite",
+];
+
+/// Checks a counter name's form (`Group.Name`) and, where this machine's counters can be
+/// read, that it exists; suggests the closest names otherwise.
+fn check_counter(name: &str) -> Result<(), String> {
+    let form_ok = name.split_once('.').is_some_and(|(g, n)| {
+        COUNTER_GROUPS.contains(&g) && !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    if !form_ok {
+        return Err(format!(
+            "`{name}` is not a counter name: write Group.Name with a group of {} (`TcpExt.ListenOverflows`)",
+            COUNTER_GROUPS.join(", ")
+        ));
+    }
+    if let Some(known) = known_counters() {
+        if !known.iter().any(|k| k == name) {
+            let near = closest(name, known.iter().map(String::as_str));
+            return Err(format!(
+                "this kernel has no counter `{name}` (did you mean {}?)",
+                near.join(", ")
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// This machine's counter names, read once; `None` where they cannot be read.
+fn known_counters() -> Option<&'static Vec<String>> {
+    static KNOWN: std::sync::OnceLock<Option<Vec<String>>> = std::sync::OnceLock::new();
+    KNOWN
+        .get_or_init(|| crate::sys::net_counters().map(|c| c.into_keys().collect()))
+        .as_ref()
+}
+
+/// An observation taken from a step, once its fields are known to be there.
+struct ResolvedObservation {
     step: String,
     take: Take,
     help: String,
@@ -692,6 +778,47 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         let line = at(sp.span());
         let o = sp.into_inner();
         let field = Some(format!("observations.{oname}"));
+        if param_names.contains(oname.as_str()) {
+            return Err(err(
+                line,
+                field,
+                format!("`{oname}` is also a parameter; expressions could not tell them apart"),
+            ));
+        }
+        let (step, take) = match (o.step, o.take, o.counter) {
+            (None, None, Some(counter)) => {
+                check_counter(&counter).map_err(|m| err(line, field.clone(), m))?;
+                observations.push(ObservationDef {
+                    name: oname,
+                    step: String::new(),
+                    take: Take::Counter,
+                    counter: Some(counter),
+                    help: o.help,
+                });
+                continue;
+            }
+            (Some(step), Some(take), None) => (step, take),
+            (_, _, Some(_)) => {
+                return Err(err(
+                    line,
+                    field,
+                    "an observation takes either `counter` or `step` and `take`, not both".into(),
+                ))
+            }
+            _ => {
+                return Err(err(
+                    line,
+                    field,
+                    "an observation needs `step` and `take` (or `counter` for a kernel counter)"
+                        .into(),
+                ))
+            }
+        };
+        let o = ResolvedObservation {
+            step,
+            take,
+            help: o.help,
+        };
         let Some((action, _)) = step_ids.get(&o.step) else {
             return Err(err(
                 line,
@@ -720,17 +847,11 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                 ),
             ));
         }
-        if param_names.contains(oname.as_str()) {
-            return Err(err(
-                line,
-                field,
-                format!("`{oname}` is also a parameter; expressions could not tell them apart"),
-            ));
-        }
         observations.push(ObservationDef {
             name: oname,
             step: o.step,
             take: o.take,
+            counter: None,
             help: o.help,
         });
     }
@@ -762,6 +883,22 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         };
         let expected =
             expected_from(value, def.value_type()).map_err(|m| err(vline, field.clone(), m))?;
+        // Here, not per table, so the rule holds inside `[expect.<os>.<engine>]` too.
+        if def.counter.is_some()
+            && !matches!(
+                expected,
+                Expected::Range {
+                    min: Some(_),
+                    max: None
+                }
+            )
+        {
+            return Err(err(
+                vline,
+                field,
+                "a counter counts for the whole machine (other traffic moves it too), so only a lower bound can be expected: `{ min = N }`".into(),
+            ));
+        }
         if let Expected::When(p, _) = &expected {
             if !param_names.contains(p.as_str()) {
                 return Err(err(
@@ -964,6 +1101,37 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         None => String::new(),
     };
 
+    // The long explanation: every part that is there says something.
+    let explain = match raw.explain {
+        Some(e) => {
+            let mut texts = vec![("shows", &e.shows), ("why", &e.why)];
+            texts.extend(e.elsewhere.as_ref().map(|t| ("elsewhere", t)));
+            for (key, text) in texts {
+                if text.get_ref().trim().is_empty() {
+                    return Err(err(
+                        at(text.span()),
+                        Some(format!("explain.{key}")),
+                        "must not be empty (leave out an optional part instead)".into(),
+                    ));
+                }
+            }
+            if e.read.get_ref().is_empty() || e.read.get_ref().iter().any(|r| r.trim().is_empty()) {
+                return Err(err(
+                    at(e.read.span()),
+                    Some("explain.read".into()),
+                    "name at least one man page or RFC section, e.g. [\"tcp(7)\"]".into(),
+                ));
+            }
+            Some(Explain {
+                shows: e.shows.get_ref().trim().to_owned(),
+                why: e.why.get_ref().trim().to_owned(),
+                elsewhere: e.elsewhere.map(|t| t.get_ref().trim().to_owned()),
+                read: e.read.into_inner(),
+            })
+        }
+        None => None,
+    };
+
     Ok(Scenario {
         path: path.to_owned(),
         topic: topic.to_owned(),
@@ -973,6 +1141,7 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         description: raw.description.trim().to_owned(),
         source: raw.source,
         explanation,
+        explain,
         timeout_ms: match raw.timeout_ms {
             Some(0) => {
                 return Err(err(
@@ -1321,6 +1490,37 @@ dial = {{ step = "dial", take = "outcome", help = "h" }}
     }
 
     #[test]
+    fn an_explain_table_parses_and_its_texts_are_trimmed() {
+        let extra = "[explain]\nshows = \" s \"\nwhy = \"w\"\nread = [\"tcp(7)\"]\n";
+        let s = parse(Path::new("t.toml"), &file(DIAL, extra), "misc").unwrap();
+        let e = s.explain.expect("an explanation");
+        assert_eq!(e.shows, "s");
+        assert_eq!(e.elsewhere, None);
+        assert_eq!(e.read, ["tcp(7)"]);
+    }
+
+    #[test]
+    fn an_explain_table_needs_something_to_read_and_known_keys() {
+        let e = error(&file(
+            DIAL,
+            "[explain]\nshows = \"s\"\nwhy = \"w\"\nread = []\n",
+        ));
+        assert_eq!(e.field.as_deref(), Some("explain.read"), "{e}");
+        assert_eq!(e.line, Some(29), "{e}");
+        let e = error(&file(
+            DIAL,
+            "[explain]\nshows = \"s\"\nwhy = \"w\"\nread = [\"r\"]\nsee = \"x\"\n",
+        ));
+        assert!(e.message.contains("see"), "{e}");
+        assert_eq!(e.line, Some(30), "{e}");
+        let e = error(&file(
+            DIAL,
+            "[explain]\nshows = \"s\"\nwhy = \" \"\nread = [\"r\"]\n",
+        ));
+        assert_eq!(e.field.as_deref(), Some("explain.why"), "{e}");
+    }
+
+    #[test]
     fn an_unknown_op_names_the_line_and_the_closest_op() {
         let e = error(&file(r#"{ op = "conect", to = "p", as = "c" }"#, ""));
         assert_eq!(e.line, Some(21));
@@ -1442,6 +1642,55 @@ dial = {{ step = "dial", take = "outcome", help = "h" }}
             "[expect.linux]\nmeasured = \"m\"\ndial = { value = \"ok\", when = \"nope\" }\n",
         );
         assert!(error(&text).message.contains("names no parameter"));
+    }
+
+    #[test]
+    fn a_counter_observation_takes_only_a_lower_bound() {
+        let obs = "aborts = { counter = \"TcpExt.TCPAbortOnClose\", help = \"h\" }\n";
+        let ok = format!("{obs}[expect.linux]\nmeasured = \"m\"\naborts = {{ min = 1 }}\n");
+        let s = parse(Path::new("t.toml"), &file(DIAL, &ok), "misc").unwrap();
+        assert_eq!(s.observation("aborts").unwrap().take, Take::Counter);
+        for bad in [
+            "aborts = 1",
+            "aborts = { min = 1, max = 3 }",
+            "aborts = { max = 3 }",
+        ] {
+            let text = file(
+                DIAL,
+                &format!("{obs}[expect.linux]\nmeasured = \"m\"\n{bad}\n"),
+            );
+            assert!(error(&text).message.contains("lower bound"), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_counter_name_must_have_a_known_group_and_exist_where_readable() {
+        let e = error(&file(
+            DIAL,
+            "x = { counter = \"ListenOverflows\", help = \"h\" }\n",
+        ));
+        assert!(e.message.contains("Group.Name"), "{e}");
+        if crate::sys::net_counters().is_some() {
+            let e = error(&file(
+                DIAL,
+                "x = { counter = \"TcpExt.ListenOverflow\", help = \"h\" }\n",
+            ));
+            assert!(
+                e.message.contains("did you mean TcpExt.ListenOverflows"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_observation_names_a_step_and_take_or_a_counter() {
+        let e = error(&file(DIAL, "x = { step = \"dial\", help = \"h\" }\n"));
+        assert!(e.message.contains("needs `step` and `take`"), "{e}");
+        let e = error(&file(
+            DIAL,
+            "x = { step = \"dial\", take = \"outcome\", counter = \"Tcp.OutRsts\", help = \"h\" }\n",
+        ));
+        assert!(e.message.contains("not both"), "{e}");
     }
 
     #[test]

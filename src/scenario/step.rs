@@ -69,6 +69,19 @@ pub enum SockOpt {
     /// SIOCOUTQ ioctl, Linux only).
     #[serde(rename = "SIOCOUTQ")]
     OutQueue,
+    /// Seconds of idleness before the first keepalive probe.
+    #[serde(rename = "TCP_KEEPIDLE")]
+    KeepIdle,
+    /// Seconds between keepalive probes.
+    #[serde(rename = "TCP_KEEPINTVL")]
+    KeepIntvl,
+    /// Unanswered keepalive probes before the connection is dropped.
+    #[serde(rename = "TCP_KEEPCNT")]
+    KeepCnt,
+    /// The descriptor's O_NONBLOCK flag (fcntl), 1 or 0: later calls on the socket return
+    /// EAGAIN instead of blocking.
+    #[serde(rename = "O_NONBLOCK")]
+    NonBlocking,
 }
 
 impl SockOpt {
@@ -90,6 +103,10 @@ impl SockOpt {
             SockOpt::Error => "SO_ERROR",
             SockOpt::InQueue => "FIONREAD",
             SockOpt::OutQueue => "SIOCOUTQ",
+            SockOpt::KeepIdle => "TCP_KEEPIDLE",
+            SockOpt::KeepIntvl => "TCP_KEEPINTVL",
+            SockOpt::KeepCnt => "TCP_KEEPCNT",
+            SockOpt::NonBlocking => "O_NONBLOCK",
         }
     }
 }
@@ -116,22 +133,37 @@ pub enum PollFor {
     Hup,
 }
 
+/// What SIGPIPE does in the child of a `write_in_child` step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SigPipe {
+    /// SIG_IGN, as Rust's runtime sets it: the write fails with EPIPE.
+    Ignore,
+    /// SIG_DFL: the signal ends the process.
+    Default,
+}
+
 /// One operation of an actor. Numbers are expressions over parameters and facts.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Action {
     /// Binds a socket to 127.0.0.1:0 without listening: a port that refuses dials.
+    /// With `port_of`, binds the port another socket (open or closed) had instead.
     Bind {
         #[serde(rename = "as")]
         name: String,
+        #[serde(default)]
+        reuseaddr: bool,
+        port_of: Option<String>,
     },
-    /// Binds 127.0.0.1:0 and listens with this backlog.
+    /// Binds 127.0.0.1:0 (or the port of `port_of`) and listens with this backlog.
     Listen {
         #[serde(rename = "as")]
         name: String,
         backlog: Expr,
         #[serde(default)]
         reuseaddr: bool,
+        port_of: Option<String>,
     },
     /// Accepts one connection (blocking; with `timeout_ms`, bounded by poll).
     Accept {
@@ -147,6 +179,49 @@ pub enum Action {
         #[serde(rename = "as")]
         name: String,
         timeout_ms: Option<Expr>,
+    },
+    /// A non-blocking connect(2): the step's outcome is what that one call returned
+    /// (EINPROGRESS while the handshake runs); the socket is kept, still non-blocking,
+    /// for `poll` and `get SO_ERROR` to follow.
+    ConnectStart {
+        to: String,
+        #[serde(rename = "as")]
+        name: String,
+    },
+    /// connect(2) once more on an existing socket `sock`, to the address of `to`.
+    ConnectAgain {
+        sock: String,
+        to: String,
+    },
+    /// The socket's TCP state as the kernel reports it (RFC names); for a socket this
+    /// side closed, its connection's entry in the kernel's table, or `absent`.
+    State {
+        sock: String,
+    },
+    /// A child process sets SIGPIPE to `sigpipe`, makes one plain write(2) of `bytes` on
+    /// the inherited socket, reports and exits; the parent waits up to `timeout_ms`.
+    WriteInChild {
+        sock: String,
+        bytes: Expr,
+        sigpipe: SigPipe,
+        timeout_ms: Option<Expr>,
+    },
+    /// `count` request/response exchanges: each sends the request as `parts` writes of
+    /// `part_bytes`, then reads until `reply_bytes` arrived.
+    Request {
+        sock: String,
+        count: Expr,
+        parts: Expr,
+        part_bytes: Expr,
+        reply_bytes: Expr,
+    },
+    /// The other side of `request`: `count` times, reads until `request_bytes` arrived,
+    /// then sends `reply_bytes` in one write.
+    Respond {
+        sock: String,
+        count: Expr,
+        request_bytes: Expr,
+        reply_bytes: Expr,
     },
     /// Connects again and again, keeping every connection, until a dial fails or `max`
     /// dials have succeeded.
@@ -284,6 +359,15 @@ pub enum Take {
     Interleaved,
     /// Bytes sent but not received.
     Lost,
+    /// The TCP state a `state` step found (`ESTABLISHED`, `TIME-WAIT`, `absent`).
+    State,
+    /// The pending error a `get SO_ERROR` read, as an outcome (`ok` when none).
+    Error,
+    /// How the child of a `write_in_child` step ended (`exited 0`, `killed by SIGPIPE`).
+    Status,
+    /// A kernel counter's change over the run (observations with `counter`, not `take`).
+    #[serde(skip)]
+    Counter,
 }
 
 impl fmt::Display for Take {
@@ -300,6 +384,10 @@ impl fmt::Display for Take {
             Take::Intact => "intact",
             Take::Interleaved => "interleaved",
             Take::Lost => "lost",
+            Take::State => "state",
+            Take::Error => "error",
+            Take::Status => "status",
+            Take::Counter => "counter",
         };
         f.write_str(s)
     }
@@ -330,7 +418,8 @@ impl fmt::Display for ValueType {
 impl Take {
     pub fn value_type(self) -> ValueType {
         match self {
-            Take::Outcome => ValueType::Outcome,
+            Take::Outcome | Take::Error => ValueType::Outcome,
+            Take::State | Take::Status => ValueType::Text,
             Take::Sizes => ValueType::List,
             Take::ElapsedMs => ValueType::Ms,
             Take::Revents | Take::Calls => ValueType::Text,
@@ -364,14 +453,21 @@ impl Action {
             Action::WaitBlocked { .. } => "wait_blocked",
             Action::WriteMessages { .. } => "write_messages",
             Action::ReadMessages { .. } => "read_messages",
+            Action::ConnectStart { .. } => "connect_start",
+            Action::ConnectAgain { .. } => "connect_again",
+            Action::State { .. } => "state",
+            Action::WriteInChild { .. } => "write_in_child",
+            Action::Request { .. } => "request",
+            Action::Respond { .. } => "respond",
         }
     }
 
     /// The socket name this step creates.
     pub fn creates(&self) -> Option<&str> {
         match self {
-            Action::Bind { name }
+            Action::Bind { name, .. }
             | Action::Listen { name, .. }
+            | Action::ConnectStart { name, .. }
             | Action::Accept { name, .. }
             | Action::Connect { name, .. }
             | Action::DialRepeat { name, .. } => Some(name),
@@ -383,7 +479,13 @@ impl Action {
     pub fn uses(&self) -> Vec<&str> {
         match self {
             Action::Accept { from, .. } => vec![from],
-            Action::Connect { to, .. } | Action::DialRepeat { to, .. } => vec![to],
+            Action::Bind { port_of, .. } | Action::Listen { port_of, .. } => {
+                port_of.iter().map(String::as_str).collect()
+            }
+            Action::Connect { to, .. }
+            | Action::DialRepeat { to, .. }
+            | Action::ConnectStart { to, .. } => vec![to],
+            Action::ConnectAgain { sock, to } => vec![sock, to],
             Action::Write { sock, .. }
             | Action::WriteAll { sock, .. }
             | Action::WriteUntilBlocked { sock, .. }
@@ -397,7 +499,11 @@ impl Action {
             | Action::Close { sock }
             | Action::Poll { sock, .. }
             | Action::WriteMessages { sock, .. }
-            | Action::ReadMessages { sock, .. } => vec![sock],
+            | Action::ReadMessages { sock, .. }
+            | Action::State { sock }
+            | Action::WriteInChild { sock, .. }
+            | Action::Request { sock, .. }
+            | Action::Respond { sock, .. } => vec![sock],
             _ => vec![],
         }
     }
@@ -459,6 +565,35 @@ impl Action {
                 ("size", size),
                 ("buf", buf),
             ],
+            Action::WriteInChild {
+                bytes, timeout_ms, ..
+            } => {
+                let mut v = vec![("bytes", bytes)];
+                v.extend(opt("timeout_ms", timeout_ms));
+                v
+            }
+            Action::Request {
+                count,
+                parts,
+                part_bytes,
+                reply_bytes,
+                ..
+            } => vec![
+                ("count", count),
+                ("parts", parts),
+                ("part_bytes", part_bytes),
+                ("reply_bytes", reply_bytes),
+            ],
+            Action::Respond {
+                count,
+                request_bytes,
+                reply_bytes,
+                ..
+            } => vec![
+                ("count", count),
+                ("request_bytes", request_bytes),
+                ("reply_bytes", reply_bytes),
+            ],
             _ => vec![],
         }
     }
@@ -476,7 +611,14 @@ impl Action {
                 vec![Bytes, Sizes, Count, Calls]
             }
             Action::ReadTimes { .. } => vec![Bytes, Sizes, Count, Calls],
+            Action::Get {
+                option: SockOpt::Error,
+                ..
+            } => vec![Value, Error],
             Action::WaitBytes { .. } | Action::Get { .. } => vec![Value],
+            Action::State { .. } => vec![State],
+            Action::WriteInChild { .. } => vec![Status, Bytes, Calls],
+            Action::Request { .. } | Action::Respond { .. } => vec![Bytes, Count],
             Action::Poll { .. } => vec![Revents],
             Action::WriteMessages { .. } => vec![Bytes, Count],
             Action::ReadMessages { .. } => vec![Bytes, Count, Intact, Interleaved, Lost],
@@ -524,6 +666,12 @@ pub const OPS: &[&str] = &[
     "wait_blocked",
     "write_messages",
     "read_messages",
+    "connect_start",
+    "connect_again",
+    "state",
+    "write_in_child",
+    "request",
+    "respond",
 ];
 
 /// The one field whose TOML type is the one a serde "invalid type" message complains

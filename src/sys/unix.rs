@@ -242,6 +242,108 @@ pub fn thread_is_asleep(tid: u64) -> Option<bool> {
     }
 }
 
+/// Moves the calling thread into a fresh, anonymous network namespace (unshare(2) with
+/// CLONE_NEWNET). Call it on the main thread before any other thread exists: threads
+/// created afterwards inherit the namespace, threads that already exist do not.
+///
+/// # Notes
+/// On Linux this needs CAP_SYS_ADMIN (root) and fails with EPERM otherwise. The namespace
+/// has no name and no mount: it ends with the last process in it, so nothing is left
+/// behind however the process ends (even SIGKILL). On other systems there are no network
+/// namespaces and `Unsupported` is returned. See unshare(2), network_namespaces(7).
+pub fn unshare_netns() -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    // Network namespaces are Linux's.
+    {
+        // SAFETY: unshare takes a flag word and changes only this thread's namespaces.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
+/// Brings the loopback interface of the current network namespace up (a new namespace
+/// starts with `lo` down), the way `ip link set lo up` does: SIOCGIFFLAGS, then
+/// SIOCSIFFLAGS with IFF_UP added. See netdevice(7).
+pub fn loopback_up() -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    // The ioctl layout (struct ifreq) is Linux's here; only Linux has namespaces to use it in.
+    {
+        // SAFETY: a plain socket call; the descriptor is closed below.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: ifreq is plain data; zeroed is a valid value.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        // SAFETY: SIOCGIFFLAGS fills ifru_flags of the ifreq we pass.
+        let mut rc = unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut req) };
+        if rc == 0 {
+            // SAFETY: the kernel just wrote ifru_flags; IFF_UP fits a c_short.
+            unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+            // SAFETY: SIOCSIFFLAGS reads the ifreq we pass.
+            rc = unsafe { libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &req) };
+        }
+        let err = io::Error::last_os_error();
+        // SAFETY: fd is ours and closed once.
+        unsafe { libc::close(fd) };
+        if rc != 0 {
+            return Err(err);
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
+/// The path of a sysctl under /proc/sys (`net.core.somaxconn` -> `net/core/somaxconn`).
+fn sysctl_path(name: &str) -> String {
+    format!("/proc/sys/{}", name.replace('.', "/"))
+}
+
+/// One kernel setting by its sysctl name, with runs of whitespace made single spaces.
+///
+/// # Notes
+/// On Linux this reads /proc/sys, which shows the network namespace of the calling thread
+/// for `net.*`. macOS and FreeBSD have sysctl(3) instead, not read yet: NotFound.
+pub fn read_sysctl(name: &str) -> io::Result<String> {
+    let value = std::fs::read_to_string(sysctl_path(name))?;
+    Ok(value.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// Writes one kernel setting by its sysctl name (Linux: /proc/sys).
+///
+/// # Notes
+/// In a network namespace other than the first, Linux shows only the per-namespace `net.*`
+/// settings (others are absent: NotFound) and makes the global ones it shows read-only
+/// (EACCES): a write here cannot change the host's settings.
+pub fn write_sysctl(name: &str, value: &str) -> io::Result<()> {
+    std::fs::write(sysctl_path(name), value)
+}
+
+/// Threads in this process, where the system says (Linux: /proc/self/task).
+pub fn thread_count() -> Option<usize> {
+    #[cfg(target_os = "linux")]
+    // /proc/self/task is Linux's; see proc(5).
+    {
+        std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
 /// The kernel's name and release, from uname(2).
 pub fn uname() -> (String, String) {
     // SAFETY: utsname is plain data; uname fills it.
@@ -282,6 +384,11 @@ pub fn tcp_sysctls() -> Vec<(&'static str, String)> {
         "net.ipv4.tcp_syncookies",
         "net.ipv4.tcp_abort_on_overflow",
         "net.ipv4.tcp_syn_retries",
+        "net.core.wmem_max",
+        "net.core.rmem_max",
+        "net.ipv4.tcp_keepalive_time",
+        "net.ipv4.tcp_keepalive_intvl",
+        "net.ipv4.tcp_keepalive_probes",
     ];
     NAMES
         .iter()
@@ -294,4 +401,429 @@ pub fn tcp_sysctls() -> Vec<(&'static str, String)> {
             ))
         })
         .collect()
+}
+
+// =======================================================================================
+// Kernel evidence and the catalogue's extra calls (issue 4): TCP states, SNMP counters,
+// keepalive knobs, non-blocking mode, and a write made by a child process.
+// Linux-only parts are behind cfg(target_os = "linux") and answer `None` (absent)
+// elsewhere, so that other systems report nothing rather than something made up.
+// =======================================================================================
+
+/// The RFC 9293 name of a Linux TCP state number (include/net/tcp_states.h).
+///
+/// # Notes
+/// Linux's TCP_NEW_SYN_RECV (12) is a request socket, reported as SYN-RECEIVED like
+/// TCP_SYN_RECV; TCP_CLOSE is the RFC's CLOSED.
+#[cfg(target_os = "linux")]
+// The numbering is Linux's own.
+fn linux_state_name(n: u8) -> Option<&'static str> {
+    Some(match n {
+        1 => "ESTABLISHED",
+        2 => "SYN-SENT",
+        3 | 12 => "SYN-RECEIVED",
+        4 => "FIN-WAIT-1",
+        5 => "FIN-WAIT-2",
+        6 => "TIME-WAIT",
+        7 => "CLOSED",
+        8 => "CLOSE-WAIT",
+        9 => "LAST-ACK",
+        10 => "LISTEN",
+        11 => "CLOSING",
+        _ => return None,
+    })
+}
+
+/// The TCP state of an open socket, with its RFC name (`ESTABLISHED`, `FIN-WAIT-2`).
+///
+/// # Notes
+/// On Linux this is `tcpi_state` of getsockopt(TCP_INFO) (tcp(7)). macOS has
+/// TCP_CONNECTION_INFO and FreeBSD its own TCP_INFO; neither is read yet, so those
+/// systems answer `None`.
+pub fn tcp_state(socket: &Socket) -> Option<&'static str> {
+    #[cfg(target_os = "linux")]
+    // struct tcp_info and its first byte, tcpi_state, are Linux's.
+    {
+        // SAFETY: tcp_info is plain data; getsockopt writes at most `len` bytes into it.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: a valid pointer and its length.
+        let rc = unsafe {
+            libc::getsockopt(
+                socket.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 || len < 1 {
+            return None;
+        }
+        linux_state_name(info.tcpi_state)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = socket;
+        None
+    }
+}
+
+/// What the kernel's connection table says about the connection `local` -> `peer`
+/// (`peer` 0.0.0.0:0 for a listener): `Some(Some(state))`, `Some(None)` when it holds no
+/// entry (the connection is gone), `None` when the table cannot be read.
+///
+/// # Notes
+/// On Linux the table is /proc/thread-self/net/tcp (proc(5)): the calling thread's
+/// network namespace, which is the one its sockets live in even when the process has
+/// threads in other namespaces (/proc/net is the thread-group leader's). It lists
+/// TIME-WAIT entries, which no descriptor refers to any more. Other systems answer
+/// `None`.
+pub fn tcp_state_in_table(
+    local: std::net::SocketAddr,
+    peer: std::net::SocketAddr,
+) -> Option<Option<&'static str>> {
+    #[cfg(target_os = "linux")]
+    // /proc/<pid>/net/tcp is Linux's.
+    {
+        use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+        let text = std::fs::read_to_string("/proc/thread-self/net/tcp").ok()?;
+        // `0100007F:1F90`: the address as the kernel's u32 in this machine's byte order,
+        // the port in hex.
+        let parse = |field: &str| -> Option<SocketAddr> {
+            let (ip, port) = field.split_once(':')?;
+            let ip = u32::from_str_radix(ip, 16).ok()?;
+            let port = u16::from_str_radix(port, 16).ok()?;
+            Some(SocketAddr::new(
+                IpAddr::V4(Ipv4Addr::from(ip.to_ne_bytes())),
+                port,
+            ))
+        };
+        for line in text.lines().skip(1) {
+            let mut f = line.split_whitespace().skip(1);
+            let (Some(l), Some(p), Some(st)) = (f.next(), f.next(), f.next()) else {
+                continue;
+            };
+            if parse(l) == Some(local) && parse(p) == Some(peer) {
+                let n = u8::from_str_radix(st, 16).ok()?;
+                return Some(linux_state_name(n));
+            }
+        }
+        Some(None)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (local, peer);
+        None
+    }
+}
+
+/// The SNMP and extended TCP/IP counters of this network namespace, as `Group.Name`
+/// (`TcpExt.ListenOverflows`, `Tcp.OutRsts`), or `None` where they cannot be read.
+///
+/// # Notes
+/// On Linux they come from /proc/thread-self/net/netstat and /proc/thread-self/net/snmp
+/// (the calling thread's namespace; see the kernel's Documentation/networking/
+/// snmp_counter.rst). They count for the whole namespace: other traffic moves them too.
+/// macOS and FreeBSD keep similar statistics behind sysctl(3) (`net.inet.tcp.stats`),
+/// not read yet: `None`.
+pub fn net_counters() -> Option<std::collections::BTreeMap<String, i64>> {
+    #[cfg(target_os = "linux")]
+    // The /proc/net/{netstat,snmp} layout is Linux's: a header line of names and a line
+    // of values per group.
+    {
+        let mut out = std::collections::BTreeMap::new();
+        for file in [
+            "/proc/thread-self/net/netstat",
+            "/proc/thread-self/net/snmp",
+        ] {
+            let text = std::fs::read_to_string(file).ok()?;
+            let lines: Vec<&str> = text.lines().collect();
+            for pair in lines.chunks(2) {
+                let [names, values] = pair else { continue };
+                let (Some((group, names)), Some((_, values))) =
+                    (names.split_once(':'), values.split_once(':'))
+                else {
+                    continue;
+                };
+                for (n, v) in names.split_whitespace().zip(values.split_whitespace()) {
+                    if let Ok(v) = v.parse::<i64>() {
+                        out.insert(format!("{group}.{n}"), v);
+                    }
+                }
+            }
+        }
+        Some(out)
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// A TCP keepalive setting (tcp(7)).
+#[derive(Debug, Clone, Copy)]
+pub enum Keepalive {
+    /// TCP_KEEPIDLE: seconds of idleness before the first probe.
+    Idle,
+    /// TCP_KEEPINTVL: seconds between probes.
+    Interval,
+    /// TCP_KEEPCNT: unanswered probes before the connection is dropped.
+    Count,
+}
+
+impl Keepalive {
+    fn raw(self) -> libc::c_int {
+        match self {
+            // macOS calls the idle time TCP_KEEPALIVE; the others match.
+            #[cfg(any(target_os = "macos", target_os = "ios"))]
+            Keepalive::Idle => libc::TCP_KEEPALIVE,
+            #[cfg(not(any(target_os = "macos", target_os = "ios")))]
+            Keepalive::Idle => libc::TCP_KEEPIDLE,
+            Keepalive::Interval => libc::TCP_KEEPINTVL,
+            Keepalive::Count => libc::TCP_KEEPCNT,
+        }
+    }
+}
+
+/// setsockopt(IPPROTO_TCP, TCP_KEEPIDLE / TCP_KEEPINTVL / TCP_KEEPCNT), one call.
+///
+/// # Notes
+/// On Linux values must be 1..=32767 (EINVAL otherwise); setting them does not turn
+/// SO_KEEPALIVE on. On macOS the idle time is TCP_KEEPALIVE.
+pub fn set_keepalive(socket: &Socket, knob: Keepalive, value: i64) -> io::Result<()> {
+    let v = libc::c_int::try_from(value).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: a valid c_int and its size.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            knob.raw(),
+            (&v as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// getsockopt of a keepalive setting, as the kernel reports it.
+pub fn keepalive(socket: &Socket, knob: Keepalive) -> io::Result<i64> {
+    let mut v: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: a valid c_int and its size.
+    let rc = unsafe {
+        libc::getsockopt(
+            socket.as_raw_fd(),
+            libc::IPPROTO_TCP,
+            knob.raw(),
+            (&mut v as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    };
+    if rc != 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(i64::from(v))
+    }
+}
+
+/// Whether O_NONBLOCK is set on the socket (fcntl(F_GETFL)).
+pub fn is_nonblocking(socket: &Socket) -> io::Result<bool> {
+    // SAFETY: F_GETFL takes no argument.
+    let flags = unsafe { libc::fcntl(socket.as_raw_fd(), libc::F_GETFL) };
+    if flags < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(flags & libc::O_NONBLOCK != 0)
+    }
+}
+
+/// How a child process made by [`write_in_child`] ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChildEnd {
+    /// It exited with `status`; `write` is what its write(2) returned, as it reported:
+    /// the bytes written or the raw errno (`None` if it reported nothing).
+    Exited {
+        status: i32,
+        write: Option<Result<usize, i32>>,
+    },
+    /// A signal ended it (`SIGPIPE`), before it could report anything.
+    Killed(&'static str),
+    /// It did not end within the limit and was killed with SIGKILL.
+    TimedOut,
+}
+
+/// Forks a child that sets SIGPIPE's disposition (ignored, or the default that ends the
+/// process), makes one plain write(2) of `buf` on the inherited socket (no
+/// MSG_NOSIGNAL), reports the result through a pipe and exits. The parent waits at most
+/// `limit`, then kills it.
+///
+/// # Notes
+/// The child runs only async-signal-safe calls (close_range, sigaction, write, _exit):
+/// the parent has other threads, whose locks the child must not touch. It first closes
+/// every other descriptor it inherited (close_range(2) on Linux), so that other
+/// threads' sockets do not outlive their close in the parent. On macOS and FreeBSD the
+/// same calls exist except close_range, so the child keeps its inherited descriptors for
+/// its short life.
+pub fn write_in_child(
+    socket: &Socket,
+    buf: &[u8],
+    sigpipe_default: bool,
+    limit: Duration,
+) -> io::Result<ChildEnd> {
+    let sock = socket.as_raw_fd();
+    let mut pipe = [0 as libc::c_int; 2];
+    // SAFETY: pipe writes two descriptors into the array.
+    if unsafe { libc::pipe(pipe.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let [rd, wr] = pipe;
+    // The disposition the child installs, prepared here so the child only calls
+    // sigaction(2).
+    // SAFETY: sigaction is plain data; sigemptyset initialises its mask.
+    let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+    action.sa_sigaction = if sigpipe_default {
+        libc::SIG_DFL
+    } else {
+        libc::SIG_IGN
+    };
+    // SAFETY: a valid pointer to the mask inside `action`.
+    unsafe { libc::sigemptyset(&mut action.sa_mask) };
+    // SAFETY: after fork the child calls only async-signal-safe functions and _exit.
+    let pid = unsafe { libc::fork() };
+    if pid < 0 {
+        let e = io::Error::last_os_error();
+        // SAFETY: our own pipe descriptors, closed once.
+        unsafe {
+            libc::close(rd);
+            libc::close(wr);
+        }
+        return Err(e);
+    }
+    if pid == 0 {
+        // The child.
+        // SAFETY: async-signal-safe calls only, on descriptors inherited from the parent.
+        unsafe {
+            child_close_others(sock, wr);
+            libc::sigaction(libc::SIGPIPE, &action, std::ptr::null_mut());
+            let n = libc::write(sock, buf.as_ptr().cast(), buf.len());
+            // The report: bytes written (>= 0) or minus the errno.
+            let report: i64 = if n < 0 {
+                -i64::from(*errno_location())
+            } else {
+                n as i64
+            };
+            let bytes = report.to_ne_bytes();
+            libc::write(wr, bytes.as_ptr().cast(), bytes.len());
+            libc::_exit(0);
+        }
+    }
+    // The parent.
+    // SAFETY: the child's end of the pipe, closed once here.
+    unsafe { libc::close(wr) };
+    let start = std::time::Instant::now();
+    let mut status: libc::c_int = 0;
+    let end = loop {
+        // SAFETY: our own child; status is written on success.
+        let rc = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
+        if rc == pid {
+            break None;
+        }
+        if rc < 0 {
+            break Some(Err(io::Error::last_os_error()));
+        }
+        if start.elapsed() >= limit {
+            // SAFETY: our own child, not yet reaped.
+            unsafe {
+                libc::kill(pid, libc::SIGKILL);
+                libc::waitpid(pid, &mut status, 0);
+            }
+            break Some(Ok(ChildEnd::TimedOut));
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    };
+    let mut bytes = [0u8; 8];
+    // SAFETY: reads at most 8 bytes into `bytes`; the write end is closed in both
+    // processes by now, so this cannot block.
+    let got = unsafe { libc::read(rd, bytes.as_mut_ptr().cast(), bytes.len()) };
+    // SAFETY: our own read end, closed once.
+    unsafe { libc::close(rd) };
+    if let Some(r) = end {
+        return r;
+    }
+    let report = (got == 8).then(|| {
+        let v = i64::from_ne_bytes(bytes);
+        if v >= 0 {
+            Ok(v as usize)
+        } else {
+            Err((-v) as i32)
+        }
+    });
+    if libc::WIFSIGNALED(status) {
+        let sig = libc::WTERMSIG(status);
+        return Ok(ChildEnd::Killed(signal_name(sig)));
+    }
+    Ok(ChildEnd::Exited {
+        status: libc::WEXITSTATUS(status),
+        write: report,
+    })
+}
+
+fn signal_name(sig: libc::c_int) -> &'static str {
+    match sig {
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGTERM => "SIGTERM",
+        _ => "a signal",
+    }
+}
+
+/// The calling thread's errno, readable in a forked child.
+///
+/// # Safety
+/// Returns the thread's errno location, as the C library does.
+unsafe fn errno_location() -> *mut libc::c_int {
+    #[cfg(any(target_os = "linux", target_os = "android"))]
+    // glibc and musl name it __errno_location; BSDs __error.
+    {
+        libc::__errno_location()
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android")))]
+    {
+        libc::__error()
+    }
+}
+
+/// In a forked child: closes every descriptor above 2 except `keep_a` and `keep_b`.
+///
+/// # Safety
+/// Only for a freshly forked child: it closes descriptors the parent's objects own.
+unsafe fn child_close_others(keep_a: RawFd, keep_b: RawFd) {
+    #[cfg(target_os = "linux")]
+    // close_range(2) exists since Linux 5.9; on an older kernel it fails with ENOSYS and
+    // the descriptors are simply kept.
+    {
+        let (lo, hi) = (
+            keep_a.min(keep_b) as libc::c_uint,
+            keep_a.max(keep_b) as libc::c_uint,
+        );
+        let close_range = |first: libc::c_uint, last: libc::c_uint| {
+            if first <= last {
+                libc::syscall(libc::SYS_close_range, first, last, 0 as libc::c_uint);
+            }
+        };
+        close_range(3, lo.saturating_sub(1));
+        close_range(lo + 1, hi - 1);
+        close_range(hi + 1, libc::c_uint::MAX);
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (keep_a, keep_b);
+    }
 }
