@@ -28,10 +28,6 @@ pub(super) fn new_socket() -> io::Result<Socket> {
     Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
 }
 
-pub(super) fn loopback_any() -> SockAddr {
-    SockAddr::from(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-}
-
 pub(super) fn ms(d: i64) -> Duration {
     Duration::from_millis(d.max(0) as u64)
 }
@@ -824,12 +820,12 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
 pub const ABSENT: &str = "absent";
 
 /// How long a `write_in_child` step waits for its child by default.
-const CHILD_LIMIT: Duration = Duration::from_secs(2);
+pub(super) const CHILD_LIMIT: Duration = Duration::from_secs(2);
 
 /// The addresses of a socket about to be closed, for a later `state` step. The peer is
 /// the one the socket was created for (getpeername fails once the connection ended),
 /// 0.0.0.0:0 for a socket that never had one (a listener).
-fn closing_addrs(s: &Socket, remembered: Option<SocketAddr>) -> super::Addrs {
+pub(super) fn closing_addrs(s: &Socket, remembered: Option<SocketAddr>) -> super::Addrs {
     let local = s.local_addr().ok()?.as_socket()?;
     let peer = s
         .peer_addr()
