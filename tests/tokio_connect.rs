@@ -12,15 +12,17 @@ use std::io;
 
 use tokio::net::TcpStream;
 
+#[cfg(target_os = "linux")] // only the Linux-only accept-queue group uses durations.
 use std::time::Duration;
 
-use tokio_sockets::{
-    bounded, listener_with_backlog, loopback_any_port, tcp_socket, SHORT_DEADLINE,
-};
+use tokio_sockets::{bounded, loopback_any_port, tcp_socket};
+#[cfg(target_os = "linux")] // used by the Linux-only accept-queue group.
+use tokio_sockets::{listener_with_backlog, SHORT_DEADLINE};
 
 /// Deadline of the dials that count the accept queue: a dial into a queue with room
 /// completes within microseconds on loopback, but a loaded machine may take a while to
 /// run the task; long enough that only a dropped SYN reaches it.
+#[cfg(target_os = "linux")] // used by the Linux-only accept-queue group.
 const QUEUE_DIAL_DEADLINE: Duration = Duration::from_millis(500);
 
 // ---------------------------------------------------------------------------------------

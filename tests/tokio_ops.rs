@@ -78,8 +78,6 @@ steps = [
     r
 }
 
-// Only the Unix-only tests read text observations.
-#[cfg(unix)]
 fn text(r: &Record, name: &str) -> String {
     match r.observations.get(name) {
         Some(Value::Text(t)) => t.clone(),

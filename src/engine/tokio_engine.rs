@@ -992,6 +992,12 @@ fn port_for(ctx: &Ctx, port_of: &Option<String>) -> Result<u16, String> {
     }
 }
 
+#[cfg(any(target_os = "linux", target_os = "android"))]
+// tokio has the PRIORITY readiness (EPOLLPRI) only where epoll reports it.
+const PRIORITY: Option<(Ready, &str)> = Some((Ready::PRIORITY, "PRIORITY"));
+#[cfg(not(any(target_os = "linux", target_os = "android")))]
+const PRIORITY: Option<(Ready, &str)> = None;
+
 /// tokio's readiness set by name: `READABLE|WRITABLE|READ_CLOSED`, or `none`.
 pub fn ready_names(r: Ready) -> String {
     let names: Vec<&str> = [
@@ -1000,9 +1006,9 @@ pub fn ready_names(r: Ready) -> String {
         (Ready::READ_CLOSED, "READ_CLOSED"),
         (Ready::WRITE_CLOSED, "WRITE_CLOSED"),
         (Ready::ERROR, "ERROR"),
-        (Ready::PRIORITY, "PRIORITY"),
     ]
     .into_iter()
+    .chain(PRIORITY)
     .filter(|(bit, _)| r & *bit == *bit && !bit.is_empty())
     .map(|(_, n)| n)
     .collect();
