@@ -39,6 +39,18 @@
 //!   engine: neither runtime offers a call on a dropped socket.
 //! - `write_messages` writers are tasks sharing one `TcpStream` by reference; with
 //!   `lock` a `tokio::sync::Mutex` is held around each whole message.
+//! - `connect_start` is the raw non-blocking connect(2) through socket2 (its EINPROGRESS
+//!   is the step's outcome), then `TcpStream::from_std`: tokio's own `TcpSocket::connect`
+//!   makes the same call but never shows its immediate answer. `connect_again` is
+//!   connect(2) through `SockRef`; tokio has no call for it.
+//! - `state` is TCP_INFO through `SockRef`; `close` keeps the socket's addresses so that
+//!   `state` after close and `port_of` work as on std.
+//! - `write_in_child` forks from a blocking-pool thread (`spawn_blocking`), so waiting for
+//!   the child does not stall the other tasks; the child writes on tokio's non-blocking
+//!   descriptor.
+//! - `request`/`respond` are `write_all`/`read_exact` loops.
+//! - `O_NONBLOCK` reads 1 on every tokio socket; setting it to 0 fails the step, because
+//!   a blocking socket would stall the runtime's thread.
 
 use std::collections::HashMap;
 use std::future::Future;
