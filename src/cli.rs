@@ -10,8 +10,9 @@ use std::time::Duration;
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use tcplab::engine::Engine;
 use tcplab::env::Environment;
-use tcplab::lab::run_scenario;
+use tcplab::lab::run_scenario_on;
 use tcplab::profile::{self, PROFILES};
 use tcplab::record::{self, Record};
 use tcplab::report::{self, Exporter};
@@ -132,6 +133,27 @@ enum Format {
     Markdown,
 }
 
+/// `--engine`: which engine runs the steps.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EngineChoice {
+    /// Blocking std sockets, one thread per actor
+    Std,
+    /// Non-blocking tokio sockets, one task per actor
+    Tokio,
+    /// Both, one after the other, with a table of where they differ
+    All,
+}
+
+impl EngineChoice {
+    fn engines(self) -> Vec<Engine> {
+        match self {
+            EngineChoice::Std => vec![Engine::Std],
+            EngineChoice::Tokio => vec![Engine::Tokio],
+            EngineChoice::All => Engine::ALL.to_vec(),
+        }
+    }
+}
+
 #[derive(Args)]
 struct RunArgs {
     /// Scenario names (see `tcplab list`) or paths to .toml files
@@ -157,6 +179,9 @@ struct RunArgs {
     /// Append every record as one JSON line to FILE
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
+    /// The engine that runs the steps: std, tokio, or all (both, compared)
+    #[arg(long, value_enum, default_value_t = EngineChoice::Std)]
+    engine: EngineChoice,
     /// Watchdog limit per run in milliseconds [default: the scenario's timeout_ms]
     #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
     timeout_ms: Option<u64>,
@@ -416,15 +441,18 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
                     }
                 );
             }
-            let r = run_scenario(s, params, &env, timeout);
-            if let Some(path) = &args.record {
-                record::append(path, std::slice::from_ref(&r))
-                    .with_context(|| format!("cannot append the record to {}", path.display()))?;
+            for engine in args.engine.engines() {
+                let r = run_scenario_on(engine, s, params, &env, timeout);
+                if let Some(path) = &args.record {
+                    record::append(path, std::slice::from_ref(&r)).with_context(|| {
+                        format!("cannot append the record to {}", path.display())
+                    })?;
+                }
+                if !r.verdict.status.is_success() {
+                    worst = EXIT_DEVIATION;
+                }
+                runs.push(r);
             }
-            if !r.verdict.status.is_success() {
-                worst = EXIT_DEVIATION;
-            }
-            runs.push(r);
         }
         records.extend(runs);
     }
@@ -436,6 +464,18 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut text = match format {
         Format::Json => report::Json.export(&records, &by_name),
         Format::Markdown => report::Markdown.export(&records, &by_name),
+        Format::Text if args.engine == EngineChoice::All => {
+            let mut out = String::new();
+            for s in &scenarios {
+                let mine: Vec<&Record> = records
+                    .iter()
+                    .filter(|r| r.scenario.name == s.name)
+                    .collect();
+                out.push_str(&report::compare(s, &env.os, &mine));
+                out.push('\n');
+            }
+            out
+        }
         Format::Text if args.repeat > 1 => {
             let mut out = String::new();
             for s in &scenarios {
@@ -521,14 +561,19 @@ fn profiles() -> anyhow::Result<ExitCode> {
 
 fn summary(records: &[Record]) -> String {
     let mut out = String::from("\nSummary\n");
-    let mut names: Vec<&str> = Vec::new();
+    let mixed = records.iter().any(|r| r.engine != records[0].engine);
+    let mut keys: Vec<(&str, &str)> = Vec::new();
     for r in records {
-        if !names.contains(&r.scenario.name.as_str()) {
-            names.push(&r.scenario.name);
+        let key = (r.scenario.name.as_str(), r.engine.as_str());
+        if !keys.contains(&key) {
+            keys.push(key);
         }
     }
-    for name in names {
-        let mine: Vec<&Record> = records.iter().filter(|r| r.scenario.name == name).collect();
+    for (name, engine) in keys {
+        let mine: Vec<&Record> = records
+            .iter()
+            .filter(|r| r.scenario.name == name && r.engine == engine)
+            .collect();
         let held = mine
             .iter()
             .filter(|r| r.verdict.status.is_success())
@@ -543,7 +588,12 @@ fn summary(records: &[Record]) -> String {
             format!("held in {held} of {} runs{note}", mine.len())
         };
         let ms: f64 = mine.iter().map(|r| r.elapsed_ms).sum();
-        out.push_str(&format!("  {name:<24} {status:<32} {ms:>9.1} ms\n"));
+        let label = if mixed {
+            format!("{name} ({engine})")
+        } else {
+            name.to_owned()
+        };
+        out.push_str(&format!("  {label:<24} {status:<32} {ms:>9.1} ms\n"));
     }
     let failed = records
         .iter()

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, SystemTime};
 
-use crate::engine::{self, RunConfig};
+use crate::engine::{self, Engine, RunConfig};
 use crate::env::Environment;
 use crate::observe::observe;
 use crate::record::{Record, ScenarioRef};
@@ -29,8 +29,21 @@ fn counter_deltas(
     )
 }
 
-/// Runs `scenario` once with `params` (already resolved) on this machine.
+/// Runs `scenario` once with `params` (already resolved) on this machine, on the std
+/// engine.
 pub fn run_scenario(
+    scenario: &Scenario,
+    params: &BTreeMap<String, ParamValue>,
+    env: &Environment,
+    timeout: Option<Duration>,
+) -> Record {
+    run_scenario_on(Engine::Std, scenario, params, env, timeout)
+}
+
+/// Runs `scenario` once on `engine`, judged against the expectations for this OS and
+/// that engine.
+pub fn run_scenario_on(
+    engine: Engine,
     scenario: &Scenario,
     params: &BTreeMap<String, ParamValue>,
     env: &Environment,
@@ -44,9 +57,9 @@ pub fn run_scenario(
         timeout,
     };
     // The kernel's counters around the run, read on this thread: its network namespace
-    // is the one the engine's threads inherit.
+    // is the one the engine's threads (and the tokio engine's runtime thread) inherit.
     let before = sys::net_counters();
-    let mut run = engine::run(scenario, &config);
+    let mut run = engine::run_on(engine, scenario, &config);
     run.counters = counter_deltas(before, sys::net_counters());
     let observations = observe(scenario, &run);
     let mut problems: Vec<String> = run
@@ -62,16 +75,26 @@ pub fn run_scenario(
                 "watchdog: after {} ms `{}` was stuck {place}{}",
                 run.timeout_ms,
                 s.actor,
-                if s.released {
-                    "; it ended once its sockets were shut down"
-                } else {
-                    "; it did not end even after its sockets were shut down"
+                match (engine, s.released) {
+                    (Engine::Std, true) => "; it ended once its sockets were shut down",
+                    (Engine::Std, false) =>
+                        "; it did not end even after its sockets were shut down",
+                    (Engine::Tokio, true) => "; its task was dropped (aborted)",
+                    (Engine::Tokio, false) => "; its task did not end even when aborted",
                 }
             )
         })
         .collect();
     problems.extend(run.failures.iter().cloned());
-    let verdict = judge(scenario, &env.os, params, &facts, &observations, problems);
+    let verdict = judge(
+        scenario,
+        &env.os,
+        engine.name(),
+        params,
+        &facts,
+        &observations,
+        problems,
+    );
     Record {
         scenario: ScenarioRef {
             name: scenario.name.clone(),
@@ -80,7 +103,7 @@ pub fn run_scenario(
             file: scenario.path.display().to_string(),
         },
         params: params.clone(),
-        engine: STD_ENGINE.to_owned(),
+        engine: engine.name().to_owned(),
         env: env.clone(),
         started_at,
         elapsed_ms: run.elapsed_ms,

@@ -100,17 +100,19 @@ impl Verdict {
     }
 }
 
-/// Judges `observed` against the scenario's expectations for `os`. `problems` (from the
-/// engine: watchdog, failures) make the verdict incomplete whatever the checks say.
+/// Judges `observed` against the scenario's expectations for `os` under `engine` (the
+/// OS's expectations with the engine's table over them). `problems` (from the engine:
+/// watchdog, failures) make the verdict incomplete whatever the checks say.
 pub fn judge(
     scenario: &Scenario,
     os: &str,
+    engine: &str,
     params: &BTreeMap<String, ParamValue>,
     facts: &BTreeMap<String, i64>,
     observed: &Observations,
     problems: Vec<String>,
 ) -> Verdict {
-    let Some(exp) = scenario.expectations_for(os) else {
+    let Some(exp) = scenario.expectations_for(os).map(|e| e.for_engine(engine)) else {
         return Verdict {
             status: if problems.is_empty() {
                 Status::NoExpectation

@@ -53,6 +53,57 @@ fn run_backlog_passes_and_shows_timeline_observations_verdict_and_why() {
         ));
 }
 
+// read-timeout's engine table is measured on Linux.
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "read-timeout has expectations for Linux only"
+)]
+#[test]
+fn engine_all_prints_one_table_marking_the_differences_and_why() {
+    tcplab()
+        .args(["run", "read-timeout", "--engine", "all"])
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("observation"))
+        .stdout(predicate::str::contains("| std"))
+        .stdout(predicate::str::contains("| tokio"))
+        .stdout(
+            predicate::str::is_match(r"≠ timeout_error +\| EAGAIN \(WouldBlock\) +\| deadline")
+                .unwrap(),
+        )
+        .stdout(predicate::str::contains("Why they differ"))
+        .stdout(predicate::str::contains("loses no data"));
+}
+
+#[test]
+fn engine_all_records_one_record_per_engine() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("records.jsonl");
+    tcplab()
+        .args(["run", "refused", "--engine", "all", "--record"])
+        .arg(&store)
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .code(0);
+    let engines: Vec<String> = records_in(&fs::read_to_string(&store).unwrap())
+        .iter()
+        .map(|r| r["engine"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(engines, ["std", "tokio"]);
+}
+
+#[test]
+fn an_unknown_engine_is_a_usage_error_naming_the_choices() {
+    tcplab()
+        .args(["run", "refused", "--engine", "tokyo"])
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("tokio"))
+        .stderr(predicate::str::contains("all"));
+}
+
 #[test]
 fn json_prints_one_pretty_record_with_a_trailing_newline() {
     let output = tcplab()
@@ -201,6 +252,25 @@ fn a_deadlock_is_ended_by_the_watchdog_which_names_the_stuck_actor_and_step() {
         .stdout(predicate::str::contains(format!("line {read_line})")))
         .stdout(predicate::str::contains("`client` was stuck in step 3"))
         .stdout(predicate::str::contains(format!("line {wait_line})")));
+}
+
+#[test]
+fn a_deadlock_on_tokio_is_ended_by_the_watchdog_which_drops_the_stuck_tasks() {
+    let text = fixture_text("deadlock-read-nobody-writes.toml");
+    let read_line = line_of(&text, r#"op = "read""#);
+    tcplab()
+        .arg("run")
+        .arg(fixture("deadlock-read-nobody-writes.toml"))
+        .args(["--timeout-ms", "500", "--engine", "tokio"])
+        .timeout(Duration::from_secs(10))
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains("INCOMPLETE"))
+        .stdout(predicate::str::contains(
+            "watchdog: after 500 ms `server` was stuck in step 4 (`read().await`",
+        ))
+        .stdout(predicate::str::contains(format!("line {read_line})")))
+        .stdout(predicate::str::contains("its task was dropped"));
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,11 +1,13 @@
-//! Every scenario file, run on this machine and judged against its expectations for
-//! this OS: the catalogue doubles as assertions of socket semantics.
+//! Every scenario file, run on this machine under each engine (std and tokio) and judged
+//! against its expectations for this OS and that engine: the catalogue doubles as
+//! assertions of socket semantics and of what each runtime shows of them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use tcplab::engine::Engine;
 use tcplab::env::Environment;
-use tcplab::lab::run_scenario;
+use tcplab::lab::run_scenario_on;
 use tcplab::record::Record;
 use tcplab::scenario::{self, Basis, Scenario};
 use tcplab::verdict::Status;
@@ -23,21 +25,22 @@ fn catalogue() -> Vec<Scenario> {
     good
 }
 
-fn run(s: &Scenario, sets: &[(&str, &str)]) -> Record {
+fn run(engine: Engine, s: &Scenario, sets: &[(&str, &str)]) -> Record {
     let sets: Vec<(String, String)> = sets
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let params = s.resolve_params(&sets).expect("parameters resolve");
-    run_scenario(s, &params, &Environment::current(), None)
+    run_scenario_on(engine, s, &params, &Environment::current(), None)
 }
 
 /// What went wrong with a record, for the failure message.
 fn explain(r: &Record) -> String {
     let mut lines = vec![format!(
-        "{} ({}): {}",
+        "{} ({}, engine {}): {}",
         r.scenario.name,
         r.scenario.file,
+        r.engine,
         r.verdict.status.label()
     )];
     for c in r.verdict.deviations() {
@@ -71,13 +74,14 @@ fn every_scenario_explains_itself_and_names_what_to_read() {
     );
 }
 
-#[test]
-fn every_scenario_holds_its_expectations_for_this_os() {
+/// Runs the whole catalogue on `engine`; every scenario must hold its expectations.
+fn every_scenario_holds_on(engine: Engine) {
     let os = std::env::consts::OS;
     let mut failures = Vec::new();
     let mut seen = BTreeMap::new();
     for s in catalogue() {
-        let r = run(&s, &[]);
+        let r = run(engine, &s, &[]);
+        assert_eq!(r.engine, engine.name());
         let wanted = if s.expectations_for(os).is_some() {
             Status::Pass
         } else {
@@ -95,6 +99,40 @@ fn every_scenario_holds_its_expectations_for_this_os() {
         seen.len(),
         failures.join("\n")
     );
+}
+
+#[test]
+fn every_scenario_holds_its_expectations_for_this_os_on_std() {
+    every_scenario_holds_on(Engine::Std);
+}
+
+#[test]
+fn every_scenario_holds_its_expectations_for_this_os_on_tokio() {
+    every_scenario_holds_on(Engine::Tokio);
+}
+
+#[test]
+fn engine_tables_are_measured_and_say_why() {
+    for s in catalogue() {
+        for exp in &s.expectations {
+            for e in &exp.engines {
+                assert!(
+                    matches!(e.basis, Basis::Measured(_)),
+                    "{}: [expect.{}.{}] must be measured",
+                    s.name,
+                    exp.os,
+                    e.engine
+                );
+                assert!(
+                    e.why.is_some(),
+                    "{}: [expect.{}.{}] needs a `why`",
+                    s.name,
+                    exp.os,
+                    e.engine
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -127,16 +165,18 @@ fn named(name: &str) -> Scenario {
 
 #[test]
 fn concurrent_writers_with_a_mutex_deliver_every_message_intact() {
-    let r = run(&named("concurrent-writers"), &[("mutex", "true")]);
-    assert_eq!(r.verdict.status, Status::Pass, "{}", explain(&r));
-    // The `when = "mutex"` expectations were checked, not skipped.
-    let interleaved = r
-        .verdict
-        .checks
-        .iter()
-        .find(|c| c.observation == "messages_interleaved")
-        .expect("an expectation for messages_interleaved");
-    assert_eq!(interleaved.result, tcplab::verdict::CheckResult::Holds);
+    for engine in Engine::ALL {
+        let r = run(engine, &named("concurrent-writers"), &[("mutex", "true")]);
+        assert_eq!(r.verdict.status, Status::Pass, "{}", explain(&r));
+        // The `when = "mutex"` expectations were checked, not skipped.
+        let interleaved = r
+            .verdict
+            .checks
+            .iter()
+            .find(|c| c.observation == "messages_interleaved")
+            .expect("an expectation for messages_interleaved");
+        assert_eq!(interleaved.result, tcplab::verdict::CheckResult::Holds);
+    }
 }
 
 /// The message sizes the issue asks concurrent-writers to be run at: each variant must
@@ -151,8 +191,14 @@ fn concurrent_writers_hold_at_100_bytes_4kib_64kib_and_1mib_messages() {
         ("64KiB", "32"),
         ("1MiB", "4"),
     ] {
-        let r = run(&s, &[("message_size", size), ("messages", messages)]);
-        assert_eq!(r.verdict.status, Status::Pass, "{size}: {}", explain(&r));
+        for engine in Engine::ALL {
+            let r = run(
+                engine,
+                &s,
+                &[("message_size", size), ("messages", messages)],
+            );
+            assert_eq!(r.verdict.status, Status::Pass, "{size}: {}", explain(&r));
+        }
     }
 }
 
@@ -160,28 +206,33 @@ fn concurrent_writers_hold_at_100_bytes_4kib_64kib_and_1mib_messages() {
 // The doubling of a requested buffer size is Linux's; other systems grant what is asked.
 #[test]
 fn write_block_with_fixed_buffers_reads_back_twice_the_request() {
-    let r = run(
-        &named("write-block"),
-        &[("set_sndbuf", "65536"), ("set_rcvbuf", "65536")],
-    );
-    assert_eq!(r.verdict.status, Status::Pass, "{}", explain(&r));
-    assert_eq!(
-        r.observations["sndbuf"],
-        tcplab::observe::Value::Int(131072)
-    );
-    assert_eq!(
-        r.observations["rcvbuf"],
-        tcplab::observe::Value::Int(131072)
-    );
+    for engine in Engine::ALL {
+        let r = run(
+            engine,
+            &named("write-block"),
+            &[("set_sndbuf", "65536"), ("set_rcvbuf", "65536")],
+        );
+        assert_eq!(r.verdict.status, Status::Pass, "{}", explain(&r));
+        assert_eq!(
+            r.observations["sndbuf"],
+            tcplab::observe::Value::Int(131072)
+        );
+        assert_eq!(
+            r.observations["rcvbuf"],
+            tcplab::observe::Value::Int(131072)
+        );
+    }
 }
 
 #[cfg(target_os = "linux")]
 // backlog+1 is Linux's accept-queue rule.
 #[test]
 fn backlog_admits_backlog_plus_one_for_several_backlogs() {
-    for backlog in ["0", "1", "8"] {
-        let r = run(&named("backlog"), &[("backlog", backlog)]);
-        assert_eq!(r.verdict.status, Status::Pass, "{}", explain(&r));
+    for engine in Engine::ALL {
+        for backlog in ["0", "1", "8"] {
+            let r = run(engine, &named("backlog"), &[("backlog", backlog)]);
+            assert_eq!(r.verdict.status, Status::Pass, "{}", explain(&r));
+        }
     }
 }
 

@@ -1,12 +1,22 @@
-//! The blocking engine: one OS thread per actor, std sockets through socket2, a watchdog
-//! over the whole run.
+//! The engines that run a scenario's steps, and what they share.
 //!
-//! Every socket call goes through [`Ctx::call`], which times it and records an [`Event`].
-//! Ordering between actors comes only from the scenario's sync points; the engine never
-//! sleeps to order anything. Its own waits (sync points, `wait_blocked`, `wait_bytes`,
-//! `poll`) re-check a cancel flag at least every [`SLICE`], so the watchdog can end them.
+//! Two engines run the same scenario files and return the same [`Run`], so observations,
+//! verdicts and reports do not know which one ran:
+//! - `std` (this file and `steps.rs`): one OS thread per actor, blocking std sockets
+//!   through socket2, a watchdog over the whole run;
+//! - `tokio` (`tokio_engine.rs`): one task per actor on a tokio runtime, non-blocking
+//!   tokio sockets, deadlines as tokio timers.
+//!
+//! Every socket call goes through the engine's `call`, which times it and records an
+//! [`Event`]. Ordering between actors comes only from the scenario's sync points; neither
+//! engine sleeps to order anything. Their own waits (sync points, `wait_blocked`,
+//! `wait_bytes`, `poll`) re-check a cancel flag at least every [`SLICE`], so the watchdog
+//! can end them.
 
 mod steps;
+mod tokio_engine;
+
+pub use steps::{tag_byte, FrameCheck, MAX_TAGGED_WRITERS};
 
 use std::collections::{BTreeMap, HashMap};
 use std::panic::{self, AssertUnwindSafe};
@@ -29,6 +39,43 @@ const GRACE: Duration = Duration::from_secs(2);
 
 /// Calls of one step recorded one by one; later ones are folded into a summary event.
 const MAX_EVENTS_PER_STEP: usize = 200;
+
+/// Which engine runs the steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Engine {
+    /// Blocking std sockets, one OS thread per actor.
+    Std,
+    /// Non-blocking tokio sockets, one task per actor on a current-thread runtime.
+    Tokio,
+}
+
+impl Engine {
+    /// Every engine, in the order reports show them.
+    pub const ALL: [Engine; 2] = [Engine::Std, Engine::Tokio];
+
+    /// The name records, scenario files (`[expect.linux.tokio]`) and `--engine` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Std => "std",
+            Engine::Tokio => "tokio",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Engine> {
+        Engine::ALL.into_iter().find(|e| e.name() == name)
+    }
+}
+
+/// The engine names, for messages and suggestions.
+pub const ENGINE_NAMES: [&str; 2] = ["std", "tokio"];
+
+/// Runs `scenario` on `engine`; see [`run`] and the tokio engine's notes.
+pub fn run_on(engine: Engine, scenario: &Scenario, config: &RunConfig) -> Run {
+    match engine {
+        Engine::Std => run(scenario, config),
+        Engine::Tokio => tokio_engine::run(scenario, config),
+    }
+}
 
 /// What a run is given besides the scenario.
 #[derive(Debug, Clone, Default)]
@@ -67,7 +114,7 @@ pub struct StepResult {
 }
 
 impl StepResult {
-    fn new(actor: &str, id: Option<String>, op: &'static str) -> StepResult {
+    pub(super) fn new(actor: &str, id: Option<String>, op: &'static str) -> StepResult {
         StepResult {
             actor: actor.to_owned(),
             id,
@@ -198,29 +245,8 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
     let timeout = config
         .timeout
         .unwrap_or(Duration::from_millis(scenario.timeout_ms));
-    let mut failures = Vec::new();
-    // Expand repeated actors into instances.
-    let mut instances = Vec::new();
-    for actor in &scenario.actors {
-        let lookup = |n: &str| lookup_in(config, n, 0);
-        match actor.count.eval(&lookup) {
-            Ok(n) if (1..=64).contains(&n) => {
-                for i in 0..n as usize {
-                    let name = if n == 1 {
-                        actor.name.clone()
-                    } else {
-                        format!("{}#{i}", actor.name)
-                    };
-                    instances.push((name, i, actor));
-                }
-            }
-            Ok(n) => failures.push(format!(
-                "actor `{}`: count {n} is outside 1..=64",
-                actor.name
-            )),
-            Err(e) => failures.push(format!("actor `{}`: count: {e}", actor.name)),
-        }
-    }
+    let (instances, failures) = instances(scenario, config);
+    let mut failures = failures;
     let start = Instant::now();
     if !failures.is_empty() {
         return Run {
@@ -242,15 +268,7 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
         failures: Mutex::new(Vec::new()),
         actors: instances
             .iter()
-            .map(|(name, _, actor)| ActorState {
-                name: name.clone(),
-                base: actor.name.clone(),
-                tid: Mutex::new(None),
-                step: AtomicUsize::new(0),
-                line: AtomicUsize::new(0),
-                op: Mutex::new("starting".into()),
-                in_call: AtomicBool::new(false),
-            })
+            .map(|(name, _, actor)| ActorState::new(name, &actor.name))
             .collect(),
     });
 
@@ -271,8 +289,7 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
                     index,
                     config: &config,
                     step_no: 0,
-                    recorded: 0,
-                    folded: None,
+                    log: EventLog::default(),
                 };
                 // A panic is a bug of the engine, not a finding: report it, stop the
                 // run, and still tell the watchdog this actor is done.
@@ -307,13 +324,7 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
         .iter()
         .zip(&finished)
         .filter(|(_, done)| !**done)
-        .map(|(st, _)| Stuck {
-            actor: st.name.clone(),
-            step: st.step.load(Ordering::SeqCst),
-            op: lock(&st.op).clone(),
-            line: st.line.load(Ordering::SeqCst),
-            released: false,
-        })
+        .map(|(st, _)| st.stuck())
         .collect();
     if !stuck.is_empty() {
         shared.cancel_all();
@@ -346,6 +357,72 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
     }
 }
 
+/// One running copy of an actor: its name (`writer#2`), instance number and definition.
+type Instance<'a> = (String, usize, &'a crate::scenario::Actor);
+
+/// Expands repeated actors into instances; the errors name the actor whose `count` is bad.
+fn instances<'a>(scenario: &'a Scenario, config: &RunConfig) -> (Vec<Instance<'a>>, Vec<String>) {
+    let mut failures = Vec::new();
+    let mut instances = Vec::new();
+    for actor in &scenario.actors {
+        let lookup = |n: &str| lookup_in(config, n, 0);
+        match actor.count.eval(&lookup) {
+            Ok(n) if (1..=64).contains(&n) => {
+                for i in 0..n as usize {
+                    let name = if n == 1 {
+                        actor.name.clone()
+                    } else {
+                        format!("{}#{i}", actor.name)
+                    };
+                    instances.push((name, i, actor));
+                }
+            }
+            Ok(n) => failures.push(format!(
+                "actor `{}`: count {n} is outside 1..=64",
+                actor.name
+            )),
+            Err(e) => failures.push(format!("actor `{}`: count: {e}", actor.name)),
+        }
+    }
+    (instances, failures)
+}
+
+impl ActorState {
+    fn new(name: &str, base: &str) -> ActorState {
+        ActorState {
+            name: name.to_owned(),
+            base: base.to_owned(),
+            tid: Mutex::new(None),
+            step: AtomicUsize::new(0),
+            line: AtomicUsize::new(0),
+            op: Mutex::new("starting".into()),
+            in_call: AtomicBool::new(false),
+        }
+    }
+
+    /// Where this actor is now, for the watchdog's report.
+    fn stuck(&self) -> Stuck {
+        Stuck {
+            actor: self.name.clone(),
+            step: self.step.load(Ordering::SeqCst),
+            op: lock(&self.op).clone(),
+            line: self.line.load(Ordering::SeqCst),
+            released: false,
+        }
+    }
+}
+
+/// Whether a step with `when = name` runs under these parameters.
+fn step_enabled(config: &RunConfig, when: Option<&str>) -> bool {
+    let Some(w) = when else { return true };
+    match config.params.get(w) {
+        Some(ParamValue::Int(_)) => true,
+        Some(ParamValue::Bool(b)) => *b,
+        Some(ParamValue::Text(t)) => !t.is_empty(),
+        _ => false,
+    }
+}
+
 /// Marks actors done as they report, until all have or `until` passes.
 fn collect_done(done_rx: &mpsc::Receiver<usize>, finished: &mut [bool], until: Instant) {
     while finished.iter().any(|done| !done) {
@@ -364,16 +441,8 @@ fn run_actor(ctx: &mut Ctx<'_>, steps: &[Step]) {
             break;
         }
         ctx.begin_step(i + 1, step.line, step.action.op());
-        if let Some(w) = &step.when {
-            let run_it = match ctx.config.params.get(w) {
-                Some(ParamValue::Int(_)) => true,
-                Some(ParamValue::Bool(b)) => *b,
-                Some(ParamValue::Text(t)) => !t.is_empty(),
-                _ => false,
-            };
-            if !run_it {
-                continue;
-            }
+        if !step_enabled(ctx.config, step.when.as_deref()) {
+            continue;
         }
         let t0 = Instant::now();
         let outcome = steps::execute(ctx, step);
@@ -409,13 +478,61 @@ fn lookup_in(config: &RunConfig, name: &str, index: usize) -> Lookup {
 
 /// Calls folded into one summary event once a step has recorded enough.
 struct Folded {
-    op: String,
-    sock: Option<String>,
+    first: Event,
     calls: u64,
     returned: i64,
-    at_ms: f64,
     elapsed_ms: f64,
     last: Outcome,
+}
+
+/// One actor's events of the current step: the first [`MAX_EVENTS_PER_STEP`] as they
+/// come, the rest folded into one summary event (their total and the last outcome).
+#[derive(Default)]
+pub(super) struct EventLog {
+    recorded: usize,
+    folded: Option<Folded>,
+}
+
+impl EventLog {
+    /// A new step starts: nothing recorded for it yet.
+    pub(super) fn begin_step(&mut self) {
+        self.recorded = 0;
+    }
+
+    pub(super) fn push(&mut self, sink: &Mutex<Vec<Event>>, event: Event) {
+        self.recorded += 1;
+        if self.recorded <= MAX_EVENTS_PER_STEP {
+            lock(sink).push(event);
+            return;
+        }
+        let f = self.folded.get_or_insert_with(|| Folded {
+            first: event.clone(),
+            calls: 0,
+            returned: 0,
+            elapsed_ms: 0.0,
+            last: Outcome::Ok,
+        });
+        f.calls += 1;
+        f.returned += event.returned.unwrap_or(0);
+        f.elapsed_ms = event.at_ms + event.elapsed_ms - f.first.at_ms;
+        f.last = event.outcome;
+    }
+
+    pub(super) fn flush(&mut self, sink: &Mutex<Vec<Event>>) {
+        if let Some(f) = self.folded.take() {
+            lock(sink).push(Event {
+                requested: None,
+                returned: Some(f.returned),
+                outcome: f.last,
+                elapsed_ms: f.elapsed_ms,
+                note: Some(format!(
+                    "{} further calls folded into this event: their total and the last outcome",
+                    f.calls
+                )),
+                ..f.first
+            });
+        }
+    }
 }
 
 /// One actor instance's view of the run.
@@ -426,8 +543,7 @@ pub(crate) struct Ctx<'a> {
     pub index: usize,
     config: &'a RunConfig,
     step_no: usize,
-    recorded: usize,
-    folded: Option<Folded>,
+    log: EventLog,
 }
 
 impl Ctx<'_> {
@@ -437,7 +553,7 @@ impl Ctx<'_> {
         st.line.store(line, Ordering::SeqCst);
         *lock(&st.op) = op.to_owned();
         self.step_no = no;
-        self.recorded = 0;
+        self.log.begin_step();
     }
 
     pub fn eval(&self, e: &crate::scenario::Expr) -> Result<i64, String> {
@@ -502,24 +618,7 @@ impl Ctx<'_> {
         elapsed_ms: f64,
         note: Option<String>,
     ) {
-        self.recorded += 1;
-        if self.recorded > MAX_EVENTS_PER_STEP {
-            let f = self.folded.get_or_insert_with(|| Folded {
-                op: op.to_owned(),
-                sock: sock.map(str::to_owned),
-                calls: 0,
-                returned: 0,
-                at_ms,
-                elapsed_ms: 0.0,
-                last: Outcome::Ok,
-            });
-            f.calls += 1;
-            f.returned += returned.unwrap_or(0);
-            f.elapsed_ms = at_ms + elapsed_ms - f.at_ms;
-            f.last = outcome;
-            return;
-        }
-        lock(&self.shared.events).push(Event {
+        let event = Event {
             actor: self.actor.clone(),
             step: self.step_no,
             op: op.to_owned(),
@@ -530,27 +629,12 @@ impl Ctx<'_> {
             at_ms,
             elapsed_ms,
             note,
-        });
+        };
+        self.log.push(&self.shared.events, event);
     }
 
     fn flush_folded(&mut self) {
-        if let Some(f) = self.folded.take() {
-            lock(&self.shared.events).push(Event {
-                actor: self.actor.clone(),
-                step: self.step_no,
-                op: f.op,
-                sock: f.sock,
-                requested: None,
-                returned: Some(f.returned),
-                outcome: f.last,
-                at_ms: f.at_ms,
-                elapsed_ms: f.elapsed_ms,
-                note: Some(format!(
-                    "{} further calls folded into this event: their total and the last outcome",
-                    f.calls
-                )),
-            });
-        }
+        self.log.flush(&self.shared.events);
     }
 
     // -- resources ---------------------------------------------------------------------

@@ -20,15 +20,15 @@ use crate::sys;
 pub const MAX_TAGGED_WRITERS: usize = 16;
 
 /// Longest `wait_blocked` and default `wait_bytes` wait, within the watchdog's limit.
-const ENGINE_WAIT_LIMIT: Duration = Duration::from_secs(30);
+pub(super) const ENGINE_WAIT_LIMIT: Duration = Duration::from_secs(30);
 
-type StepOutcome = Result<StepResult, String>;
+pub(super) type StepOutcome = Result<StepResult, String>;
 
-fn new_socket() -> io::Result<Socket> {
+pub(super) fn new_socket() -> io::Result<Socket> {
     Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
 }
 
-fn ms(d: i64) -> Duration {
+pub(super) fn ms(d: i64) -> Duration {
     Duration::from_millis(d.max(0) as u64)
 }
 
@@ -820,12 +820,12 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
 pub const ABSENT: &str = "absent";
 
 /// How long a `write_in_child` step waits for its child by default.
-const CHILD_LIMIT: Duration = Duration::from_secs(2);
+pub(super) const CHILD_LIMIT: Duration = Duration::from_secs(2);
 
 /// The addresses of a socket about to be closed, for a later `state` step. The peer is
 /// the one the socket was created for (getpeername fails once the connection ended),
 /// 0.0.0.0:0 for a socket that never had one (a listener).
-fn closing_addrs(s: &Socket, remembered: Option<SocketAddr>) -> super::Addrs {
+pub(super) fn closing_addrs(s: &Socket, remembered: Option<SocketAddr>) -> super::Addrs {
     let local = s.local_addr().ok()?.as_socket()?;
     let peer = s
         .peer_addr()
@@ -864,7 +864,7 @@ fn read_exactly(ctx: &mut Ctx<'_>, s: &Socket, sock: &str, want: usize) -> Resul
     Ok(got)
 }
 
-fn count(k: &usize) -> Option<i64> {
+pub(super) fn count(k: &usize) -> Option<i64> {
     Some(*k as i64)
 }
 
@@ -875,7 +875,7 @@ fn failed(mut r: StepResult, e: &io::Error) -> StepResult {
 
 impl StepResult {
     /// A call that moved `k` bytes.
-    fn moved(&mut self, k: usize) {
+    pub(super) fn moved(&mut self, k: usize) {
         self.bytes += k as i64;
         self.sizes.push(k as i64);
         self.count += 1;
@@ -883,7 +883,7 @@ impl StepResult {
     }
 
     /// A call that failed.
-    fn failed(&mut self, e: &io::Error) {
+    pub(super) fn failed(&mut self, e: &io::Error) {
         self.outcome = Outcome::from_io(e);
         self.calls.push(match &self.outcome {
             Outcome::Err { errno: Some(n), .. } => n.clone(),
@@ -1045,7 +1045,7 @@ fn poll_for(
     }
 }
 
-fn poll_bits(f: PollFor) -> (i16, i16) {
+pub(super) fn poll_bits(f: PollFor) -> (i16, i16) {
     match f {
         PollFor::In => (sys::POLLIN, sys::POLLIN),
         PollFor::Out => (sys::POLLOUT, sys::POLLOUT),
@@ -1069,7 +1069,7 @@ pub fn revent_names(bits: i16) -> String {
     }
 }
 
-fn set_option(s: &Socket, opt: SockOpt, v: i64) -> io::Result<()> {
+pub(super) fn set_option(s: &Socket, opt: SockOpt, v: i64) -> io::Result<()> {
     let timeout = |v: i64| (v > 0).then(|| ms(v));
     match opt {
         SockOpt::SndBuf => s.set_send_buffer_size(v.max(0) as usize),
@@ -1091,7 +1091,7 @@ fn set_option(s: &Socket, opt: SockOpt, v: i64) -> io::Result<()> {
     }
 }
 
-fn get_option(s: &Socket, opt: SockOpt) -> io::Result<i64> {
+pub(super) fn get_option(s: &Socket, opt: SockOpt) -> io::Result<i64> {
     let whole_ms = |d: Option<Duration>| d.map_or(0, |d| d.as_millis() as i64);
     Ok(match opt {
         SockOpt::SndBuf => s.send_buffer_size()? as i64,

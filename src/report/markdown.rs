@@ -23,10 +23,18 @@ impl Exporter for Markdown {
                 "Environment: {}, {} CPUs, engine {}; {}\n\n",
                 first.env.summary(),
                 first.env.cpus,
-                first.engine,
+                if records.iter().all(|r| r.engine == first.engine) {
+                    first.engine.as_str()
+                } else {
+                    "as named per scenario"
+                },
                 sys.join(", ")
             ));
         }
+        // Records of several engines (`--engine all`) name theirs beside the scenario.
+        let mixed = records
+            .iter()
+            .any(|r| Some(&r.engine) != records.first().map(|f| &f.engine));
         out.push_str("| scenario | observation | observed | expected | verdict |\n");
         out.push_str("|---|---|---|---|---|\n");
         for r in records {
@@ -62,7 +70,11 @@ impl Exporter for Markdown {
                 };
                 out.push_str(&format!(
                     "| {} | {} | {} | {} | {} |\n",
-                    r.scenario.name,
+                    if mixed {
+                        format!("{} ({})", r.scenario.name, r.engine)
+                    } else {
+                        r.scenario.name.clone()
+                    },
                     name,
                     observed.replace('|', "\\|"),
                     expected.replace('|', "\\|"),

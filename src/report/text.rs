@@ -100,7 +100,14 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
     }
 
     let v = &r.verdict;
-    let _ = write!(out, "\nVerdict on {}: {}", v.os, v.label());
+    // The std engine's verdict reads as it always has; another engine's names itself,
+    // since its expectations may come from its own table.
+    let on = if r.engine == "std" {
+        v.os.clone()
+    } else {
+        format!("{} (engine {})", v.os, r.engine)
+    };
+    let _ = write!(out, "\nVerdict on {on}: {}", v.label());
     match v.status {
         Status::Pass | Status::Deviation | Status::Incomplete if !v.checks.is_empty() => {
             let held = v
@@ -125,6 +132,12 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
             let _ = writeln!(out, "  expectations from documentation, not measured: {d}");
         }
         None => {}
+    }
+    let why = scenario
+        .and_then(|s| s.expectations_for(&v.os))
+        .and_then(|e| e.why(&r.engine));
+    if let Some(w) = why {
+        let _ = writeln!(out, "  why {} differs here: {w}", r.engine);
     }
     for c in &v.checks {
         let mark = match c.result {
@@ -152,6 +165,15 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
     }
     for p in &v.problems {
         let _ = writeln!(out, "  {p}");
+    }
+    if v.status == Status::Deviation && r.engine != "std" {
+        let _ = writeln!(
+            out,
+            "  If the {e} engine legitimately differs here, measure it (tcplab run {n} --engine {e} --repeat 20) and put the differing keys, with a `why`, in [expect.{os}.{e}].",
+            e = r.engine,
+            n = r.scenario.name,
+            os = v.os
+        );
     }
     if v.status == Status::NoExpectation {
         let _ = writeln!(

@@ -240,6 +240,60 @@ pub struct Expectations {
     pub basis: Basis,
     /// Observation name and what is expected of it, in file order.
     pub values: Vec<(String, Expected)>,
+    /// What differs under one engine (`[expect.linux.tokio]`).
+    pub engines: Vec<EngineExpectations>,
+}
+
+/// Expectations that replace same-named ones of their OS when one engine runs the steps.
+#[derive(Debug, Clone)]
+pub struct EngineExpectations {
+    /// `std` or `tokio`.
+    pub engine: String,
+    /// The measurement under this engine; it covers the whole run, also the keys it does
+    /// not override.
+    pub basis: Basis,
+    /// Why this engine differs, for reports.
+    pub why: Option<String>,
+    pub values: Vec<(String, Expected)>,
+    /// Keys of the OS's table not checked under this engine (`skip = [...]`): a figure
+    /// that means something else there, with the reason in `why`.
+    pub skip: Vec<String>,
+}
+
+impl Expectations {
+    /// The expectations in force when `engine` runs: this OS's, with the keys of the
+    /// engine's table replacing the same-named ones (new keys are added at the end), and
+    /// the engine's basis when it has a table.
+    pub fn for_engine(&self, engine: &str) -> Expectations {
+        let Some(e) = self.engines.iter().find(|e| e.engine == engine) else {
+            return Expectations {
+                engines: Vec::new(),
+                ..self.clone()
+            };
+        };
+        let mut values = self.values.clone();
+        values.retain(|(k, _)| !e.skip.contains(k));
+        for (k, v) in &e.values {
+            match values.iter_mut().find(|(name, _)| name == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => values.push((k.clone(), v.clone())),
+            }
+        }
+        Expectations {
+            os: self.os.clone(),
+            basis: e.basis.clone(),
+            values,
+            engines: Vec::new(),
+        }
+    }
+
+    /// The engine's `why`, when its table gives one.
+    pub fn why(&self, engine: &str) -> Option<&str> {
+        self.engines
+            .iter()
+            .find(|e| e.engine == engine)
+            .and_then(|e| e.why.as_deref())
+    }
 }
 
 /// The long explanation of a scenario: the `[explain]` table.
@@ -453,6 +507,20 @@ struct ResolvedObservation {
     step: String,
     take: Take,
     help: String,
+}
+
+/// The 1-based line of the first line from `from` on that sets `key` (`key = ...`), or
+/// `from` when there is none.
+fn key_line(text: &str, from: usize, key: &str) -> usize {
+    text.lines()
+        .enumerate()
+        .skip(from.saturating_sub(1))
+        .find(|(_, l)| {
+            l.trim_start()
+                .strip_prefix(key)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        })
+        .map_or(from, |(i, _)| i + 1)
 }
 
 /// Byte offset to 1-based line number.
@@ -788,7 +856,106 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         });
     }
 
-    // Expectations.
+    // Expectations: `[expect.<os>]`, and inside it `[expect.<os>.<engine>]` for what
+    // differs under one engine.
+    let parse_value = |label: &str,
+                       key: &str,
+                       vline: Option<usize>,
+                       value: &toml::Value|
+     -> Result<Expected, ScenarioError> {
+        let field = Some(format!("{label}.{key}"));
+        let Some(def) = observations.iter().find(|o| o.name == key) else {
+            let names = observations.iter().map(|o| o.name.as_str());
+            let near = closest(key, names);
+            return Err(err(
+                vline,
+                field,
+                format!(
+                    "no observation `{key}` (did you mean {}?) (observations: {})",
+                    near.join(", "),
+                    observations
+                        .iter()
+                        .map(|o| o.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        let expected =
+            expected_from(value, def.value_type()).map_err(|m| err(vline, field.clone(), m))?;
+        // Here, not per table, so the rule holds inside `[expect.<os>.<engine>]` too.
+        if def.counter.is_some()
+            && !matches!(
+                expected,
+                Expected::Range {
+                    min: Some(_),
+                    max: None
+                }
+            )
+        {
+            return Err(err(
+                vline,
+                field,
+                "a counter counts for the whole machine (other traffic moves it too), so only a lower bound can be expected: `{ min = N }`".into(),
+            ));
+        }
+        if let Expected::When(p, _) = &expected {
+            if !param_names.contains(p.as_str()) {
+                return Err(err(
+                    vline,
+                    field,
+                    format!("`when = \"{p}\"` names no parameter"),
+                ));
+            }
+        }
+        // Expectations may also name numeric observations of the same run.
+        for e in expected_exprs(&expected) {
+            for n in e.names() {
+                let numeric_obs = observations.iter().any(|o| {
+                    o.name == n && matches!(o.value_type(), ValueType::Int | ValueType::Ms)
+                });
+                if !numeric_obs {
+                    check_names(&Expr::Name(n.to_owned()), vline, &format!("{label}.{key}"))?;
+                }
+            }
+        }
+        Ok(expected)
+    };
+    let parse_basis = |label: &str,
+                       key: &str,
+                       vline: Option<usize>,
+                       value: &toml::Value,
+                       basis: &mut Option<Basis>|
+     -> Result<(), ScenarioError> {
+        let field = Some(format!("{label}.{key}"));
+        let Some(text) = value.as_str().filter(|t| !t.trim().is_empty()) else {
+            return Err(err(
+                vline,
+                field,
+                "must be a text naming the system and the command, or the source".into(),
+            ));
+        };
+        if basis.is_some() {
+            return Err(err(
+                vline,
+                field,
+                "give `measured` or `documented`, not both".into(),
+            ));
+        }
+        *basis = Some(if key == "measured" {
+            Basis::Measured(text.to_owned())
+        } else {
+            Basis::Documented(text.to_owned())
+        });
+        Ok(())
+    };
+    let no_basis = |label: &str, line: Option<usize>| {
+        err(
+            line,
+            Some(label.to_owned()),
+            "say where the expectations come from: `measured = \"<system, command, date>\"` or `documented = \"<source>\"`".into(),
+        )
+    };
     let mut expectations = Vec::new();
     for (os, sp) in raw.expect {
         let line = at(sp.span());
@@ -799,105 +966,120 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                 format!("unknown OS `{os}` (one of {})", OSES.join(", ")),
             ));
         }
+        let label = format!("expect.{os}");
         let table = sp.into_inner();
         let mut basis = None;
         let mut values = Vec::new();
+        let mut engines = Vec::new();
         for (key, v) in table {
             let vline = at(v.span());
-            let field = Some(format!("expect.{os}.{key}"));
             let value = v.into_inner();
-            match key.as_str() {
-                "measured" | "documented" => {
-                    let Some(text) = value.as_str().filter(|t| !t.trim().is_empty()) else {
-                        return Err(err(
-                            vline,
-                            field,
-                            "must be a text naming the system and the command, or the source"
-                                .into(),
-                        ));
-                    };
-                    if basis.is_some() {
-                        return Err(err(
-                            vline,
-                            field,
-                            "give `measured` or `documented`, not both".into(),
-                        ));
-                    }
-                    basis = Some(if key == "measured" {
-                        Basis::Measured(text.to_owned())
-                    } else {
-                        Basis::Documented(text.to_owned())
-                    });
+            match (key.as_str(), value) {
+                ("measured" | "documented", value) => {
+                    parse_basis(&label, &key, vline, &value, &mut basis)?
                 }
-                obs => {
-                    let Some(def) = observations.iter().find(|o| o.name == obs) else {
+                (name, toml::Value::Table(t))
+                    if crate::engine::ENGINE_NAMES.contains(&name)
+                        || (observations.iter().all(|o| o.name != name)
+                            && !EXPECTATION_KEYS.iter().any(|k| t.contains_key(*k))) =>
+                {
+                    // `[expect.linux.tokio]`: what differs under one engine.
+                    let elabel = format!("{label}.{name}");
+                    if !crate::engine::ENGINE_NAMES.contains(&name) {
+                        let near = closest(name, crate::engine::ENGINE_NAMES.into_iter());
                         return Err(err(
                             vline,
-                            field,
+                            Some(elabel),
                             format!(
-                                "no observation `{obs}` (observations: {})",
-                                observations
-                                    .iter()
-                                    .map(|o| o.name.as_str())
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
+                                "unknown engine `{name}` (did you mean {}?); engines: {}",
+                                near.join(", "),
+                                crate::engine::ENGINE_NAMES.join(", ")
                             ),
                         ));
-                    };
-                    let expected = expected_from(&value, def.value_type())
-                        .map_err(|m| err(vline, field.clone(), m))?;
-                    if def.counter.is_some()
-                        && !matches!(
-                            expected,
-                            Expected::Range {
-                                min: Some(_),
-                                max: None
+                    }
+                    let mut ebasis = None;
+                    let mut why = None;
+                    let mut skip = Vec::new();
+                    let mut evalues = Vec::new();
+                    for (k, value) in t {
+                        // Keys inside the engine's table have no span of their own: the
+                        // first line below its header that sets the key.
+                        let kline = vline.map(|l| key_line(text, l, &k));
+                        match k.as_str() {
+                            "measured" | "documented" => {
+                                parse_basis(&elabel, &k, kline, &value, &mut ebasis)?
                             }
-                        )
-                    {
+                            "skip" => {
+                                let names: Option<Vec<&str>> = value
+                                    .as_array()
+                                    .and_then(|a| a.iter().map(|v| v.as_str()).collect());
+                                let Some(names) = names else {
+                                    return Err(err(
+                                        kline,
+                                        Some(format!("{elabel}.skip")),
+                                        "must be a list of observation names".into(),
+                                    ));
+                                };
+                                for n in names {
+                                    if !observations.iter().any(|o| o.name == n) {
+                                        return Err(err(
+                                            kline,
+                                            Some(format!("{elabel}.skip")),
+                                            format!("no observation `{n}`"),
+                                        ));
+                                    }
+                                    skip.push(n.to_owned());
+                                }
+                            }
+                            "why" => match value.as_str().filter(|t| !t.trim().is_empty()) {
+                                Some(w) => why = Some(w.trim().to_owned()),
+                                None => {
+                                    return Err(err(
+                                        kline,
+                                        Some(format!("{elabel}.why")),
+                                        "must be a text saying why this engine differs".into(),
+                                    ))
+                                }
+                            },
+                            obs => {
+                                let e = parse_value(&elabel, obs, kline, &value)?;
+                                evalues.push((obs.to_owned(), e));
+                            }
+                        }
+                    }
+                    let Some(ebasis) = ebasis else {
+                        return Err(no_basis(&elabel, vline));
+                    };
+                    if !skip.is_empty() && why.is_none() {
                         return Err(err(
                             vline,
-                            field,
-                            "a counter counts for the whole machine (other traffic moves it too), so only a lower bound can be expected: `{ min = N }`".into(),
+                            Some(format!("{elabel}.skip")),
+                            "say in `why` why these are not checked under this engine".into(),
                         ));
                     }
-                    if let Expected::When(p, _) = &expected {
-                        if !param_names.contains(p.as_str()) {
-                            return Err(err(
-                                vline,
-                                field,
-                                format!("`when = \"{p}\"` names no parameter"),
-                            ));
-                        }
-                    }
-                    // Expectations may also name numeric observations of the same run.
-                    for e in expected_exprs(&expected) {
-                        for n in e.names() {
-                            let numeric_obs = observations.iter().any(|o| {
-                                o.name == n
-                                    && matches!(o.value_type(), ValueType::Int | ValueType::Ms)
-                            });
-                            if !numeric_obs {
-                                check_names(
-                                    &Expr::Name(n.to_owned()),
-                                    vline,
-                                    &format!("expect.{os}.{key}"),
-                                )?;
-                            }
-                        }
-                    }
-                    values.push((obs.to_owned(), expected));
+                    engines.push(EngineExpectations {
+                        engine: name.to_owned(),
+                        basis: ebasis,
+                        why,
+                        values: evalues,
+                        skip,
+                    });
+                }
+                (obs, value) => {
+                    let e = parse_value(&label, obs, vline, &value)?;
+                    values.push((obs.to_owned(), e));
                 }
             }
         }
         let Some(basis) = basis else {
-            return Err(err(
-                line,
-                Some(format!("expect.{os}")),
-                "say where the expectations come from: `measured = \"<system, command, date>\"` or `documented = \"<source>\"`".into(),
-            ));
+            return Err(no_basis(&label, line));
         };
-        expectations.push(Expectations { os, basis, values });
+        expectations.push(Expectations {
+            os,
+            basis,
+            values,
+            engines,
+        });
     }
 
     // The explanation's placeholders.
@@ -1003,6 +1185,10 @@ fn expected_exprs(e: &Expected) -> Vec<&Expr> {
         _ => vec![],
     }
 }
+
+/// The keys of an expectation written as a table (`{ min = 1 }`): a table with none of
+/// them inside `[expect.<os>]` is an engine's table.
+const EXPECTATION_KEYS: &[&str] = &["min", "max", "any_of", "when", "value"];
 
 /// Names an outcome expectation may use besides errno names and io::ErrorKind names.
 const OUTCOME_WORDS: &[&str] = &["ok", "deadline"];
@@ -1399,6 +1585,54 @@ dial = {{ step = "dial", take = "outcome", help = "h" }}
             "[expect.linux]\nmeasured = \"m\"\ndial = \"ECONREFUSED\"\n",
         ));
         assert!(e.message.contains("did you mean ECONNREFUSED"), "{e}");
+    }
+
+    #[test]
+    fn an_engine_table_overrides_same_named_keys_for_that_engine_only() {
+        let text = file(
+            DIAL,
+            "[expect.linux]\nmeasured = \"m\"\ndial = \"ECONNREFUSED\"\n\n[expect.linux.tokio]\nmeasured = \"t\"\nwhy = \"w\"\ndial = \"deadline\"\n",
+        );
+        let s = parse(Path::new("t.toml"), &text, "misc").unwrap();
+        let linux = s.expectations_for("linux").unwrap();
+        assert_eq!(linux.why("tokio"), Some("w"));
+        let std = linux.for_engine("std");
+        assert_eq!(std.values[0].1, Expected::Outcome("ECONNREFUSED".into()));
+        assert_eq!(std.basis, Basis::Measured("m".into()));
+        let tokio = linux.for_engine("tokio");
+        assert_eq!(tokio.values.len(), 1);
+        assert_eq!(tokio.values[0].1, Expected::Outcome("deadline".into()));
+        assert_eq!(tokio.basis, Basis::Measured("t".into()));
+    }
+
+    #[test]
+    fn an_unknown_engine_names_the_line_and_the_closest_engine() {
+        let text = file(
+            DIAL,
+            "[expect.linux]\nmeasured = \"m\"\n\n[expect.linux.tokyo]\nmeasured = \"t\"\n",
+        );
+        let e = error(&text);
+        assert_eq!(e.line, Some(29), "{e}");
+        assert_eq!(e.field.as_deref(), Some("expect.linux.tokyo"));
+        assert!(e.message.contains("did you mean tokio"), "{e}");
+    }
+
+    #[test]
+    fn an_engine_table_is_checked_like_its_os_table() {
+        let base = "[expect.linux]\nmeasured = \"m\"\n\n[expect.linux.tokio]\n";
+        let e = error(&file(DIAL, &format!("{base}dial = \"ok\"\n")));
+        assert!(e.message.contains("measured"), "{e}");
+        let e = error(&file(
+            DIAL,
+            &format!("{base}measured = \"t\"\n\ndail = \"ok\"\n"),
+        ));
+        assert_eq!(e.line, Some(32), "{e}");
+        assert!(e.message.contains("did you mean dial"), "{e}");
+        let e = error(&file(
+            DIAL,
+            &format!("{base}measured = \"t\"\nskip = [\"dial\"]\n"),
+        ));
+        assert!(e.message.contains("why"), "{e}");
     }
 
     #[test]
