@@ -569,7 +569,19 @@ fn summary(records: &[Record]) -> String {
             keys.push(key);
         }
     }
-    for (name, engine) in keys {
+    let label = |name: &str, engine: &str| {
+        if mixed {
+            format!("{name} ({engine})")
+        } else {
+            name.to_owned()
+        }
+    };
+    let width = keys
+        .iter()
+        .map(|(n, e)| label(n, e).chars().count())
+        .max()
+        .unwrap_or(0);
+    for &(name, engine) in &keys {
         let mine: Vec<&Record> = records
             .iter()
             .filter(|r| r.scenario.name == name && r.engine == engine)
@@ -588,12 +600,8 @@ fn summary(records: &[Record]) -> String {
             format!("held in {held} of {} runs{note}", mine.len())
         };
         let ms: f64 = mine.iter().map(|r| r.elapsed_ms).sum();
-        let label = if mixed {
-            format!("{name} ({engine})")
-        } else {
-            name.to_owned()
-        };
-        out.push_str(&format!("  {label:<24} {status:<32} {ms:>9.1} ms\n"));
+        let label = label(name, engine);
+        out.push_str(&format!("  {label:<width$} {status:<32} {ms:>9.1} ms\n"));
     }
     let failed = records
         .iter()
