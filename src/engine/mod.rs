@@ -288,7 +288,6 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
                     actor: name.clone(),
                     index,
                     config: &config,
-                    step_no: 0,
                     log: EventLog::default(),
                 };
                 // A panic is a bug of the engine, not a finding: report it, stop the
@@ -489,13 +488,16 @@ struct Folded {
 /// come, the rest folded into one summary event (their total and the last outcome).
 #[derive(Default)]
 pub(super) struct EventLog {
+    /// The 1-based number of the step its events belong to.
+    step: usize,
     recorded: usize,
     folded: Option<Folded>,
 }
 
 impl EventLog {
-    /// A new step starts: nothing recorded for it yet.
-    pub(super) fn begin_step(&mut self) {
+    /// Step `no` starts: nothing recorded for it yet.
+    pub(super) fn begin_step(&mut self, no: usize) {
+        self.step = no;
         self.recorded = 0;
     }
 
@@ -535,6 +537,76 @@ impl EventLog {
     }
 }
 
+/// What the two engines' actor contexts share: where the actor is (for the watchdog),
+/// expressions evaluated for this instance, and events recorded through the step's
+/// [`EventLog`]. Each engine's `Ctx` gives the parts; the logic is here once.
+trait ActorCtx {
+    /// The run's configuration and this instance's number, for expressions.
+    fn scope(&self) -> (&RunConfig, usize);
+
+    /// This instance's entry in the watchdog's table.
+    fn actor_state(&self) -> &ActorState;
+
+    /// This instance's name, its event log and the run's list of events.
+    fn log_parts(&mut self) -> (&str, &mut EventLog, &Mutex<Vec<Event>>);
+
+    /// Step `no` (at `line` of the scenario, doing `op`) starts.
+    fn begin_step(&mut self, no: usize, line: usize, op: &str) {
+        let st = self.actor_state();
+        st.step.store(no, Ordering::SeqCst);
+        st.line.store(line, Ordering::SeqCst);
+        *lock(&st.op) = op.to_owned();
+        self.log_parts().1.begin_step(no);
+    }
+
+    fn eval(&self, e: &crate::scenario::Expr) -> Result<i64, String> {
+        let (config, index) = self.scope();
+        e.eval(&|n| lookup_in(config, n, index))
+            .map_err(|err| format!("`{e}`: {err}"))
+    }
+
+    /// A non-negative size from an expression.
+    fn eval_size(&self, e: &crate::scenario::Expr) -> Result<usize, String> {
+        let v = self.eval(e)?;
+        usize::try_from(v).map_err(|_| format!("`{e}` is {v}, not a size"))
+    }
+
+    /// Records an event of the engine's own (a sync point, a deadline) or a call's.
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        op: &str,
+        sock: Option<&str>,
+        requested: Option<u64>,
+        returned: Option<i64>,
+        outcome: Outcome,
+        at_ms: f64,
+        elapsed_ms: f64,
+        note: Option<String>,
+    ) {
+        let (actor, log, sink) = self.log_parts();
+        let event = Event {
+            actor: actor.to_owned(),
+            step: log.step,
+            op: op.to_owned(),
+            sock: sock.map(str::to_owned),
+            requested,
+            returned,
+            outcome,
+            at_ms,
+            elapsed_ms,
+            note,
+        };
+        log.push(sink, event);
+    }
+
+    /// The step ended: its folded calls become their summary event.
+    fn flush_folded(&mut self) {
+        let (_, log, sink) = self.log_parts();
+        log.flush(sink);
+    }
+}
+
 /// One actor instance's view of the run.
 pub(crate) struct Ctx<'a> {
     shared: &'a Shared,
@@ -542,31 +614,24 @@ pub(crate) struct Ctx<'a> {
     pub actor: String,
     pub index: usize,
     config: &'a RunConfig,
-    step_no: usize,
     log: EventLog,
 }
 
+impl ActorCtx for Ctx<'_> {
+    fn scope(&self) -> (&RunConfig, usize) {
+        (self.config, self.index)
+    }
+
+    fn actor_state(&self) -> &ActorState {
+        &self.shared.actors[self.slot]
+    }
+
+    fn log_parts(&mut self) -> (&str, &mut EventLog, &Mutex<Vec<Event>>) {
+        (&self.actor, &mut self.log, &self.shared.events)
+    }
+}
+
 impl Ctx<'_> {
-    fn begin_step(&mut self, no: usize, line: usize, op: &str) {
-        let st = &self.shared.actors[self.slot];
-        st.step.store(no, Ordering::SeqCst);
-        st.line.store(line, Ordering::SeqCst);
-        *lock(&st.op) = op.to_owned();
-        self.step_no = no;
-        self.log.begin_step();
-    }
-
-    pub fn eval(&self, e: &crate::scenario::Expr) -> Result<i64, String> {
-        e.eval(&|n| lookup_in(self.config, n, self.index))
-            .map_err(|err| format!("`{e}`: {err}"))
-    }
-
-    /// A non-negative size from an expression.
-    pub fn eval_size(&self, e: &crate::scenario::Expr) -> Result<usize, String> {
-        let v = self.eval(e)?;
-        usize::try_from(v).map_err(|_| format!("`{e}` is {v}, not a size"))
-    }
-
     pub fn cancelled(&self) -> bool {
         self.shared.cancelled()
     }
@@ -603,38 +668,6 @@ impl Ctx<'_> {
         let at = self.shared.ms(t0);
         self.record(op, sock, requested, ret, outcome, at, elapsed_ms, note);
         r
-    }
-
-    /// Records an event of the engine's own (a sync point, a deadline) or a call's.
-    #[allow(clippy::too_many_arguments)]
-    pub fn record(
-        &mut self,
-        op: &str,
-        sock: Option<&str>,
-        requested: Option<u64>,
-        returned: Option<i64>,
-        outcome: Outcome,
-        at_ms: f64,
-        elapsed_ms: f64,
-        note: Option<String>,
-    ) {
-        let event = Event {
-            actor: self.actor.clone(),
-            step: self.step_no,
-            op: op.to_owned(),
-            sock: sock.map(str::to_owned),
-            requested,
-            returned,
-            outcome,
-            at_ms,
-            elapsed_ms,
-            note,
-        };
-        self.log.push(&self.shared.events, event);
-    }
-
-    fn flush_folded(&mut self) {
-        self.log.flush(&self.shared.events);
     }
 
     // -- resources ---------------------------------------------------------------------

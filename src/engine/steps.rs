@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
-use super::{Ctx, StepResult, SLICE};
+use super::{ActorCtx, Ctx, StepResult, SLICE};
 use crate::event::{millis, Outcome};
 use crate::scenario::{Action, How, PollFor, SigPipe, SockOpt, Step};
 use crate::sys;

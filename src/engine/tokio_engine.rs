@@ -72,7 +72,7 @@ use tokio::time::error::Elapsed;
 use super::steps::{closing_addrs, count, get_option, ms, new_socket, set_option};
 use super::steps::{StepOutcome, ABSENT, CHILD_LIMIT, ENGINE_WAIT_LIMIT};
 use super::{
-    collect_done, instances, lock, lookup_in, step_enabled, tag_byte, ActorState, EventLog,
+    collect_done, instances, lock, step_enabled, tag_byte, ActorCtx, ActorState, EventLog,
     FrameCheck, Run, RunConfig, StepResult, GRACE, MAX_TAGGED_WRITERS, SLICE,
 };
 use crate::event::{millis, Event, Outcome};
@@ -266,7 +266,6 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
                         actor: name.clone(),
                         index,
                         config: Arc::clone(&config),
-                        step_no: 0,
                         log: EventLog::default(),
                     };
                     let h = tokio::spawn(async move {
@@ -364,7 +363,7 @@ async fn run_actor(ctx: &mut Ctx, steps: &[Step]) {
         }
         let t0 = Instant::now();
         let outcome = execute(ctx, step).await;
-        ctx.log.flush(&ctx.shared.events);
+        ctx.flush_folded();
         match outcome {
             _ if ctx.shared.cancelled() => break,
             Ok(mut r) => {
@@ -438,63 +437,30 @@ struct Ctx {
     actor: String,
     index: usize,
     config: Arc<RunConfig>,
-    step_no: usize,
     log: EventLog,
 }
 
+impl ActorCtx for Ctx {
+    fn scope(&self) -> (&RunConfig, usize) {
+        (&self.config, self.index)
+    }
+
+    fn actor_state(&self) -> &ActorState {
+        &self.shared.actors[self.slot]
+    }
+
+    fn log_parts(&mut self) -> (&str, &mut EventLog, &Mutex<Vec<Event>>) {
+        (&self.actor, &mut self.log, &self.shared.events)
+    }
+}
+
 impl Ctx {
-    fn begin_step(&mut self, no: usize, line: usize, op: &str) {
-        let st = &self.shared.actors[self.slot];
-        st.step.store(no, Ordering::SeqCst);
-        st.line.store(line, Ordering::SeqCst);
-        *lock(&st.op) = op.to_owned();
-        self.step_no = no;
-        self.log.begin_step();
-    }
-
-    fn eval(&self, e: &crate::scenario::Expr) -> Result<i64, String> {
-        e.eval(&|n| lookup_in(&self.config, n, self.index))
-            .map_err(|err| format!("`{e}`: {err}"))
-    }
-
-    fn eval_size(&self, e: &crate::scenario::Expr) -> Result<usize, String> {
-        let v = self.eval(e)?;
-        usize::try_from(v).map_err(|_| format!("`{e}` is {v}, not a size"))
-    }
-
     fn cancelled(&self) -> bool {
         self.shared.cancelled()
     }
 
     fn now_ms(&self) -> f64 {
         self.shared.ms(Instant::now())
-    }
-
-    #[allow(clippy::too_many_arguments)]
-    fn record(
-        &mut self,
-        op: &str,
-        sock: Option<&str>,
-        requested: Option<u64>,
-        returned: Option<i64>,
-        outcome: Outcome,
-        at_ms: f64,
-        elapsed_ms: f64,
-        note: Option<String>,
-    ) {
-        let event = Event {
-            actor: self.actor.clone(),
-            step: self.step_no,
-            op: op.to_owned(),
-            sock: sock.map(str::to_owned),
-            requested,
-            returned,
-            outcome,
-            at_ms,
-            elapsed_ms,
-            note,
-        };
-        self.log.push(&self.shared.events, event);
     }
 
     /// A call that does not wait (setsockopt, try_write, bind): timed and recorded.
