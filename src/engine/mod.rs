@@ -13,6 +13,7 @@
 //! `wait_bytes`, `poll`) re-check a cancel flag at least every [`SLICE`], so the watchdog
 //! can end them.
 
+mod args;
 mod steps;
 mod tokio_engine;
 
@@ -550,6 +551,21 @@ trait ActorCtx {
     /// This instance's name, its event log and the run's list of events.
     fn log_parts(&mut self) -> (&str, &mut EventLog, &Mutex<Vec<Event>>);
 
+    /// Runs one socket call that does not wait on the engine, timing it and recording
+    /// an event. `returned` turns the call's success value into the figure the event
+    /// shows (bytes moved, option value).
+    fn call<T>(
+        &mut self,
+        op: &str,
+        sock: Option<&str>,
+        requested: Option<u64>,
+        f: impl FnOnce() -> std::io::Result<T>,
+        returned: impl FnOnce(&T) -> Option<i64>,
+    ) -> std::io::Result<T>;
+
+    /// The local address of the socket `name`, open or closed (for `port_of`).
+    fn local_addr_of(&self, name: &str) -> Result<std::net::SocketAddr, String>;
+
     /// Step `no` (at `line` of the scenario, doing `op`) starts.
     fn begin_step(&mut self, no: usize, line: usize, op: &str) {
         let st = self.actor_state();
@@ -629,20 +645,9 @@ impl ActorCtx for Ctx<'_> {
     fn log_parts(&mut self) -> (&str, &mut EventLog, &Mutex<Vec<Event>>) {
         (&self.actor, &mut self.log, &self.shared.events)
     }
-}
 
-impl Ctx<'_> {
-    pub fn cancelled(&self) -> bool {
-        self.shared.cancelled()
-    }
-
-    pub fn now_ms(&self) -> f64 {
-        self.shared.ms(Instant::now())
-    }
-
-    /// Runs one socket call, timing it and recording an event. `returned` turns the call's
-    /// success value into the figure the event shows (bytes moved, option value).
-    pub fn call<T>(
+    /// Blocks in the call; the watchdog sees the actor inside it (for `wait_blocked`).
+    fn call<T>(
         &mut self,
         op: &str,
         sock: Option<&str>,
@@ -668,6 +673,29 @@ impl Ctx<'_> {
         let at = self.shared.ms(t0);
         self.record(op, sock, requested, ret, outcome, at, elapsed_ms, note);
         r
+    }
+
+    fn local_addr_of(&self, name: &str) -> Result<std::net::SocketAddr, String> {
+        if let Some(a) = self.closed_addrs(name) {
+            return a
+                .map(|(l, _)| l)
+                .ok_or_else(|| format!("the address of the closed socket `{name}` is unknown"));
+        }
+        self.socket(name)?
+            .local_addr()
+            .ok()
+            .and_then(|a| a.as_socket())
+            .ok_or_else(|| format!("cannot read the address of `{name}`"))
+    }
+}
+
+impl Ctx<'_> {
+    pub fn cancelled(&self) -> bool {
+        self.shared.cancelled()
+    }
+
+    pub fn now_ms(&self) -> f64 {
+        self.shared.ms(Instant::now())
     }
 
     // -- resources ---------------------------------------------------------------------
@@ -699,20 +727,6 @@ impl Ctx<'_> {
             Some(Res::Closed(_, a)) => Some(*a),
             _ => None,
         }
-    }
-
-    /// The local address of `name`, open or closed.
-    pub fn local_addr_of(&self, name: &str) -> Result<std::net::SocketAddr, String> {
-        if let Some(a) = self.closed_addrs(name) {
-            return a
-                .map(|(l, _)| l)
-                .ok_or_else(|| format!("the address of the closed socket `{name}` is unknown"));
-        }
-        self.socket(name)?
-            .local_addr()
-            .ok()
-            .and_then(|a| a.as_socket())
-            .ok_or_else(|| format!("cannot read the address of `{name}`"))
     }
 
     /// Remembers the peer `name` was connected (or is connecting) to.

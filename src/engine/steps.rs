@@ -5,15 +5,16 @@
 //! exist yet, an expression that cannot be evaluated.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use socket2::{Domain, Protocol, SockAddr, Socket, Type};
 
+use super::args::{self, bound_socket, failed, port_for};
 use super::{ActorCtx, Ctx, StepResult, SLICE};
 use crate::event::{millis, Outcome};
-use crate::scenario::{Action, How, PollFor, SigPipe, SockOpt, Step};
+use crate::scenario::{Action, PollFor, SockOpt, Step};
 use crate::sys;
 
 /// Writers a `read_messages` check can tell apart: a byte carries its writer in 4 bits.
@@ -30,29 +31,6 @@ pub(super) fn new_socket() -> io::Result<Socket> {
 
 pub(super) fn ms(d: i64) -> Duration {
     Duration::from_millis(d.max(0) as u64)
-}
-
-/// socket(2), SO_REUSEADDR if asked, and bind(2) to 127.0.0.1:`port` (0: any free
-/// port), each call recorded.
-fn bound_socket(ctx: &mut Ctx<'_>, name: &str, reuseaddr: bool, port: u16) -> io::Result<Socket> {
-    let s = ctx.call("socket", Some(name), None, new_socket, |_| None)?;
-    if reuseaddr {
-        let set = || s.set_reuse_address(true);
-        ctx.call("setsockopt(SO_REUSEADDR)", Some(name), None, set, |_| {
-            Some(1)
-        })?;
-    }
-    let addr = SockAddr::from(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-    ctx.call("bind", Some(name), None, || s.bind(&addr), |_| None)?;
-    Ok(s)
-}
-
-/// The port a `bind`/`listen` step asks for: that of `port_of`, or 0 (any).
-fn port_for(ctx: &Ctx<'_>, port_of: &Option<String>) -> Result<u16, String> {
-    match port_of {
-        Some(other) => ctx.local_addr_of(other).map(|a| a.port()),
-        None => Ok(0),
-    }
 }
 
 /// The byte a writer puts at position `pos` of its own stream (see `read_messages`).
@@ -81,9 +59,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             reuseaddr,
             port_of,
         } => {
-            let backlog = ctx.eval(backlog)?;
-            let backlog =
-                i32::try_from(backlog).map_err(|_| format!("backlog {backlog} out of range"))?;
+            let backlog = args::backlog(ctx, backlog)?;
             let port = port_for(ctx, port_of)?;
             let listening = bound_socket(ctx, name, *reuseaddr, port).and_then(|s| {
                 let requested = Some(backlog.max(0) as u64);
@@ -125,7 +101,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             timeout_ms,
         } => {
             let addr = target(ctx, to)?;
-            let deadline = timeout_ms.as_ref().map(|t| ctx.eval(t)).transpose()?;
+            let deadline = args::eval_opt(ctx, timeout_ms)?;
             let (outcome, sock) = dial(ctx, name, &addr, deadline)?;
             r.outcome = outcome;
             if let Some(s) = sock {
@@ -140,7 +116,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
         } => {
             let addr = target(ctx, to)?;
             let max = ctx.eval(max)?;
-            let deadline = timeout_ms.as_ref().map(|t| ctx.eval(t)).transpose()?;
+            let deadline = args::eval_opt(ctx, timeout_ms)?;
             let mut group = Vec::new();
             while (group.len() as i64) < max && !ctx.cancelled() {
                 let label = format!("{name}#{}", group.len());
@@ -194,10 +170,9 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             chunk,
             max_bytes,
         } => {
-            let chunk = ctx.eval_size(chunk)?;
-            let max = max_bytes.as_ref().map(|m| ctx.eval_size(m)).transpose()?;
+            let a = args::WriteUntilBlocked::eval(ctx, chunk, max_bytes)?;
             let s = ctx.socket(sock)?;
-            let buf = vec![b'x'; chunk];
+            let buf = vec![b'x'; a.chunk];
             if let Err(e) = ctx.call(
                 "set_nonblocking(true)",
                 Some(sock),
@@ -208,13 +183,13 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 return Ok(failed(r, &e));
             }
             loop {
-                if ctx.cancelled() || max.is_some_and(|m| r.bytes as usize >= m) {
+                if ctx.cancelled() || a.full(&r) {
                     break;
                 }
                 match ctx.call(
                     "send",
                     Some(sock),
-                    Some(chunk as u64),
+                    Some(a.chunk as u64),
                     || (&*s).write(&buf),
                     count,
                 ) {
@@ -265,12 +240,12 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             buf,
             max_calls,
         } => {
-            let n = ctx.eval_size(buf)?;
-            let max = max_calls.as_ref().map(|m| ctx.eval_size(m)).transpose()?;
+            let a = args::ReadToEof::eval(ctx, buf, max_calls)?;
+            let n = a.buf;
             let s = ctx.socket(sock)?;
             let mut b = vec![0u8; n];
             loop {
-                if ctx.cancelled() || max.is_some_and(|m| r.sizes.len() >= m) {
+                if ctx.cancelled() || a.done(&r) {
                     break;
                 }
                 match ctx.call(
@@ -325,15 +300,8 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 };
                 match res {
                     Ok(k) => r.moved(k),
-                    Err(e) => {
-                        // Keep the first error as the step's outcome; later reads still run.
-                        let first = r.outcome.is_ok();
-                        let o = r.outcome.clone();
-                        r.failed(&e);
-                        if !first {
-                            r.outcome = o;
-                        }
-                    }
+                    // Keep the first error as the step's outcome; later reads still run.
+                    Err(e) => r.failed_again(Outcome::from_io(&e)),
                 }
             }
         }
@@ -342,12 +310,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             bytes,
             timeout_ms,
         } => {
-            let want = ctx.eval_size(bytes)?;
-            let limit = timeout_ms
-                .as_ref()
-                .map(|t| ctx.eval(t))
-                .transpose()?
-                .map_or(ENGINE_WAIT_LIMIT, ms);
+            let a = args::WaitBytes::eval(ctx, bytes, timeout_ms)?;
             let s = ctx.socket(sock)?;
             let t0 = Instant::now();
             let at = ctx.now_ms();
@@ -357,27 +320,16 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                     Ok(q) => queued = q,
                     Err(e) => break Outcome::from_io(&e),
                 }
-                if queued >= want {
+                if queued >= a.want {
                     break Outcome::Ok;
                 }
-                if ctx.cancelled() || t0.elapsed() >= limit {
+                if ctx.cancelled() || t0.elapsed() >= a.limit {
                     break Outcome::deadline();
                 }
                 ctx.engine_wait_pause();
             };
             let el = millis(t0.elapsed());
-            ctx.record(
-                "ioctl(FIONREAD) until enough",
-                Some(sock),
-                Some(want as u64),
-                Some(queued as i64),
-                outcome.clone(),
-                at,
-                el,
-                Some(format!("{queued} bytes queued")),
-            );
-            r.value = Some(queued as i64);
-            r.outcome = outcome;
+            a.finish(ctx, sock, queued, outcome, at, el, &mut r);
         }
         Action::Set {
             sock,
@@ -400,10 +352,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
         }
         Action::Get { sock, option } => {
             let s = ctx.socket(sock)?;
-            let op = match option {
-                SockOpt::InQueue | SockOpt::OutQueue => format!("ioctl({})", option.name()),
-                _ => format!("getsockopt({})", option.name()),
-            };
+            let op = args::get_op(*option);
             match ctx.call(
                 &op,
                 Some(sock),
@@ -413,12 +362,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             ) {
                 Ok(v) => {
                     r.value = Some(v);
-                    if *option == SockOpt::Error {
-                        r.error = Some(match v {
-                            0 => Outcome::Ok,
-                            code => Outcome::from_io(&io::Error::from_raw_os_error(code as i32)),
-                        });
-                    }
+                    r.error = args::pending_error(*option, v);
                 }
                 Err(e) => r.outcome = Outcome::from_io(&e),
             }
@@ -465,13 +409,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             let at = ctx.now_ms();
             let t0 = Instant::now();
             let (op, state) = match ctx.closed_addrs(sock) {
-                Some(addrs) => {
-                    let state = addrs.and_then(|(l, p)| sys::tcp_state_in_table(l, p));
-                    (
-                        "look up the connection in the kernel's table",
-                        state.map(|st| st.unwrap_or(ABSENT).to_owned()),
-                    )
-                }
+                Some(addrs) => args::closed_state(addrs),
                 None => {
                     let s = ctx.socket(sock)?;
                     (
@@ -480,9 +418,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                     )
                 }
             };
-            let note = state
-                .clone()
-                .unwrap_or_else(|| "this system does not report TCP states".into());
+            let note = args::state_note(&state);
             ctx.record(
                 op,
                 Some(sock),
@@ -501,42 +437,16 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             sigpipe,
             timeout_ms,
         } => {
-            let n = ctx.eval_size(bytes)?;
-            let limit = timeout_ms
-                .as_ref()
-                .map(|t| ctx.eval(t))
-                .transpose()?
-                .map_or(CHILD_LIMIT, ms);
+            let a = args::WriteInChild::eval(ctx, bytes, *sigpipe, timeout_ms)?;
             let s = ctx.socket(sock)?;
-            let buf = vec![b'x'; n];
-            let default = *sigpipe == SigPipe::Default;
-            let op = if default {
-                "fork; child: signal(SIGPIPE, SIG_DFL), write"
-            } else {
-                "fork; child: signal(SIGPIPE, SIG_IGN), write"
-            };
-            match ctx.call(
-                op,
+            let end = ctx.call(
+                a.child_op(),
                 Some(sock),
-                Some(n as u64),
-                || sys::write_in_child(&s, &buf, default, limit),
+                Some(a.buf.len() as u64),
+                || sys::write_in_child(&s, &a.buf, a.default, a.limit),
                 |_| None,
-            ) {
-                Ok(sys::ChildEnd::Exited { status, write }) => {
-                    r.status = Some(format!("exited {status}"));
-                    match write {
-                        Some(Ok(k)) => r.moved(k),
-                        Some(Err(code)) => r.failed(&io::Error::from_raw_os_error(code)),
-                        None => {}
-                    }
-                }
-                Ok(sys::ChildEnd::Killed(sig)) => r.status = Some(format!("killed by {sig}")),
-                Ok(sys::ChildEnd::TimedOut) => {
-                    r.status = Some("killed by the lab after its deadline".into());
-                    r.outcome = Outcome::deadline();
-                }
-                Err(e) => r.outcome = Outcome::from_io(&e),
-            }
+            );
+            args::child_ended(&mut r, end);
         }
         Action::Request {
             sock,
@@ -545,21 +455,18 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             part_bytes,
             reply_bytes,
         } => {
-            let n = ctx.eval_size(n)?;
-            let parts = ctx.eval_size(parts)?;
-            let part = vec![b'q'; ctx.eval_size(part_bytes)?];
-            let reply = ctx.eval_size(reply_bytes)?;
+            let a = args::Request::eval(ctx, n, parts, part_bytes, reply_bytes)?;
             let s = ctx.socket(sock)?;
-            'exchanges: for _ in 0..n {
-                for _ in 0..parts {
+            'exchanges: for _ in 0..a.count {
+                for _ in 0..a.parts {
                     let mut one = StepResult::new(&ctx.actor, None, "write_all");
-                    write_all(ctx, &s, sock, &part, &mut one);
+                    write_all(ctx, &s, sock, &a.part, &mut one);
                     if !one.outcome.is_ok() {
                         r.outcome = one.outcome;
                         break 'exchanges;
                     }
                 }
-                match read_exactly(ctx, &s, sock, reply) {
+                match read_exactly(ctx, &s, sock, a.reply) {
                     Ok(k) => r.bytes += k as i64,
                     Err(o) => {
                         r.outcome = o;
@@ -575,12 +482,10 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             request_bytes,
             reply_bytes,
         } => {
-            let n = ctx.eval_size(n)?;
-            let request = ctx.eval_size(request_bytes)?;
-            let reply = vec![b'r'; ctx.eval_size(reply_bytes)?];
+            let a = args::Respond::eval(ctx, n, request_bytes, reply_bytes)?;
             let s = ctx.socket(sock)?;
-            for _ in 0..n {
-                match read_exactly(ctx, &s, sock, request) {
+            for _ in 0..a.count {
+                match read_exactly(ctx, &s, sock, a.request) {
                     Ok(k) => r.bytes += k as i64,
                     Err(o) => {
                         r.outcome = o;
@@ -588,7 +493,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                     }
                 }
                 let mut one = StepResult::new(&ctx.actor, None, "write_all");
-                write_all(ctx, &s, sock, &reply, &mut one);
+                write_all(ctx, &s, sock, &a.reply, &mut one);
                 if !one.outcome.is_ok() {
                     r.outcome = one.outcome;
                     break;
@@ -598,11 +503,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
         }
         Action::Shutdown { sock, how } => {
             let s = ctx.socket(sock)?;
-            let (how, label) = match how {
-                How::Read => (Shutdown::Read, "shutdown(SHUT_RD)"),
-                How::Write => (Shutdown::Write, "shutdown(SHUT_WR)"),
-                How::Both => (Shutdown::Both, "shutdown(SHUT_RDWR)"),
-            };
+            let (how, label) = args::shutdown_how(*how);
             if let Err(e) = ctx.call(label, Some(sock), None, || s.shutdown(how), |_| None) {
                 r.outcome = Outcome::from_io(&e);
             }
@@ -676,11 +577,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             );
         }
         Action::Wait { sync, count } => {
-            let n = count
-                .as_ref()
-                .map(|c| ctx.eval(c))
-                .transpose()?
-                .unwrap_or(1);
+            let n = args::wait_count(ctx, count)?;
             let at = ctx.now_ms();
             let t0 = Instant::now();
             if !ctx.wait_sync(sync, n) {
@@ -728,21 +625,12 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             size,
             lock,
         } => {
-            let n = ctx.eval_size(n)?;
-            let size = ctx.eval_size(size)?;
-            let locked = ctx.eval(lock)? != 0;
-            if ctx.index >= MAX_TAGGED_WRITERS {
-                return Err(format!(
-                    "at most {MAX_TAGGED_WRITERS} writers can be told apart"
-                ));
-            }
-            let guard = locked.then(|| ctx.write_lock(sock));
+            let a = args::WriteMessages::eval(ctx, n, size, lock)?;
+            let guard = a.locked.then(|| ctx.write_lock(sock));
             let s = ctx.socket(sock)?;
-            let mut msg = vec![0u8; size];
-            for m in 0..n {
-                for (i, b) in msg.iter_mut().enumerate() {
-                    *b = tag_byte(ctx.index, m * size + i);
-                }
+            let mut msg = vec![0u8; a.size];
+            for m in 0..a.count {
+                a.fill(&mut msg, m);
                 let mut one = StepResult::new(&ctx.actor, None, "write_all");
                 match &guard {
                     Some(g) => {
@@ -766,18 +654,10 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             size,
             buf,
         } => {
-            let writers = ctx.eval_size(writers)?;
-            let n = ctx.eval_size(n)?;
-            let size = ctx.eval_size(size)?.max(1);
-            let bufsize = ctx.eval_size(buf)?;
-            if writers > MAX_TAGGED_WRITERS {
-                return Err(format!(
-                    "at most {MAX_TAGGED_WRITERS} writers can be told apart"
-                ));
-            }
+            let a = args::ReadMessages::eval(ctx, writers, n, size, buf)?;
             let s = ctx.socket(sock)?;
-            let mut check = FrameCheck::new(writers, size);
-            let mut b = vec![0u8; bufsize];
+            let mut check = a.check();
+            let mut b = vec![0u8; a.buf];
             loop {
                 if ctx.cancelled() {
                     break;
@@ -785,7 +665,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 match ctx.call(
                     "recv",
                     Some(sock),
-                    Some(bufsize as u64),
+                    Some(a.buf as u64),
                     || (&*s).read(&mut b),
                     count,
                 ) {
@@ -797,20 +677,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                     }
                 }
             }
-            r.bytes = check.received as i64;
-            r.count = (check.intact + check.interleaved) as i64;
-            r.intact = check.intact as i64;
-            r.interleaved = check.interleaved as i64;
-            let expected = writers * n * size;
-            r.lost = expected.saturating_sub(check.valid) as i64;
-            if check.corrupt > 0 {
-                r.outcome = Outcome::Err {
-                    kind: "InvalidData".into(),
-                    errno: None,
-                    code: None,
-                    deadline: false,
-                };
-            }
+            a.finish(&check, &mut r);
         }
     }
     Ok(r)
@@ -866,30 +733,6 @@ fn read_exactly(ctx: &mut Ctx<'_>, s: &Socket, sock: &str, want: usize) -> Resul
 
 pub(super) fn count(k: &usize) -> Option<i64> {
     Some(*k as i64)
-}
-
-fn failed(mut r: StepResult, e: &io::Error) -> StepResult {
-    r.failed(e);
-    r
-}
-
-impl StepResult {
-    /// A call that moved `k` bytes.
-    pub(super) fn moved(&mut self, k: usize) {
-        self.bytes += k as i64;
-        self.sizes.push(k as i64);
-        self.count += 1;
-        self.calls.push(k.to_string());
-    }
-
-    /// A call that failed.
-    pub(super) fn failed(&mut self, e: &io::Error) {
-        self.outcome = Outcome::from_io(e);
-        self.calls.push(match &self.outcome {
-            Outcome::Err { errno: Some(n), .. } => n.clone(),
-            other => other.to_string(),
-        });
-    }
 }
 
 fn write_all(ctx: &mut Ctx<'_>, s: &Arc<Socket>, sock: &str, buf: &[u8], r: &mut StepResult) {

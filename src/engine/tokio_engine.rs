@@ -55,7 +55,7 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::io;
-use std::net::{Ipv4Addr, Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
@@ -69,14 +69,15 @@ use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::AbortHandle;
 use tokio::time::error::Elapsed;
 
+use super::args::{self, bound_socket, failed, port_for};
 use super::steps::{closing_addrs, count, get_option, ms, new_socket, set_option};
-use super::steps::{StepOutcome, ABSENT, CHILD_LIMIT, ENGINE_WAIT_LIMIT};
+use super::steps::{StepOutcome, ENGINE_WAIT_LIMIT};
 use super::{
-    collect_done, instances, lock, step_enabled, tag_byte, ActorCtx, ActorState, EventLog,
-    FrameCheck, Run, RunConfig, StepResult, GRACE, MAX_TAGGED_WRITERS, SLICE,
+    collect_done, instances, lock, step_enabled, ActorCtx, ActorState, EventLog, Run, RunConfig,
+    StepResult, GRACE, SLICE,
 };
 use crate::event::{millis, Event, Outcome};
-use crate::scenario::{Action, How, PollFor, Scenario, SigPipe, SockOpt, Step};
+use crate::scenario::{Action, PollFor, Scenario, SockOpt, Step};
 use crate::sys;
 
 /// The TCP state of a connect whose handshake is not done (RFC 9293 names).
@@ -452,18 +453,8 @@ impl ActorCtx for Ctx {
     fn log_parts(&mut self) -> (&str, &mut EventLog, &Mutex<Vec<Event>>) {
         (&self.actor, &mut self.log, &self.shared.events)
     }
-}
 
-impl Ctx {
-    fn cancelled(&self) -> bool {
-        self.shared.cancelled()
-    }
-
-    fn now_ms(&self) -> f64 {
-        self.shared.ms(Instant::now())
-    }
-
-    /// A call that does not wait (setsockopt, try_write, bind): timed and recorded.
+    /// A call that does not wait (setsockopt, try_write, bind).
     fn call<T>(
         &mut self,
         op: &str,
@@ -482,6 +473,28 @@ impl Ctx {
         let at = self.shared.ms(t0);
         self.record(op, sock, requested, ret, outcome, at, elapsed_ms, None);
         r
+    }
+
+    fn local_addr_of(&self, name: &str) -> Result<SocketAddr, String> {
+        if let Some(a) = self.closed_addrs(name) {
+            return a
+                .map(|(l, _)| l)
+                .ok_or_else(|| format!("the address of the closed socket `{name}` is unknown"));
+        }
+        self.with_socket(name, |s| s.local_addr())?
+            .ok()
+            .and_then(|a| a.as_socket())
+            .ok_or_else(|| format!("cannot read the address of `{name}`"))
+    }
+}
+
+impl Ctx {
+    fn cancelled(&self) -> bool {
+        self.shared.cancelled()
+    }
+
+    fn now_ms(&self) -> f64 {
+        self.shared.ms(Instant::now())
     }
 
     /// Awaits a socket future, within `limit` when given; marks the actor parked while
@@ -591,19 +604,6 @@ impl Ctx {
             Some(Res::Closed(_, a)) => Some(*a),
             _ => None,
         }
-    }
-
-    /// The local address of `name`, open or closed (for `port_of`).
-    fn local_addr_of(&self, name: &str) -> Result<SocketAddr, String> {
-        if let Some(a) = self.closed_addrs(name) {
-            return a
-                .map(|(l, _)| l)
-                .ok_or_else(|| format!("the address of the closed socket `{name}` is unknown"));
-        }
-        self.with_socket(name, |s| s.local_addr())?
-            .ok()
-            .and_then(|a| a.as_socket())
-            .ok_or_else(|| format!("cannot read the address of `{name}`"))
     }
 
     /// Remembers the peer `name` was connected (or is connecting) to: getpeername(2)
@@ -947,29 +947,6 @@ fn target(ctx: &Ctx, to: &str) -> Result<SocketAddr, String> {
         .ok_or_else(|| format!("`{to}` has no IP address"))
 }
 
-/// socket(2), SO_REUSEADDR if asked, and bind(2) to 127.0.0.1:`port` (0: any free
-/// port), each call recorded.
-fn bound_socket(ctx: &mut Ctx, name: &str, reuseaddr: bool, port: u16) -> io::Result<Socket> {
-    let s = ctx.call("socket", Some(name), None, new_socket, |_| None)?;
-    if reuseaddr {
-        let set = || s.set_reuse_address(true);
-        ctx.call("setsockopt(SO_REUSEADDR)", Some(name), None, set, |_| {
-            Some(1)
-        })?;
-    }
-    let addr = SockAddr::from(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-    ctx.call("bind", Some(name), None, || s.bind(&addr), |_| None)?;
-    Ok(s)
-}
-
-/// The port a `bind`/`listen` step asks for: that of `port_of`, or 0 (any).
-fn port_for(ctx: &Ctx, port_of: &Option<String>) -> Result<u16, String> {
-    match port_of {
-        Some(other) => ctx.local_addr_of(other).map(|a| a.port()),
-        None => Ok(0),
-    }
-}
-
 #[cfg(any(target_os = "linux", target_os = "android"))]
 // tokio has the PRIORITY readiness (EPOLLPRI) only where epoll reports it.
 const PRIORITY: Option<(Ready, &str)> = Some((Ready::PRIORITY, "PRIORITY"));
@@ -997,11 +974,6 @@ pub fn ready_names(r: Ready) -> String {
     }
 }
 
-fn failed(mut r: StepResult, e: &io::Error) -> StepResult {
-    r.failed(e);
-    r
-}
-
 /// Runs one step. Each arm is that op's one tokio implementation.
 async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
     let op = step.action.op();
@@ -1024,9 +996,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             reuseaddr,
             port_of,
         } => {
-            let backlog = ctx.eval(backlog)?;
-            let backlog =
-                i32::try_from(backlog).map_err(|_| format!("backlog {backlog} out of range"))?;
+            let backlog = args::backlog(ctx, backlog)?;
             let port = port_for(ctx, port_of)?;
             let listening = bound_socket(ctx, name, *reuseaddr, port).and_then(|s| {
                 let requested = Some(backlog.max(0) as u64);
@@ -1058,11 +1028,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             timeout_ms,
         } => {
             let l = ctx.listener(from)?;
-            let limit = timeout_ms
-                .as_ref()
-                .map(|t| ctx.eval(t))
-                .transpose()?
-                .map(ms);
+            let limit = args::eval_opt(ctx, timeout_ms)?.map(ms);
             match ctx
                 .await_call(
                     Wait::Io,
@@ -1086,7 +1052,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             timeout_ms,
         } => {
             let addr = target(ctx, to)?;
-            let deadline = timeout_ms.as_ref().map(|t| ctx.eval(t)).transpose()?;
+            let deadline = args::eval_opt(ctx, timeout_ms)?;
             let (outcome, sock) = dial(ctx, name, addr, deadline).await;
             r.outcome = outcome;
             if let Some(s) = sock {
@@ -1101,7 +1067,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
         } => {
             let addr = target(ctx, to)?;
             let max = ctx.eval(max)?;
-            let deadline = timeout_ms.as_ref().map(|t| ctx.eval(t)).transpose()?;
+            let deadline = args::eval_opt(ctx, timeout_ms)?;
             let mut group = Vec::new();
             while (group.len() as i64) < max && !ctx.cancelled() {
                 let label = format!("{name}#{}", group.len());
@@ -1147,10 +1113,9 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             chunk,
             max_bytes,
         } => {
-            let chunk = ctx.eval_size(chunk)?;
-            let max = max_bytes.as_ref().map(|m| ctx.eval_size(m)).transpose()?;
+            let a = args::WriteUntilBlocked::eval(ctx, chunk, max_bytes)?;
             let s = ctx.stream(sock)?;
-            let buf = vec![b'x'; chunk];
+            let buf = vec![b'x'; a.chunk];
             // Writable once, so that the first try_write reaches the kernel.
             if let Ok(Err(e)) | Err(e) = ctx
                 .await_call(
@@ -1168,13 +1133,13 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
                 return Ok(failed(r, &e));
             }
             loop {
-                if ctx.cancelled() || max.is_some_and(|m| r.bytes as usize >= m) {
+                if ctx.cancelled() || a.full(&r) {
                     break;
                 }
                 match ctx.call(
                     "try_write",
                     Some(sock),
-                    Some(chunk as u64),
+                    Some(a.chunk as u64),
                     || s.try_write(&buf),
                     count,
                 ) {
@@ -1209,13 +1174,12 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             buf,
             max_calls,
         } => {
-            let n = ctx.eval_size(buf)?;
-            let max = max_calls.as_ref().map(|m| ctx.eval_size(m)).transpose()?;
+            let a = args::ReadToEof::eval(ctx, buf, max_calls)?;
             let s = ctx.stream(sock)?;
             let limit = ctx.deadlines(sock).read;
-            let mut b = vec![0u8; n];
+            let mut b = vec![0u8; a.buf];
             loop {
-                if ctx.cancelled() || max.is_some_and(|m| r.sizes.len() >= m) {
+                if ctx.cancelled() || a.done(&r) {
                     break;
                 }
                 match read_once(ctx, &s, sock, &mut b, limit).await {
@@ -1258,21 +1222,11 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
                     })),
                     (None, None) => unreachable!("a socket or its stale number was found above"),
                 };
-                let e = match res {
-                    Ok(Ok(k)) => {
-                        r.moved(k);
-                        continue;
-                    }
-                    Ok(Err(e)) => Outcome::from_io(&e),
-                    Err(_) => Outcome::deadline(),
-                };
-                // Keep the first error as the step's outcome; later reads still run.
-                r.calls.push(match &e {
-                    Outcome::Err { errno: Some(n), .. } => n.clone(),
-                    other => other.to_string(),
-                });
-                if r.outcome.is_ok() {
-                    r.outcome = e;
+                match res {
+                    Ok(Ok(k)) => r.moved(k),
+                    // Keep the first error as the step's outcome; later reads still run.
+                    Ok(Err(e)) => r.failed_again(Outcome::from_io(&e)),
+                    Err(_) => r.failed_again(Outcome::deadline()),
                 }
             }
         }
@@ -1281,12 +1235,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             bytes,
             timeout_ms,
         } => {
-            let want = ctx.eval_size(bytes)?;
-            let limit = timeout_ms
-                .as_ref()
-                .map(|t| ctx.eval(t))
-                .transpose()?
-                .map_or(ENGINE_WAIT_LIMIT, ms);
+            let a = args::WaitBytes::eval(ctx, bytes, timeout_ms)?;
             let t0 = Instant::now();
             let at = ctx.now_ms();
             let mut queued = 0;
@@ -1295,27 +1244,16 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
                     Ok(q) => queued = q,
                     Err(e) => break Outcome::from_io(&e),
                 }
-                if queued >= want {
+                if queued >= a.want {
                     break Outcome::Ok;
                 }
-                if ctx.cancelled() || t0.elapsed() >= limit {
+                if ctx.cancelled() || t0.elapsed() >= a.limit {
                     break Outcome::deadline();
                 }
                 tokio::time::sleep(LOOK_AGAIN).await;
             };
             let el = millis(t0.elapsed());
-            ctx.record(
-                "ioctl(FIONREAD) until enough",
-                Some(sock),
-                Some(want as u64),
-                Some(queued as i64),
-                outcome.clone(),
-                at,
-                el,
-                Some(format!("{queued} bytes queued")),
-            );
-            r.value = Some(queued as i64);
-            r.outcome = outcome;
+            a.finish(ctx, sock, queued, outcome, at, el, &mut r);
         }
         Action::Set {
             sock,
@@ -1365,10 +1303,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             r.outcome = outcome;
         }
         Action::Get { sock, option } => {
-            let op = match option {
-                SockOpt::InQueue | SockOpt::OutQueue => format!("ioctl({})", option.name()),
-                _ => format!("getsockopt({})", option.name()),
-            };
+            let op = args::get_op(*option);
             let t0 = Instant::now();
             let res = ctx.with_socket(sock, |s| get_option(s, *option))?;
             let el = millis(t0.elapsed());
@@ -1377,12 +1312,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
                 Ok(v) => {
                     ctx.record(&op, Some(sock), None, Some(v), Outcome::Ok, at, el, None);
                     r.value = Some(v);
-                    if *option == SockOpt::Error {
-                        r.error = Some(match v {
-                            0 => Outcome::Ok,
-                            code => Outcome::from_io(&io::Error::from_raw_os_error(code as i32)),
-                        });
-                    }
+                    r.error = args::pending_error(*option, v);
                 }
                 Err(e) => {
                     let o = Outcome::from_io(&e);
@@ -1392,11 +1322,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             }
         }
         Action::Shutdown { sock, how } => {
-            let (how, label) = match how {
-                How::Read => (Shutdown::Read, "shutdown(SHUT_RD)"),
-                How::Write => (Shutdown::Write, "shutdown(SHUT_WR)"),
-                How::Both => (Shutdown::Both, "shutdown(SHUT_RDWR)"),
-            };
+            let (how, label) = args::shutdown_how(*how);
             let t0 = Instant::now();
             let res = ctx.with_socket(sock, |s| s.shutdown(how))?;
             let el = millis(t0.elapsed());
@@ -1479,11 +1405,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             ctx.record("signal", None, None, None, Outcome::Ok, at, 0.0, note);
         }
         Action::Wait { sync, count } => {
-            let n = count
-                .as_ref()
-                .map(|c| ctx.eval(c))
-                .transpose()?
-                .unwrap_or(1);
+            let n = args::wait_count(ctx, count)?;
             let at = ctx.now_ms();
             let t0 = Instant::now();
             if !ctx.wait_sync(sync, n).await {
@@ -1515,22 +1437,13 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             size,
             lock: locked,
         } => {
-            let n = ctx.eval_size(n)?;
-            let size = ctx.eval_size(size)?;
-            let locked = ctx.eval(locked)? != 0;
-            if ctx.index >= MAX_TAGGED_WRITERS {
-                return Err(format!(
-                    "at most {MAX_TAGGED_WRITERS} writers can be told apart"
-                ));
-            }
-            let guard = locked.then(|| ctx.write_lock(sock));
+            let a = args::WriteMessages::eval(ctx, n, size, locked)?;
+            let guard = a.locked.then(|| ctx.write_lock(sock));
             let s = ctx.stream(sock)?;
             let limit = ctx.deadlines(sock).write;
-            let mut msg = vec![0u8; size];
-            for m in 0..n {
-                for (i, b) in msg.iter_mut().enumerate() {
-                    *b = tag_byte(ctx.index, m * size + i);
-                }
+            let mut msg = vec![0u8; a.size];
+            for m in 0..a.count {
+                a.fill(&mut msg, m);
                 let mut one = StepResult::new(&ctx.actor, None, "write_all");
                 match &guard {
                     Some(g) => {
@@ -1632,21 +1545,13 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             let at = ctx.now_ms();
             let t0 = Instant::now();
             let (op, state) = match ctx.closed_addrs(sock) {
-                Some(addrs) => {
-                    let state = addrs.and_then(|(l, p)| sys::tcp_state_in_table(l, p));
-                    (
-                        "look up the connection in the kernel's table",
-                        state.map(|st| st.unwrap_or(ABSENT).to_owned()),
-                    )
-                }
+                Some(addrs) => args::closed_state(addrs),
                 None => (
                     "getsockopt(TCP_INFO) through SockRef",
                     ctx.with_socket(sock, sys::tcp_state)?.map(str::to_owned),
                 ),
             };
-            let note = state
-                .clone()
-                .unwrap_or_else(|| "this system does not report TCP states".into());
+            let note = args::state_note(&state);
             let el = millis(t0.elapsed());
             ctx.record(op, Some(sock), None, None, Outcome::Ok, at, el, Some(note));
             r.state = state;
@@ -1657,27 +1562,17 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             sigpipe,
             timeout_ms,
         } => {
-            let n = ctx.eval_size(bytes)?;
-            let limit = timeout_ms
-                .as_ref()
-                .map(|t| ctx.eval(t))
-                .transpose()?
-                .map_or(CHILD_LIMIT, ms);
+            let a = args::WriteInChild::eval(ctx, bytes, *sigpipe, timeout_ms)?;
             let held = ctx.held(sock)?;
-            let buf = vec![b'x'; n];
-            let default = *sigpipe == SigPipe::Default;
-            let op = if default {
-                "spawn_blocking: fork; child: signal(SIGPIPE, SIG_DFL), write"
-            } else {
-                "spawn_blocking: fork; child: signal(SIGPIPE, SIG_IGN), write"
-            };
+            let n = a.buf.len();
+            let op = format!("spawn_blocking: {}", a.child_op());
             // The same fork as the std engine's (the child makes only async-signal-safe
             // calls prepared before the fork), from a thread of tokio's blocking pool, so
             // that waiting for the child (bounded by `limit`) does not stall the other
             // actors' tasks. The child writes on tokio's descriptor, which is non-blocking.
             let child = async move {
                 tokio::task::spawn_blocking(move || {
-                    sys::write_in_child(&held.sock_ref(), &buf, default, limit)
+                    sys::write_in_child(&held.sock_ref(), &a.buf, a.default, a.limit)
                 })
                 .await
                 .unwrap_or_else(|e| Err(io::Error::other(format!("the blocking task failed: {e}"))))
@@ -1685,7 +1580,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             match ctx
                 .await_call(
                     Wait::Child,
-                    op,
+                    &op,
                     Some(sock),
                     Some(n as u64),
                     None,
@@ -1694,20 +1589,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
                 )
                 .await
             {
-                Ok(Ok(sys::ChildEnd::Exited { status, write })) => {
-                    r.status = Some(format!("exited {status}"));
-                    match write {
-                        Some(Ok(k)) => r.moved(k),
-                        Some(Err(code)) => r.failed(&io::Error::from_raw_os_error(code)),
-                        None => {}
-                    }
-                }
-                Ok(Ok(sys::ChildEnd::Killed(sig))) => r.status = Some(format!("killed by {sig}")),
-                Ok(Ok(sys::ChildEnd::TimedOut)) => {
-                    r.status = Some("killed by the lab after its deadline".into());
-                    r.outcome = Outcome::deadline();
-                }
-                Ok(Err(e)) => r.outcome = Outcome::from_io(&e),
+                Ok(end) => args::child_ended(&mut r, end),
                 Err(_) => r.outcome = Outcome::deadline(),
             }
         }
@@ -1718,22 +1600,19 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             part_bytes,
             reply_bytes,
         } => {
-            let n = ctx.eval_size(n)?;
-            let parts = ctx.eval_size(parts)?;
-            let part = vec![b'q'; ctx.eval_size(part_bytes)?];
-            let reply = ctx.eval_size(reply_bytes)?;
+            let a = args::Request::eval(ctx, n, parts, part_bytes, reply_bytes)?;
             let s = ctx.stream(sock)?;
             let deadlines = ctx.deadlines(sock);
-            'exchanges: for _ in 0..n {
-                for _ in 0..parts {
+            'exchanges: for _ in 0..a.count {
+                for _ in 0..a.parts {
                     let mut one = StepResult::new(&ctx.actor, None, "write_all");
-                    write_all(ctx, &s, sock, &part, deadlines.write, &mut one).await;
+                    write_all(ctx, &s, sock, &a.part, deadlines.write, &mut one).await;
                     if !one.outcome.is_ok() {
                         r.outcome = one.outcome;
                         break 'exchanges;
                     }
                 }
-                match read_exactly(ctx, &s, sock, reply, deadlines.read).await {
+                match read_exactly(ctx, &s, sock, a.reply, deadlines.read).await {
                     Ok(k) => r.bytes += k as i64,
                     Err(o) => {
                         r.outcome = o;
@@ -1749,13 +1628,11 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             request_bytes,
             reply_bytes,
         } => {
-            let n = ctx.eval_size(n)?;
-            let request = ctx.eval_size(request_bytes)?;
-            let reply = vec![b'r'; ctx.eval_size(reply_bytes)?];
+            let a = args::Respond::eval(ctx, n, request_bytes, reply_bytes)?;
             let s = ctx.stream(sock)?;
             let deadlines = ctx.deadlines(sock);
-            for _ in 0..n {
-                match read_exactly(ctx, &s, sock, request, deadlines.read).await {
+            for _ in 0..a.count {
+                match read_exactly(ctx, &s, sock, a.request, deadlines.read).await {
                     Ok(k) => r.bytes += k as i64,
                     Err(o) => {
                         r.outcome = o;
@@ -1763,7 +1640,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
                     }
                 }
                 let mut one = StepResult::new(&ctx.actor, None, "write_all");
-                write_all(ctx, &s, sock, &reply, deadlines.write, &mut one).await;
+                write_all(ctx, &s, sock, &a.reply, deadlines.write, &mut one).await;
                 if !one.outcome.is_ok() {
                     r.outcome = one.outcome;
                     break;
@@ -1778,19 +1655,11 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             size,
             buf,
         } => {
-            let writers = ctx.eval_size(writers)?;
-            let n = ctx.eval_size(n)?;
-            let size = ctx.eval_size(size)?.max(1);
-            let bufsize = ctx.eval_size(buf)?;
-            if writers > MAX_TAGGED_WRITERS {
-                return Err(format!(
-                    "at most {MAX_TAGGED_WRITERS} writers can be told apart"
-                ));
-            }
+            let a = args::ReadMessages::eval(ctx, writers, n, size, buf)?;
             let s = ctx.stream(sock)?;
             let limit = ctx.deadlines(sock).read;
-            let mut check = FrameCheck::new(writers, size);
-            let mut b = vec![0u8; bufsize];
+            let mut check = a.check();
+            let mut b = vec![0u8; a.buf];
             loop {
                 if ctx.cancelled() {
                     break;
@@ -1808,20 +1677,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
                     }
                 }
             }
-            r.bytes = check.received as i64;
-            r.count = (check.intact + check.interleaved) as i64;
-            r.intact = check.intact as i64;
-            r.interleaved = check.interleaved as i64;
-            let expected = writers * n * size;
-            r.lost = expected.saturating_sub(check.valid) as i64;
-            if check.corrupt > 0 {
-                r.outcome = Outcome::Err {
-                    kind: "InvalidData".into(),
-                    errno: None,
-                    code: None,
-                    deadline: false,
-                };
-            }
+            a.finish(&check, &mut r);
         }
     }
     Ok(r)
