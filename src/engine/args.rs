@@ -75,6 +75,26 @@ pub(super) fn bound_socket(
     Ok(s)
 }
 
+/// [`bound_socket`] and then listen(2) with `backlog`, each call recorded.
+pub(super) fn listening_socket(
+    ctx: &mut impl ActorCtx,
+    name: &str,
+    backlog: i32,
+    reuseaddr: bool,
+    port: u16,
+) -> io::Result<Socket> {
+    let s = bound_socket(ctx, name, reuseaddr, port)?;
+    let requested = Some(backlog.max(0) as u64);
+    ctx.call(
+        "listen",
+        Some(name),
+        requested,
+        || s.listen(backlog),
+        |_| None,
+    )?;
+    Ok(s)
+}
+
 /// A `shutdown` step's direction and the call's name.
 pub(super) fn shutdown_how(how: How) -> (Shutdown, &'static str) {
     match how {

@@ -201,10 +201,133 @@ struct Shared {
     syncs: Mutex<HashMap<String, i64>>,
     sync_cv: Condvar,
     write_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
+    out: Outputs,
+    actors: Vec<ActorState>,
+}
+
+/// What a run's actors produce, gathered as they go; the same in both engines.
+#[derive(Default)]
+struct Outputs {
     events: Mutex<Vec<Event>>,
     results: Mutex<Vec<StepResult>>,
+    /// Errors of the engine itself, each naming actor and step.
     failures: Mutex<Vec<String>>,
-    actors: Vec<ActorState>,
+}
+
+impl Outputs {
+    fn fail(&self, msg: String) {
+        lock(&self.failures).push(msg);
+    }
+
+    /// A panic of actor `name`: a bug of the engine, not a finding.
+    fn panicked(&self, name: &str, p: &(dyn std::any::Any + Send)) {
+        let what = p
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| p.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        self.fail(format!("{name}: the engine panicked (a bug): {what}"));
+    }
+
+    /// Files how step `no` of `actor`, begun at `t0`, ended; false when it was an engine
+    /// error, which ends the run.
+    fn settle(
+        &self,
+        actor: &str,
+        no: usize,
+        step: &Step,
+        t0: Instant,
+        outcome: steps::StepOutcome,
+    ) -> bool {
+        match outcome {
+            Ok(mut r) => {
+                r.id = step.id.clone();
+                r.elapsed_ms = millis(t0.elapsed());
+                lock(&self.results).push(r);
+                true
+            }
+            Err(msg) => {
+                self.fail(format!(
+                    "{actor} step {no} ({}, line {}): {msg}",
+                    step.action.op(),
+                    step.line
+                ));
+                false
+            }
+        }
+    }
+
+    /// The run: events in time order, step results, and the failures of the engine
+    /// after those found before it started (`failures`).
+    fn take_run(
+        &self,
+        mut failures: Vec<String>,
+        stuck: Vec<Stuck>,
+        elapsed_ms: f64,
+        timeout: Duration,
+    ) -> Run {
+        let mut events = std::mem::take(&mut *lock(&self.events));
+        events.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
+        failures.extend(std::mem::take(&mut *lock(&self.failures)));
+        let steps = std::mem::take(&mut *lock(&self.results));
+        Run {
+            events,
+            steps,
+            stuck,
+            failures,
+            elapsed_ms,
+            timeout_ms: timeout.as_millis() as u64,
+            // Set by the lab around the engine.
+            counters: None,
+        }
+    }
+}
+
+impl Run {
+    /// A run that could not start: only its failures.
+    fn not_started(failures: Vec<String>, timeout: Duration) -> Run {
+        Run {
+            failures,
+            timeout_ms: timeout.as_millis() as u64,
+            ..Run::default()
+        }
+    }
+}
+
+/// The watchdog's limit: the run's override, else the scenario's own.
+fn timeout_of(scenario: &Scenario, config: &RunConfig) -> Duration {
+    config
+        .timeout
+        .unwrap_or(Duration::from_millis(scenario.timeout_ms))
+}
+
+/// The watchdog: waits for every actor until `until`; then notes who is stuck where,
+/// ends everything (`cancel_all`) and gives them [`GRACE`] to notice.
+fn watch(
+    actors: &[ActorState],
+    done_rx: &mpsc::Receiver<usize>,
+    until: Instant,
+    cancel_all: impl FnOnce(),
+) -> Vec<Stuck> {
+    let mut finished = vec![false; actors.len()];
+    collect_done(done_rx, &mut finished, until);
+    let mut stuck: Vec<Stuck> = actors
+        .iter()
+        .zip(&finished)
+        .filter(|(_, done)| !**done)
+        .map(|(st, _)| st.stuck())
+        .collect();
+    if !stuck.is_empty() {
+        cancel_all();
+        collect_done(done_rx, &mut finished, Instant::now() + GRACE);
+        for s in &mut stuck {
+            s.released = actors
+                .iter()
+                .zip(&finished)
+                .any(|(st, done)| *done && st.name == s.actor);
+        }
+    }
+    stuck
 }
 
 /// A poisoned lock only means another actor panicked; the data is still what it was.
@@ -243,18 +366,11 @@ impl Shared {
 /// Runs `scenario` with `config` and returns everything it saw. Never panics on a
 /// scenario's behaviour; never blocks past the watchdog limit plus [`GRACE`].
 pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
-    let timeout = config
-        .timeout
-        .unwrap_or(Duration::from_millis(scenario.timeout_ms));
+    let timeout = timeout_of(scenario, config);
     let (instances, failures) = instances(scenario, config);
-    let mut failures = failures;
     let start = Instant::now();
     if !failures.is_empty() {
-        return Run {
-            failures,
-            timeout_ms: timeout.as_millis() as u64,
-            ..Run::default()
-        };
+        return Run::not_started(failures, timeout);
     }
     let shared = Arc::new(Shared {
         start,
@@ -264,9 +380,7 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
         syncs: Mutex::new(HashMap::new()),
         sync_cv: Condvar::new(),
         write_locks: Mutex::new(HashMap::new()),
-        events: Mutex::new(Vec::new()),
-        results: Mutex::new(Vec::new()),
-        failures: Mutex::new(Vec::new()),
+        out: Outputs::default(),
         actors: instances
             .iter()
             .map(|(name, _, actor)| ActorState::new(name, &actor.name))
@@ -295,12 +409,7 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
                 // run, and still tell the watchdog this actor is done.
                 let ran = panic::catch_unwind(AssertUnwindSafe(|| run_actor(&mut ctx, &steps)));
                 if let Err(p) = ran {
-                    let what = p
-                        .downcast_ref::<&str>()
-                        .map(|s| s.to_string())
-                        .or_else(|| p.downcast_ref::<String>().cloned())
-                        .unwrap_or_default();
-                    lock(&sh.failures).push(format!("{name}: the engine panicked (a bug): {what}"));
+                    sh.out.panicked(&name, &*p);
                     sh.cancel_all();
                 }
                 let st = &sh.actors[slot];
@@ -309,52 +418,24 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
                 let _ = done_tx.send(slot);
             });
         if let Err(e) = spawned {
-            lock(&shared.failures).push(format!("cannot start a thread for an actor: {e}"));
+            shared
+                .out
+                .fail(format!("cannot start a thread for an actor: {e}"));
             shared.cancel_all();
         }
     }
     drop(done_tx);
 
-    // The watchdog: wait for every actor until the limit; then note who is stuck where,
-    // shut everything down and give them GRACE to notice.
-    let mut finished = vec![false; shared.actors.len()];
-    collect_done(&done_rx, &mut finished, start + timeout);
-    let mut stuck: Vec<Stuck> = shared
-        .actors
-        .iter()
-        .zip(&finished)
-        .filter(|(_, done)| !**done)
-        .map(|(st, _)| st.stuck())
-        .collect();
-    if !stuck.is_empty() {
-        shared.cancel_all();
-        collect_done(&done_rx, &mut finished, Instant::now() + GRACE);
-        for s in &mut stuck {
-            s.released = shared
-                .actors
-                .iter()
-                .zip(&finished)
-                .any(|(st, done)| *done && st.name == s.actor);
-        }
-    }
+    // Shutting every socket down ends the stuck actors' blocking calls.
+    let stuck = watch(&shared.actors, &done_rx, start + timeout, || {
+        shared.cancel_all()
+    });
     let elapsed_ms = shared.ms(Instant::now());
     // Close every socket the scenario left open.
     lock(&shared.resources).clear();
     lock(&shared.write_locks).clear();
 
-    let mut events = std::mem::take(&mut *lock(&shared.events));
-    events.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
-    failures.extend(std::mem::take(&mut *lock(&shared.failures)));
-    let steps = std::mem::take(&mut *lock(&shared.results));
-    Run {
-        events,
-        steps,
-        stuck,
-        failures,
-        elapsed_ms,
-        timeout_ms: timeout.as_millis() as u64,
-        counters: None,
-    }
+    shared.out.take_run(failures, stuck, elapsed_ms, timeout)
 }
 
 /// One running copy of an actor: its name (`writer#2`), instance number and definition.
@@ -447,27 +528,15 @@ fn run_actor(ctx: &mut Ctx<'_>, steps: &[Step]) {
         let t0 = Instant::now();
         let outcome = steps::execute(ctx, step);
         ctx.flush_folded();
-        match outcome {
-            // A step that ended after the run was cancelled was ended by the watchdog's
-            // shutdown (or another actor's failure), not by the scenario: its figures
-            // are not observations, and its error is a consequence.
-            _ if ctx.shared.cancelled() => break,
-            Ok(mut r) => {
-                r.id = step.id.clone();
-                r.elapsed_ms = millis(t0.elapsed());
-                lock(&ctx.shared.results).push(r);
-            }
-            Err(msg) => {
-                lock(&ctx.shared.failures).push(format!(
-                    "{} step {} ({}, line {}): {msg}",
-                    ctx.actor,
-                    i + 1,
-                    step.action.op(),
-                    step.line
-                ));
-                ctx.shared.cancel_all();
-                break;
-            }
+        // A step that ended after the run was cancelled was ended by the watchdog's
+        // shutdown (or another actor's failure), not by the scenario: its figures are
+        // not observations, and its error is a consequence.
+        if ctx.shared.cancelled() {
+            break;
+        }
+        if !ctx.shared.out.settle(&ctx.actor, i + 1, step, t0, outcome) {
+            ctx.shared.cancel_all();
+            break;
         }
     }
 }
@@ -643,7 +712,7 @@ impl ActorCtx for Ctx<'_> {
     }
 
     fn log_parts(&mut self) -> (&str, &mut EventLog, &Mutex<Vec<Event>>) {
-        (&self.actor, &mut self.log, &self.shared.events)
+        (&self.actor, &mut self.log, &self.shared.out.events)
     }
 
     /// Blocks in the call; the watchdog sees the actor inside it (for `wait_blocked`).

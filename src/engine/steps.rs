@@ -61,18 +61,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
         } => {
             let backlog = args::backlog(ctx, backlog)?;
             let port = port_for(ctx, port_of)?;
-            let listening = bound_socket(ctx, name, *reuseaddr, port).and_then(|s| {
-                let requested = Some(backlog.max(0) as u64);
-                ctx.call(
-                    "listen",
-                    Some(name),
-                    requested,
-                    || s.listen(backlog),
-                    |_| None,
-                )?;
-                Ok(s)
-            });
-            match listening {
+            match args::listening_socket(ctx, name, backlog, *reuseaddr, port) {
                 Ok(s) => ctx.put_socket(name, s),
                 Err(e) => return Ok(failed(r, &e)),
             }

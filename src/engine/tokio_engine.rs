@@ -73,8 +73,8 @@ use super::args::{self, bound_socket, failed, port_for};
 use super::steps::{closing_addrs, count, get_option, ms, new_socket, set_option};
 use super::steps::{StepOutcome, ENGINE_WAIT_LIMIT};
 use super::{
-    collect_done, instances, lock, step_enabled, ActorCtx, ActorState, EventLog, Run, RunConfig,
-    StepResult, GRACE, SLICE,
+    instances, lock, step_enabled, timeout_of, watch, ActorCtx, ActorState, EventLog, Outputs, Run,
+    RunConfig, StepResult, GRACE, SLICE,
 };
 use crate::event::{millis, Event, Outcome};
 use crate::scenario::{Action, PollFor, Scenario, SockOpt, Step};
@@ -138,9 +138,7 @@ struct Shared {
     syncs: Mutex<HashMap<String, i64>>,
     sync_notify: tokio::sync::Notify,
     write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    events: Mutex<Vec<Event>>,
-    results: Mutex<Vec<StepResult>>,
-    failures: Mutex<Vec<String>>,
+    out: Outputs,
     actors: Vec<ActorState>,
     tasks: Mutex<Vec<AbortHandle>>,
     /// Per actor instance: its connect in progress, for `wait_blocked`.
@@ -199,17 +197,11 @@ impl Drop for DoneGuard {
 
 /// Runs `scenario` on tokio; the same contract as the std engine's [`super::run`].
 pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
-    let timeout = config
-        .timeout
-        .unwrap_or(Duration::from_millis(scenario.timeout_ms));
+    let timeout = timeout_of(scenario, config);
     let (instances, mut failures) = instances(scenario, config);
     let start = Instant::now();
     if !failures.is_empty() {
-        return Run {
-            failures,
-            timeout_ms: timeout.as_millis() as u64,
-            ..Run::default()
-        };
+        return Run::not_started(failures, timeout);
     }
     let shared = Arc::new(Shared {
         start,
@@ -220,9 +212,7 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
         syncs: Mutex::new(HashMap::new()),
         sync_notify: tokio::sync::Notify::new(),
         write_locks: Mutex::new(HashMap::new()),
-        events: Mutex::new(Vec::new()),
-        results: Mutex::new(Vec::new()),
-        failures: Mutex::new(Vec::new()),
+        out: Outputs::default(),
         actors: instances
             .iter()
             .map(|(name, _, actor)| ActorState::new(name, &actor.name))
@@ -248,7 +238,7 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
             {
                 Ok(rt) => rt,
                 Err(e) => {
-                    lock(&sh.failures).push(format!("cannot start the tokio runtime: {e}"));
+                    sh.out.fail(format!("cannot start the tokio runtime: {e}"));
                     drop(done_tx);
                     let _ = joined_tx.send(());
                     return;
@@ -283,14 +273,7 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
                 for (name, h) in handles {
                     if let Err(e) = h.await {
                         if e.is_panic() {
-                            let p = e.into_panic();
-                            let what = p
-                                .downcast_ref::<&str>()
-                                .map(|s| s.to_string())
-                                .or_else(|| p.downcast_ref::<String>().cloned())
-                                .unwrap_or_default();
-                            lock(&sh.failures)
-                                .push(format!("{name}: the engine panicked (a bug): {what}"));
+                            sh.out.panicked(&name, &*e.into_panic());
                             sh.cancel_all();
                         }
                     }
@@ -302,54 +285,19 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
         });
     if let Err(e) = runtime_thread {
         failures.push(format!("cannot start the runtime's thread: {e}"));
-        return Run {
-            failures,
-            timeout_ms: timeout.as_millis() as u64,
-            ..Run::default()
-        };
+        return Run::not_started(failures, timeout);
     }
 
     // The watchdog: as in the std engine, but ending a stuck task is dropping it.
-    let mut finished = vec![false; shared.actors.len()];
-    collect_done(&done_rx, &mut finished, start + timeout);
-    let mut stuck: Vec<_> = shared
-        .actors
-        .iter()
-        .zip(&finished)
-        .filter(|(_, done)| !**done)
-        .map(|(st, _)| st.stuck())
-        .collect();
-    if !stuck.is_empty() {
-        shared.cancel_all();
-        collect_done(&done_rx, &mut finished, Instant::now() + GRACE);
-        for s in &mut stuck {
-            s.released = shared
-                .actors
-                .iter()
-                .zip(&finished)
-                .any(|(st, done)| *done && st.name == s.actor);
-        }
-    }
+    let stuck = watch(&shared.actors, &done_rx, start + timeout, || {
+        shared.cancel_all()
+    });
     let elapsed_ms = shared.ms(Instant::now());
     // Panics are collected when the tasks are joined; a thread stuck in a blocking call
     // (none of the steps makes one) is left behind after GRACE.
     let _ = joined_rx.recv_timeout(GRACE);
 
-    let mut events = std::mem::take(&mut *lock(&shared.events));
-    events.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
-    failures.extend(std::mem::take(&mut *lock(&shared.failures)));
-    let steps = std::mem::take(&mut *lock(&shared.results));
-    // Fields the lab fills in around the engine start from their defaults.
-    #[allow(clippy::needless_update)]
-    Run {
-        events,
-        steps,
-        stuck,
-        failures,
-        elapsed_ms,
-        timeout_ms: timeout.as_millis() as u64,
-        ..Run::default()
-    }
+    shared.out.take_run(failures, stuck, elapsed_ms, timeout)
 }
 
 /// One actor instance's steps in order, as in the std engine.
@@ -365,24 +313,12 @@ async fn run_actor(ctx: &mut Ctx, steps: &[Step]) {
         let t0 = Instant::now();
         let outcome = execute(ctx, step).await;
         ctx.flush_folded();
-        match outcome {
-            _ if ctx.shared.cancelled() => break,
-            Ok(mut r) => {
-                r.id = step.id.clone();
-                r.elapsed_ms = millis(t0.elapsed());
-                lock(&ctx.shared.results).push(r);
-            }
-            Err(msg) => {
-                lock(&ctx.shared.failures).push(format!(
-                    "{} step {} ({}, line {}): {msg}",
-                    ctx.actor,
-                    i + 1,
-                    step.action.op(),
-                    step.line
-                ));
-                ctx.shared.cancel_all();
-                break;
-            }
+        if ctx.shared.cancelled() {
+            break;
+        }
+        if !ctx.shared.out.settle(&ctx.actor, i + 1, step, t0, outcome) {
+            ctx.shared.cancel_all();
+            break;
         }
     }
 }
@@ -451,7 +387,7 @@ impl ActorCtx for Ctx {
     }
 
     fn log_parts(&mut self) -> (&str, &mut EventLog, &Mutex<Vec<Event>>) {
-        (&self.actor, &mut self.log, &self.shared.events)
+        (&self.actor, &mut self.log, &self.shared.out.events)
     }
 
     /// A call that does not wait (setsockopt, try_write, bind).
@@ -998,15 +934,8 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
         } => {
             let backlog = args::backlog(ctx, backlog)?;
             let port = port_for(ctx, port_of)?;
-            let listening = bound_socket(ctx, name, *reuseaddr, port).and_then(|s| {
-                let requested = Some(backlog.max(0) as u64);
-                ctx.call(
-                    "listen",
-                    Some(name),
-                    requested,
-                    || s.listen(backlog),
-                    |_| None,
-                )?;
+            let listening = args::listening_socket(ctx, name, backlog, *reuseaddr, port);
+            let listening = listening.and_then(|s| {
                 // tokio needs a non-blocking socket; registering it is TcpListener::from_std.
                 s.set_nonblocking(true)?;
                 ctx.call(
