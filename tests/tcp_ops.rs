@@ -6,85 +6,28 @@
 //!
 //! Every scenario here binds 127.0.0.1:0 and orders its actors with sync points.
 
-use std::collections::BTreeMap;
-use std::path::Path;
+mod op_pair;
 
-use tcplab::env::Environment;
-use tcplab::event::Outcome;
-use tcplab::lab::run_scenario;
-use tcplab::observe::Value;
+use tcplab::engine::Engine;
 use tcplab::record::Record;
-use tcplab::scenario;
-use tcplab::verdict::Status;
 
-/// Runs a scenario made of a server that listens and accepts `c`, a client that connects
-/// `s`, the given extra steps for each, and the given observations; panics unless the run
-/// completed.
-fn run_pair(server_steps: &str, client_steps: &str, observations: &str) -> Record {
-    let text = format!(
-        r#"name = "op-test"
-title = "t"
-summary = "s"
-description = "d"
-source = "tests/tcp_ops.rs"
-timeout_ms = 8000
-
-[[actors]]
-name = "server"
-steps = [
-  {{ op = "listen", as = "l", backlog = 4 }},
-  {{ op = "signal", sync = "listening" }},
-  {{ op = "accept", from = "l", as = "c" }},
-  {{ op = "signal", sync = "accepted" }},
-{server_steps}
-]
-
-[[actors]]
-name = "client"
-steps = [
-  {{ op = "wait", sync = "listening" }},
-  {{ op = "connect", to = "l", as = "s" }},
-  {{ op = "wait", sync = "accepted" }},
-{client_steps}
-]
-
-[observations]
-{observations}
-"#
-    );
-    let s = scenario::parse(Path::new("op-test.toml"), &text, "misc")
-        .unwrap_or_else(|e| panic!("the test scenario does not parse: {e}\n{text}"));
-    let r = run_scenario(&s, &BTreeMap::new(), &Environment::current(), None);
-    assert_eq!(
-        r.verdict.status,
-        Status::NoExpectation,
-        "the run did not complete: {:?}",
-        r.verdict.problems
-    );
-    r
-}
-
-// Only the Unix-only tests read text observations.
 #[cfg(unix)]
-fn text(r: &Record, name: &str) -> String {
-    match r.observations.get(name) {
-        Some(Value::Text(t)) => t.clone(),
-        other => panic!("{name}: expected a text observation, got {other:?}"),
-    }
-}
+// Only the Unix-only tests read text observations.
+use op_pair::text;
+use op_pair::{int, outcome};
 
-fn int(r: &Record, name: &str) -> i64 {
-    match r.observations.get(name) {
-        Some(Value::Int(n)) => *n,
-        other => panic!("{name}: expected an integer observation, got {other:?}"),
-    }
-}
-
-fn outcome(r: &Record, name: &str) -> Outcome {
-    match r.observations.get(name) {
-        Some(Value::Outcome(o)) => o.clone(),
-        other => panic!("{name}: expected an outcome observation, got {other:?}"),
-    }
+/// Runs, on the std engine, a scenario made of a server that listens and accepts `c`, a
+/// client that connects `s`, the given extra steps for each, and the given observations;
+/// panics unless the run completed.
+fn run_pair(server_steps: &str, client_steps: &str, observations: &str) -> Record {
+    let r = op_pair::run_pair_on(
+        Engine::Std,
+        "tests/tcp_ops.rs",
+        server_steps,
+        client_steps,
+        observations,
+    );
+    op_pair::completed(r)
 }
 
 // ---- state ---------------------------------------------------------------------------
