@@ -191,18 +191,56 @@ struct ActorState {
     in_call: AtomicBool,
 }
 
-struct Shared {
+/// What both engines' shared state holds alike: the run's clock and cancel flag, the
+/// watchdog's table of actors, the sync points, the peers remembered per socket, and
+/// what the actors produce.
+struct RunState {
     start: Instant,
     cancel: AtomicBool,
-    resources: Mutex<HashMap<String, Res>>,
+    actors: Vec<ActorState>,
+    syncs: Mutex<HashMap<String, i64>>,
     /// The peer each connected socket was created for, by socket name: getpeername(2)
     /// fails once the connection is gone, and a `state` step after close needs it.
     peers: Mutex<HashMap<String, std::net::SocketAddr>>,
-    syncs: Mutex<HashMap<String, i64>>,
+    out: Outputs,
+}
+
+impl RunState {
+    /// A run started at `start` with these actor instances.
+    fn new(start: Instant, instances: &[Instance<'_>]) -> RunState {
+        RunState {
+            start,
+            cancel: AtomicBool::new(false),
+            actors: instances
+                .iter()
+                .map(|(name, _, actor)| ActorState::new(name, &actor.name))
+                .collect(),
+            syncs: Mutex::new(HashMap::new()),
+            peers: Mutex::new(HashMap::new()),
+            out: Outputs::default(),
+        }
+    }
+
+    /// Milliseconds from the run's start to `t`.
+    fn ms(&self, t: Instant) -> f64 {
+        millis(t.duration_since(self.start))
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel.load(Ordering::SeqCst)
+    }
+
+    /// Raises the cancel flag; the engine's `cancel_all` then ends what it can.
+    fn cancel(&self) {
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+}
+
+struct Shared {
+    run: RunState,
+    resources: Mutex<HashMap<String, Res>>,
     sync_cv: Condvar,
     write_locks: Mutex<HashMap<String, Arc<Mutex<()>>>>,
-    out: Outputs,
-    actors: Vec<ActorState>,
 }
 
 /// What a run's actors produce, gathered as they go; the same in both engines.
@@ -336,17 +374,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    fn ms(&self, t: Instant) -> f64 {
-        millis(t.duration_since(self.start))
-    }
-
-    fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::SeqCst)
-    }
-
     /// Ends every wait of the engine and every blocking call that a shutdown can end.
     fn cancel_all(&self) {
-        self.cancel.store(true, Ordering::SeqCst);
+        self.run.cancel();
         self.sync_cv.notify_all();
         for res in lock(&self.resources).values() {
             let socks: Vec<&Arc<Socket>> = match res {
@@ -373,18 +403,10 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
         return Run::not_started(failures, timeout);
     }
     let shared = Arc::new(Shared {
-        start,
-        cancel: AtomicBool::new(false),
+        run: RunState::new(start, &instances),
         resources: Mutex::new(HashMap::new()),
-        peers: Mutex::new(HashMap::new()),
-        syncs: Mutex::new(HashMap::new()),
         sync_cv: Condvar::new(),
         write_locks: Mutex::new(HashMap::new()),
-        out: Outputs::default(),
-        actors: instances
-            .iter()
-            .map(|(name, _, actor)| ActorState::new(name, &actor.name))
-            .collect(),
     });
 
     let (done_tx, done_rx) = mpsc::channel::<usize>();
@@ -396,7 +418,7 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
         let spawned = thread::Builder::new()
             .name(format!("tcplab-{name}"))
             .spawn(move || {
-                *lock(&sh.actors[slot].tid) = Some(sys::thread_id());
+                *lock(&sh.run.actors[slot].tid) = Some(sys::thread_id());
                 let mut ctx = Ctx {
                     shared: &sh,
                     slot,
@@ -409,16 +431,15 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
                 // run, and still tell the watchdog this actor is done.
                 let ran = panic::catch_unwind(AssertUnwindSafe(|| run_actor(&mut ctx, &steps)));
                 if let Err(p) = ran {
-                    sh.out.panicked(&name, &*p);
+                    sh.run.out.panicked(&name, &*p);
                     sh.cancel_all();
                 }
-                let st = &sh.actors[slot];
-                st.step.store(0, Ordering::SeqCst);
-                *lock(&st.op) = "finished".into();
+                sh.run.actors[slot].finished();
                 let _ = done_tx.send(slot);
             });
         if let Err(e) = spawned {
             shared
+                .run
                 .out
                 .fail(format!("cannot start a thread for an actor: {e}"));
             shared.cancel_all();
@@ -427,15 +448,18 @@ pub fn run(scenario: &Scenario, config: &RunConfig) -> Run {
     drop(done_tx);
 
     // Shutting every socket down ends the stuck actors' blocking calls.
-    let stuck = watch(&shared.actors, &done_rx, start + timeout, || {
+    let stuck = watch(&shared.run.actors, &done_rx, start + timeout, || {
         shared.cancel_all()
     });
-    let elapsed_ms = shared.ms(Instant::now());
+    let elapsed_ms = shared.run.ms(Instant::now());
     // Close every socket the scenario left open.
     lock(&shared.resources).clear();
     lock(&shared.write_locks).clear();
 
-    shared.out.take_run(failures, stuck, elapsed_ms, timeout)
+    shared
+        .run
+        .out
+        .take_run(failures, stuck, elapsed_ms, timeout)
 }
 
 /// One running copy of an actor: its name (`writer#2`), instance number and definition.
@@ -481,6 +505,12 @@ impl ActorState {
         }
     }
 
+    /// Its steps are over (done, failed or cancelled).
+    fn finished(&self) {
+        self.step.store(0, Ordering::SeqCst);
+        *lock(&self.op) = "finished".into();
+    }
+
     /// Where this actor is now, for the watchdog's report.
     fn stuck(&self) -> Stuck {
         Stuck {
@@ -518,7 +548,7 @@ fn collect_done(done_rx: &mpsc::Receiver<usize>, finished: &mut [bool], until: I
 /// Runs one actor instance's steps in order until the end, an engine error or a cancel.
 fn run_actor(ctx: &mut Ctx<'_>, steps: &[Step]) {
     for (i, step) in steps.iter().enumerate() {
-        if ctx.shared.cancelled() {
+        if ctx.shared.run.cancelled() {
             break;
         }
         ctx.begin_step(i + 1, step.line, step.action.op());
@@ -531,10 +561,15 @@ fn run_actor(ctx: &mut Ctx<'_>, steps: &[Step]) {
         // A step that ended after the run was cancelled was ended by the watchdog's
         // shutdown (or another actor's failure), not by the scenario: its figures are
         // not observations, and its error is a consequence.
-        if ctx.shared.cancelled() {
+        if ctx.shared.run.cancelled() {
             break;
         }
-        if !ctx.shared.out.settle(&ctx.actor, i + 1, step, t0, outcome) {
+        if !ctx
+            .shared
+            .run
+            .out
+            .settle(&ctx.actor, i + 1, step, t0, outcome)
+        {
             ctx.shared.cancel_all();
             break;
         }
@@ -614,8 +649,11 @@ trait ActorCtx {
     /// The run's configuration and this instance's number, for expressions.
     fn scope(&self) -> (&RunConfig, usize);
 
-    /// This instance's entry in the watchdog's table.
-    fn actor_state(&self) -> &ActorState;
+    /// The run this instance belongs to.
+    fn run(&self) -> &RunState;
+
+    /// This instance's place in the run's table of actors.
+    fn slot(&self) -> usize;
 
     /// This instance's name, its event log and the run's list of events.
     fn log_parts(&mut self) -> (&str, &mut EventLog, &Mutex<Vec<Event>>);
@@ -634,6 +672,30 @@ trait ActorCtx {
 
     /// The local address of the socket `name`, open or closed (for `port_of`).
     fn local_addr_of(&self, name: &str) -> Result<std::net::SocketAddr, String>;
+
+    /// This instance's entry in the watchdog's table.
+    fn actor_state(&self) -> &ActorState {
+        &self.run().actors[self.slot()]
+    }
+
+    fn cancelled(&self) -> bool {
+        self.run().cancelled()
+    }
+
+    /// Milliseconds since the run started.
+    fn now_ms(&self) -> f64 {
+        self.run().ms(Instant::now())
+    }
+
+    /// Remembers the peer `name` was connected (or is connecting) to.
+    fn remember_peer(&self, name: &str, peer: std::net::SocketAddr) {
+        lock(&self.run().peers).insert(name.to_owned(), peer);
+    }
+
+    /// The peer remembered for `name`.
+    fn remembered_peer(&self, name: &str) -> Option<std::net::SocketAddr> {
+        lock(&self.run().peers).get(name).copied()
+    }
 
     /// Step `no` (at `line` of the scenario, doing `op`) starts.
     fn begin_step(&mut self, no: usize, line: usize, op: &str) {
@@ -707,12 +769,16 @@ impl ActorCtx for Ctx<'_> {
         (self.config, self.index)
     }
 
-    fn actor_state(&self) -> &ActorState {
-        &self.shared.actors[self.slot]
+    fn run(&self) -> &RunState {
+        &self.shared.run
+    }
+
+    fn slot(&self) -> usize {
+        self.slot
     }
 
     fn log_parts(&mut self) -> (&str, &mut EventLog, &Mutex<Vec<Event>>) {
-        (&self.actor, &mut self.log, &self.shared.out.events)
+        (&self.actor, &mut self.log, &self.shared.run.out.events)
     }
 
     /// Blocks in the call; the watchdog sees the actor inside it (for `wait_blocked`).
@@ -724,7 +790,7 @@ impl ActorCtx for Ctx<'_> {
         f: impl FnOnce() -> std::io::Result<T>,
         returned: impl FnOnce(&T) -> Option<i64>,
     ) -> std::io::Result<T> {
-        let st = &self.shared.actors[self.slot];
+        let st = &self.shared.run.actors[self.slot];
         *lock(&st.op) = op.to_owned();
         st.in_call.store(true, Ordering::SeqCst);
         let t0 = Instant::now();
@@ -737,9 +803,10 @@ impl ActorCtx for Ctx<'_> {
         };
         let note = self
             .shared
+            .run
             .cancelled()
             .then(|| "ended by the watchdog's shutdown, not by the scenario".to_owned());
-        let at = self.shared.ms(t0);
+        let at = self.shared.run.ms(t0);
         self.record(op, sock, requested, ret, outcome, at, elapsed_ms, note);
         r
     }
@@ -759,14 +826,6 @@ impl ActorCtx for Ctx<'_> {
 }
 
 impl Ctx<'_> {
-    pub fn cancelled(&self) -> bool {
-        self.shared.cancelled()
-    }
-
-    pub fn now_ms(&self) -> f64 {
-        self.shared.ms(Instant::now())
-    }
-
     // -- resources ---------------------------------------------------------------------
 
     pub fn socket(&self, name: &str) -> Result<Arc<Socket>, String> {
@@ -796,16 +855,6 @@ impl Ctx<'_> {
             Some(Res::Closed(_, a)) => Some(*a),
             _ => None,
         }
-    }
-
-    /// Remembers the peer `name` was connected (or is connecting) to.
-    pub fn remember_peer(&self, name: &str, peer: std::net::SocketAddr) {
-        lock(&self.shared.peers).insert(name.to_owned(), peer);
-    }
-
-    /// The peer remembered for `name`.
-    pub fn remembered_peer(&self, name: &str) -> Option<std::net::SocketAddr> {
-        lock(&self.shared.peers).get(name).copied()
     }
 
     pub fn put_socket(&self, name: &str, s: Socket) {
@@ -853,13 +902,15 @@ impl Ctx<'_> {
     // -- sync points -------------------------------------------------------------------
 
     pub fn signal(&self, sync: &str) {
-        *lock(&self.shared.syncs).entry(sync.to_owned()).or_insert(0) += 1;
+        *lock(&self.shared.run.syncs)
+            .entry(sync.to_owned())
+            .or_insert(0) += 1;
         self.shared.sync_cv.notify_all();
     }
 
     /// Waits until `sync` was signalled `count` times; false if the run was cancelled.
     pub fn wait_sync(&self, sync: &str, count: i64) -> bool {
-        let mut syncs = lock(&self.shared.syncs);
+        let mut syncs = lock(&self.shared.run.syncs);
         loop {
             if syncs.get(sync).copied().unwrap_or(0) >= count {
                 return true;
@@ -880,7 +931,7 @@ impl Ctx<'_> {
     /// Where the system cannot tell sleep from running, being inside the call counts.
     pub fn actor_blocked(&self, actor: &str) -> Result<bool, String> {
         let mut any = false;
-        for st in self.shared.actors.iter().filter(|s| s.base == actor) {
+        for st in self.shared.run.actors.iter().filter(|s| s.base == actor) {
             any = true;
             if !st.in_call.load(Ordering::SeqCst) {
                 return Ok(false);

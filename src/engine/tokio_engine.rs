@@ -73,8 +73,8 @@ use super::args::{self, bound_socket, failed, port_for};
 use super::steps::{closing_addrs, count, get_option, ms, new_socket, set_option};
 use super::steps::{StepOutcome, ENGINE_WAIT_LIMIT};
 use super::{
-    instances, lock, step_enabled, timeout_of, watch, ActorCtx, ActorState, EventLog, Outputs, Run,
-    RunConfig, StepResult, GRACE, SLICE,
+    instances, lock, step_enabled, timeout_of, watch, ActorCtx, EventLog, Run, RunConfig, RunState,
+    StepResult, GRACE, SLICE,
 };
 use crate::event::{millis, Event, Outcome};
 use crate::scenario::{Action, PollFor, Scenario, SockOpt, Step};
@@ -129,17 +129,11 @@ struct Deadlines {
 }
 
 struct Shared {
-    start: Instant,
-    cancel: AtomicBool,
+    run: RunState,
     resources: Mutex<HashMap<String, Res>>,
-    /// The peer each connected socket was created for, by socket name.
-    peers: Mutex<HashMap<String, SocketAddr>>,
     deadlines: Mutex<HashMap<String, Deadlines>>,
-    syncs: Mutex<HashMap<String, i64>>,
     sync_notify: tokio::sync::Notify,
     write_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-    out: Outputs,
-    actors: Vec<ActorState>,
     tasks: Mutex<Vec<AbortHandle>>,
     /// Per actor instance: its connect in progress, for `wait_blocked`.
     connecting: Vec<Connecting>,
@@ -165,17 +159,9 @@ impl Drop for ConnectingGuard<'_> {
 }
 
 impl Shared {
-    fn ms(&self, t: Instant) -> f64 {
-        millis(t.duration_since(self.start))
-    }
-
-    fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::SeqCst)
-    }
-
     /// Ends every task: a tokio program cancels by dropping futures.
     fn cancel_all(&self) {
-        self.cancel.store(true, Ordering::SeqCst);
+        self.run.cancel();
         self.sync_notify.notify_waiters();
         for t in lock(&self.tasks).iter() {
             t.abort();
@@ -204,19 +190,11 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
         return Run::not_started(failures, timeout);
     }
     let shared = Arc::new(Shared {
-        start,
-        cancel: AtomicBool::new(false),
+        run: RunState::new(start, &instances),
         resources: Mutex::new(HashMap::new()),
-        peers: Mutex::new(HashMap::new()),
         deadlines: Mutex::new(HashMap::new()),
-        syncs: Mutex::new(HashMap::new()),
         sync_notify: tokio::sync::Notify::new(),
         write_locks: Mutex::new(HashMap::new()),
-        out: Outputs::default(),
-        actors: instances
-            .iter()
-            .map(|(name, _, actor)| ActorState::new(name, &actor.name))
-            .collect(),
         tasks: Mutex::new(Vec::new()),
         connecting: instances.iter().map(|_| Connecting::default()).collect(),
     });
@@ -238,7 +216,9 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
             {
                 Ok(rt) => rt,
                 Err(e) => {
-                    sh.out.fail(format!("cannot start the tokio runtime: {e}"));
+                    sh.run
+                        .out
+                        .fail(format!("cannot start the tokio runtime: {e}"));
                     drop(done_tx);
                     let _ = joined_tx.send(());
                     return;
@@ -262,9 +242,7 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
                     let h = tokio::spawn(async move {
                         let _guard = guard;
                         run_actor(&mut ctx, &steps).await;
-                        let st = &ctx.shared.actors[ctx.slot];
-                        st.step.store(0, Ordering::SeqCst);
-                        *lock(&st.op) = "finished".into();
+                        ctx.actor_state().finished();
                     });
                     lock(&sh.tasks).push(h.abort_handle());
                     handles.push((name, h));
@@ -273,7 +251,7 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
                 for (name, h) in handles {
                     if let Err(e) = h.await {
                         if e.is_panic() {
-                            sh.out.panicked(&name, &*e.into_panic());
+                            sh.run.out.panicked(&name, &*e.into_panic());
                             sh.cancel_all();
                         }
                     }
@@ -289,21 +267,24 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
     }
 
     // The watchdog: as in the std engine, but ending a stuck task is dropping it.
-    let stuck = watch(&shared.actors, &done_rx, start + timeout, || {
+    let stuck = watch(&shared.run.actors, &done_rx, start + timeout, || {
         shared.cancel_all()
     });
-    let elapsed_ms = shared.ms(Instant::now());
+    let elapsed_ms = shared.run.ms(Instant::now());
     // Panics are collected when the tasks are joined; a thread stuck in a blocking call
     // (none of the steps makes one) is left behind after GRACE.
     let _ = joined_rx.recv_timeout(GRACE);
 
-    shared.out.take_run(failures, stuck, elapsed_ms, timeout)
+    shared
+        .run
+        .out
+        .take_run(failures, stuck, elapsed_ms, timeout)
 }
 
 /// One actor instance's steps in order, as in the std engine.
 async fn run_actor(ctx: &mut Ctx, steps: &[Step]) {
     for (i, step) in steps.iter().enumerate() {
-        if ctx.shared.cancelled() {
+        if ctx.shared.run.cancelled() {
             break;
         }
         ctx.begin_step(i + 1, step.line, step.action.op());
@@ -313,10 +294,15 @@ async fn run_actor(ctx: &mut Ctx, steps: &[Step]) {
         let t0 = Instant::now();
         let outcome = execute(ctx, step).await;
         ctx.flush_folded();
-        if ctx.shared.cancelled() {
+        if ctx.shared.run.cancelled() {
             break;
         }
-        if !ctx.shared.out.settle(&ctx.actor, i + 1, step, t0, outcome) {
+        if !ctx
+            .shared
+            .run
+            .out
+            .settle(&ctx.actor, i + 1, step, t0, outcome)
+        {
             ctx.shared.cancel_all();
             break;
         }
@@ -382,12 +368,16 @@ impl ActorCtx for Ctx {
         (&self.config, self.index)
     }
 
-    fn actor_state(&self) -> &ActorState {
-        &self.shared.actors[self.slot]
+    fn run(&self) -> &RunState {
+        &self.shared.run
+    }
+
+    fn slot(&self) -> usize {
+        self.slot
     }
 
     fn log_parts(&mut self) -> (&str, &mut EventLog, &Mutex<Vec<Event>>) {
-        (&self.actor, &mut self.log, &self.shared.out.events)
+        (&self.actor, &mut self.log, &self.shared.run.out.events)
     }
 
     /// A call that does not wait (setsockopt, try_write, bind).
@@ -406,7 +396,7 @@ impl ActorCtx for Ctx {
             Ok(v) => (Outcome::Ok, returned(v)),
             Err(e) => (Outcome::from_io(e), None),
         };
-        let at = self.shared.ms(t0);
+        let at = self.shared.run.ms(t0);
         self.record(op, sock, requested, ret, outcome, at, elapsed_ms, None);
         r
     }
@@ -425,14 +415,6 @@ impl ActorCtx for Ctx {
 }
 
 impl Ctx {
-    fn cancelled(&self) -> bool {
-        self.shared.cancelled()
-    }
-
-    fn now_ms(&self) -> f64 {
-        self.shared.ms(Instant::now())
-    }
-
     /// Awaits a socket future, within `limit` when given; marks the actor parked while
     /// it is pending (for `wait_blocked`, unless `kind` is [`Wait::Handshake`]), and
     /// records one event. `Err(Elapsed)` is the timer's outcome.
@@ -451,7 +433,7 @@ impl Ctx {
         F: Future<Output = io::Result<T>>,
     {
         let shared = Arc::clone(&self.shared);
-        let st = &shared.actors[self.slot];
+        let st = &shared.run.actors[self.slot];
         *lock(&st.op) = op.to_owned();
         let parks = AtomicUsize::new(0);
         let not_blocking = AtomicBool::new(false);
@@ -492,7 +474,7 @@ impl Ctx {
                 (Outcome::deadline(), None)
             }
         };
-        let at = self.shared.ms(t0);
+        let at = self.shared.run.ms(t0);
         let note = (!notes.is_empty()).then(|| notes.join("; "));
         self.record(op, sock, requested, ret, outcome, at, elapsed_ms, note);
         r
@@ -540,16 +522,6 @@ impl Ctx {
             Some(Res::Closed(_, a)) => Some(*a),
             _ => None,
         }
-    }
-
-    /// Remembers the peer `name` was connected (or is connecting) to: getpeername(2)
-    /// fails once the connection is gone, and a `state` step after close needs it.
-    fn remember_peer(&self, name: &str, peer: SocketAddr) {
-        lock(&self.shared.peers).insert(name.to_owned(), peer);
-    }
-
-    fn remembered_peer(&self, name: &str) -> Option<SocketAddr> {
-        lock(&self.shared.peers).get(name).copied()
     }
 
     /// Stores a connected stream, remembering its peer.
@@ -633,7 +605,9 @@ impl Ctx {
     // -- sync points -------------------------------------------------------------------
 
     fn signal(&self, sync: &str) {
-        *lock(&self.shared.syncs).entry(sync.to_owned()).or_insert(0) += 1;
+        *lock(&self.shared.run.syncs)
+            .entry(sync.to_owned())
+            .or_insert(0) += 1;
         self.shared.sync_notify.notify_waiters();
     }
 
@@ -643,7 +617,7 @@ impl Ctx {
             let mut notified = std::pin::pin!(notified);
             // Registered before looking, so a signal in between is not missed.
             notified.as_mut().enable();
-            if lock(&self.shared.syncs).get(sync).copied().unwrap_or(0) >= count {
+            if lock(&self.shared.run.syncs).get(sync).copied().unwrap_or(0) >= count {
                 return true;
             }
             if self.cancelled() {
@@ -657,7 +631,7 @@ impl Ctx {
     /// parked connect only while its handshake is not done (see the module's notes).
     fn actor_blocked(&self, actor: &str) -> Result<bool, String> {
         let mut any = false;
-        for (slot, st) in self.shared.actors.iter().enumerate() {
+        for (slot, st) in self.shared.run.actors.iter().enumerate() {
             if st.base != actor {
                 continue;
             }
@@ -1226,7 +1200,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
                 Ok(()) => (Outcome::Ok, Some(v)),
                 Err(e) => (Outcome::from_io(e), None),
             };
-            let at = ctx.shared.ms(t0);
+            let at = ctx.shared.run.ms(t0);
             let op = format!("setsockopt({})", option.name());
             ctx.record(&op, Some(sock), None, ret, outcome.clone(), at, el, note);
             r.outcome = outcome;
@@ -1236,7 +1210,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             let t0 = Instant::now();
             let res = ctx.with_socket(sock, |s| get_option(s, *option))?;
             let el = millis(t0.elapsed());
-            let at = ctx.shared.ms(t0);
+            let at = ctx.shared.run.ms(t0);
             match res {
                 Ok(v) => {
                     ctx.record(&op, Some(sock), None, Some(v), Outcome::Ok, at, el, None);
@@ -1255,7 +1229,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             let t0 = Instant::now();
             let res = ctx.with_socket(sock, |s| s.shutdown(how))?;
             let el = millis(t0.elapsed());
-            let at = ctx.shared.ms(t0);
+            let at = ctx.shared.run.ms(t0);
             let outcome = match &res {
                 Ok(()) => Outcome::Ok,
                 Err(e) => Outcome::from_io(e),
@@ -1412,7 +1386,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             let t0 = Instant::now();
             let res = s.connect(&SockAddr::from(addr));
             let el = millis(t0.elapsed());
-            let at = ctx.shared.ms(t0);
+            let at = ctx.shared.run.ms(t0);
             let outcome = match &res {
                 Ok(()) => Outcome::Ok,
                 Err(e) => Outcome::from_io(e),
@@ -1451,7 +1425,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             let t0 = Instant::now();
             let res = ctx.with_socket(sock, |s| s.connect(&addr))?;
             let el = millis(t0.elapsed());
-            let at = ctx.shared.ms(t0);
+            let at = ctx.shared.run.ms(t0);
             let outcome = match &res {
                 Ok(()) => Outcome::Ok,
                 Err(e) => Outcome::from_io(e),
@@ -1623,7 +1597,7 @@ fn stale_call(
     let t0 = Instant::now();
     let r = f();
     let el = millis(t0.elapsed());
-    let at = ctx.shared.ms(t0);
+    let at = ctx.shared.run.ms(t0);
     let (outcome, ret) = match &r {
         Ok(k) => (Outcome::Ok, Some(*k as i64)),
         Err(e) => (Outcome::from_io(e), None),
