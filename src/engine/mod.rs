@@ -747,6 +747,38 @@ trait ActorCtx {
         log.push(sink, event);
     }
 
+    /// Records a call begun at `t0` that took `elapsed_ms` and gave `r`; `returned`
+    /// turns its success value into the event's figure. Gives back the call's outcome.
+    #[allow(clippy::too_many_arguments)]
+    fn record_call<T>(
+        &mut self,
+        op: &str,
+        sock: Option<&str>,
+        requested: Option<u64>,
+        r: &std::io::Result<T>,
+        returned: impl FnOnce(&T) -> Option<i64>,
+        t0: Instant,
+        elapsed_ms: f64,
+        note: Option<String>,
+    ) -> Outcome {
+        let (outcome, ret) = match r {
+            Ok(v) => (Outcome::Ok, returned(v)),
+            Err(e) => (Outcome::from_io(e), None),
+        };
+        let at = self.run().ms(t0);
+        self.record(
+            op,
+            sock,
+            requested,
+            ret,
+            outcome.clone(),
+            at,
+            elapsed_ms,
+            note,
+        );
+        outcome
+    }
+
     /// The step ended: its folded calls become their summary event.
     fn flush_folded(&mut self) {
         let (_, log, sink) = self.log_parts();
@@ -797,17 +829,10 @@ impl ActorCtx for Ctx<'_> {
         let r = f();
         let elapsed_ms = millis(t0.elapsed());
         st.in_call.store(false, Ordering::SeqCst);
-        let (outcome, ret) = match &r {
-            Ok(v) => (Outcome::Ok, returned(v)),
-            Err(e) => (Outcome::from_io(e), None),
-        };
         let note = self
-            .shared
-            .run
             .cancelled()
             .then(|| "ended by the watchdog's shutdown, not by the scenario".to_owned());
-        let at = self.shared.run.ms(t0);
-        self.record(op, sock, requested, ret, outcome, at, elapsed_ms, note);
+        self.record_call(op, sock, requested, &r, returned, t0, elapsed_ms, note);
         r
     }
 

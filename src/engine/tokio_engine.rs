@@ -392,12 +392,7 @@ impl ActorCtx for Ctx {
         let t0 = Instant::now();
         let r = f();
         let elapsed_ms = millis(t0.elapsed());
-        let (outcome, ret) = match &r {
-            Ok(v) => (Outcome::Ok, returned(v)),
-            Err(e) => (Outcome::from_io(e), None),
-        };
-        let at = self.shared.run.ms(t0);
-        self.record(op, sock, requested, ret, outcome, at, elapsed_ms, None);
+        self.record_call(op, sock, requested, &r, returned, t0, elapsed_ms, None);
         r
     }
 
@@ -1196,32 +1191,21 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
                     "tokio's sockets are always non-blocking: the flag was already set".into(),
                 );
             }
-            let (outcome, ret) = match &res {
-                Ok(()) => (Outcome::Ok, Some(v)),
-                Err(e) => (Outcome::from_io(e), None),
-            };
-            let at = ctx.shared.run.ms(t0);
             let op = format!("setsockopt({})", option.name());
-            ctx.record(&op, Some(sock), None, ret, outcome.clone(), at, el, note);
-            r.outcome = outcome;
+            r.outcome = ctx.record_call(&op, Some(sock), None, &res, |_| Some(v), t0, el, note);
         }
         Action::Get { sock, option } => {
             let op = args::get_op(*option);
             let t0 = Instant::now();
             let res = ctx.with_socket(sock, |s| get_option(s, *option))?;
             let el = millis(t0.elapsed());
-            let at = ctx.shared.run.ms(t0);
+            let outcome = ctx.record_call(&op, Some(sock), None, &res, |v| Some(*v), t0, el, None);
             match res {
                 Ok(v) => {
-                    ctx.record(&op, Some(sock), None, Some(v), Outcome::Ok, at, el, None);
                     r.value = Some(v);
                     r.error = args::pending_error(*option, v);
                 }
-                Err(e) => {
-                    let o = Outcome::from_io(&e);
-                    ctx.record(&op, Some(sock), None, None, o.clone(), at, el, None);
-                    r.outcome = o;
-                }
+                Err(_) => r.outcome = outcome,
             }
         }
         Action::Shutdown { sock, how } => {
@@ -1229,13 +1213,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             let t0 = Instant::now();
             let res = ctx.with_socket(sock, |s| s.shutdown(how))?;
             let el = millis(t0.elapsed());
-            let at = ctx.shared.run.ms(t0);
-            let outcome = match &res {
-                Ok(()) => Outcome::Ok,
-                Err(e) => Outcome::from_io(e),
-            };
-            ctx.record(label, Some(sock), None, None, outcome.clone(), at, el, None);
-            r.outcome = outcome;
+            r.outcome = ctx.record_call(label, Some(sock), None, &res, |_| None, t0, el, None);
         }
         Action::Close { sock } => {
             let s = match ctx.take_socket(sock)? {
@@ -1386,25 +1364,11 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             let t0 = Instant::now();
             let res = s.connect(&SockAddr::from(addr));
             let el = millis(t0.elapsed());
-            let at = ctx.shared.run.ms(t0);
-            let outcome = match &res {
-                Ok(()) => Outcome::Ok,
-                Err(e) => Outcome::from_io(e),
-            };
             let note = Some(
                 "made through socket2: tokio's TcpSocket::connect().await never returns EINPROGRESS, it parks until the handshake ends".to_owned(),
             );
-            ctx.record(
-                "connect (non-blocking, socket2)",
-                Some(name),
-                None,
-                None,
-                outcome.clone(),
-                at,
-                el,
-                note,
-            );
-            r.outcome = outcome;
+            let op = "connect (non-blocking, socket2)";
+            r.outcome = ctx.record_call(op, Some(name), None, &res, |_| None, t0, el, note);
             // Kept whatever connect said, so that poll and SO_ERROR can follow.
             ctx.remember_peer(name, addr);
             match ctx.call(
@@ -1425,24 +1389,10 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             let t0 = Instant::now();
             let res = ctx.with_socket(sock, |s| s.connect(&addr))?;
             let el = millis(t0.elapsed());
-            let at = ctx.shared.run.ms(t0);
-            let outcome = match &res {
-                Ok(()) => Outcome::Ok,
-                Err(e) => Outcome::from_io(e),
-            };
             let note =
                 Some("through socket2::SockRef: tokio cannot connect a TcpStream again".to_owned());
-            ctx.record(
-                "connect (socket2)",
-                Some(sock),
-                None,
-                None,
-                outcome.clone(),
-                at,
-                el,
-                note,
-            );
-            r.outcome = outcome;
+            let op = "connect (socket2)";
+            r.outcome = ctx.record_call(op, Some(sock), None, &res, |_| None, t0, el, note);
         }
         Action::State { sock } => {
             let at = ctx.now_ms();
@@ -1597,12 +1547,7 @@ fn stale_call(
     let t0 = Instant::now();
     let r = f();
     let el = millis(t0.elapsed());
-    let at = ctx.shared.run.ms(t0);
-    let (outcome, ret) = match &r {
-        Ok(k) => (Outcome::Ok, Some(*k as i64)),
-        Err(e) => (Outcome::from_io(e), None),
-    };
     let note = Some("raw call on the closed descriptor number: tokio, like std, has no call on a dropped socket".to_owned());
-    ctx.record(op, Some(sock), Some(n as u64), ret, outcome, at, el, note);
+    ctx.record_call(op, Some(sock), Some(n as u64), &r, count, t0, el, note);
     r
 }
