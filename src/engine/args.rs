@@ -75,6 +75,19 @@ pub(super) fn bound_socket(
     Ok(s)
 }
 
+/// socket(2) and O_NONBLOCK on it, each call recorded (a `connect_start` step's socket).
+pub(super) fn nonblocking_socket(ctx: &mut impl ActorCtx, name: &str) -> io::Result<Socket> {
+    let s = ctx.call("socket", Some(name), None, new_socket, |_| None)?;
+    ctx.call(
+        "set_nonblocking(true)",
+        Some(name),
+        None,
+        || s.set_nonblocking(true),
+        |_| None,
+    )?;
+    Ok(s)
+}
+
 /// [`bound_socket`] and then listen(2) with `backlog`, each call recorded.
 pub(super) fn listening_socket(
     ctx: &mut impl ActorCtx,

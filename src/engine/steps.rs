@@ -358,19 +358,10 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
         }
         Action::ConnectStart { to, name } => {
             let addr = target(ctx, to)?;
-            let s = match ctx.call("socket", Some(name), None, new_socket, |_| None) {
+            let s = match args::nonblocking_socket(ctx, name) {
                 Ok(s) => s,
                 Err(e) => return Ok(failed(r, &e)),
             };
-            if let Err(e) = ctx.call(
-                "set_nonblocking(true)",
-                Some(name),
-                None,
-                || s.set_nonblocking(true),
-                |_| None,
-            ) {
-                return Ok(failed(r, &e));
-            }
             let res = ctx.call(
                 "connect (non-blocking)",
                 Some(name),

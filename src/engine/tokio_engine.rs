@@ -70,7 +70,7 @@ use tokio::task::AbortHandle;
 use tokio::time::error::Elapsed;
 
 use super::args::{self, bound_socket, failed, port_for};
-use super::steps::{closing_addrs, count, get_option, ms, new_socket, set_option};
+use super::steps::{closing_addrs, count, get_option, ms, set_option};
 use super::steps::{StepOutcome, ENGINE_WAIT_LIMIT};
 use super::{
     instances, lock, step_enabled, timeout_of, watch, ActorCtx, EventLog, Run, RunConfig, RunState,
@@ -1348,19 +1348,10 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             // the engine makes it through socket2 on a non-blocking socket and hands the
             // socket to tokio afterwards, as a tokio program has to for this.
             let addr = target(ctx, to)?;
-            let s = match ctx.call("socket", Some(name), None, new_socket, |_| None) {
+            let s = match args::nonblocking_socket(ctx, name) {
                 Ok(s) => s,
                 Err(e) => return Ok(failed(r, &e)),
             };
-            if let Err(e) = ctx.call(
-                "set_nonblocking(true)",
-                Some(name),
-                None,
-                || s.set_nonblocking(true),
-                |_| None,
-            ) {
-                return Ok(failed(r, &e));
-            }
             let t0 = Instant::now();
             let res = s.connect(&SockAddr::from(addr));
             let el = millis(t0.elapsed());
