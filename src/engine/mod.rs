@@ -7,6 +7,11 @@
 //! - `tokio` (`tokio_engine.rs`): one task per actor on a tokio runtime, non-blocking
 //!   tokio sockets, deadlines as tokio timers.
 //!
+//! What the engines do alike is written once: here the watchdog, the run's common state
+//! (`RunState`) and the actor context's shared methods (`ActorCtx`: expressions,
+//! events); in `args.rs` each step's arguments and the folding of its results. Each
+//! engine keeps only its calls (a blocking call on std, an await on tokio).
+//!
 //! Every socket call goes through the engine's `call`, which times it and records an
 //! [`Event`]. Ordering between actors comes only from the scenario's sync points; neither
 //! engine sleeps to order anything. Their own waits (sync points, `wait_blocked`,
@@ -745,6 +750,20 @@ trait ActorCtx {
             note,
         };
         log.push(sink, event);
+    }
+
+    /// Records a step of the engine's own that went well (a sync point, a look at a
+    /// socket's state): no bytes, outcome `ok`, and `note` saying what it found.
+    fn record_own(
+        &mut self,
+        op: &str,
+        sock: Option<&str>,
+        at_ms: f64,
+        elapsed_ms: f64,
+        note: String,
+    ) {
+        let ok = Outcome::Ok;
+        self.record(op, sock, None, None, ok, at_ms, elapsed_ms, Some(note));
     }
 
     /// Records a call begun at `t0` that took `elapsed_ms` and gave `r`; `returned`

@@ -399,16 +399,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 }
             };
             let note = args::state_note(&state);
-            ctx.record(
-                op,
-                Some(sock),
-                None,
-                None,
-                Outcome::Ok,
-                at,
-                millis(t0.elapsed()),
-                Some(note),
-            );
+            ctx.record_own(op, Some(sock), at, millis(t0.elapsed()), note);
             r.state = state;
         }
         Action::WriteInChild {
@@ -545,16 +536,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
         Action::Signal { sync } => {
             ctx.signal(sync);
             let at = ctx.now_ms();
-            ctx.record(
-                "signal",
-                None,
-                None,
-                None,
-                Outcome::Ok,
-                at,
-                0.0,
-                Some(sync.clone()),
-            );
+            ctx.record_own("signal", None, at, 0.0, sync.clone());
         }
         Action::Wait { sync, count } => {
             let n = args::wait_count(ctx, count)?;
@@ -564,16 +546,7 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 return Err(format!("cancelled while waiting for `{sync}`"));
             }
             let el = millis(t0.elapsed());
-            ctx.record(
-                "wait",
-                None,
-                None,
-                None,
-                Outcome::Ok,
-                at,
-                el,
-                Some(sync.clone()),
-            );
+            ctx.record_own("wait", None, at, el, sync.clone());
         }
         Action::WaitBlocked { actor } => {
             let at = ctx.now_ms();
@@ -588,16 +561,8 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
                 ctx.engine_wait_pause();
             }
             let el = millis(t0.elapsed());
-            ctx.record(
-                "wait_blocked",
-                None,
-                None,
-                None,
-                Outcome::Ok,
-                at,
-                el,
-                Some(format!("{actor} is asleep inside a socket call")),
-            );
+            let note = format!("{actor} is asleep inside a socket call");
+            ctx.record_own("wait_blocked", None, at, el, note);
         }
         Action::WriteMessages {
             sock,

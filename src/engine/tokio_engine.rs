@@ -1282,8 +1282,8 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
         Action::Signal { sync } => {
             ctx.signal(sync);
             let at = ctx.now_ms();
-            let note = Some(sync.clone());
-            ctx.record("signal", None, None, None, Outcome::Ok, at, 0.0, note);
+            let note = sync.clone();
+            ctx.record_own("signal", None, at, 0.0, note);
         }
         Action::Wait { sync, count } => {
             let n = args::wait_count(ctx, count)?;
@@ -1293,8 +1293,8 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
                 return Err(format!("cancelled while waiting for `{sync}`"));
             }
             let el = millis(t0.elapsed());
-            let note = Some(sync.clone());
-            ctx.record("wait", None, None, None, Outcome::Ok, at, el, note);
+            let note = sync.clone();
+            ctx.record_own("wait", None, at, el, note);
         }
         Action::WaitBlocked { actor } => {
             let at = ctx.now_ms();
@@ -1309,8 +1309,8 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
                 tokio::time::sleep(LOOK_AGAIN).await;
             }
             let el = millis(t0.elapsed());
-            let note = Some(format!("{actor} is parked in an await on a socket"));
-            ctx.record("wait_blocked", None, None, None, Outcome::Ok, at, el, note);
+            let note = format!("{actor} is parked in an await on a socket");
+            ctx.record_own("wait_blocked", None, at, el, note);
         }
         Action::WriteMessages {
             sock,
@@ -1397,7 +1397,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             };
             let note = args::state_note(&state);
             let el = millis(t0.elapsed());
-            ctx.record(op, Some(sock), None, None, Outcome::Ok, at, el, Some(note));
+            ctx.record_own(op, Some(sock), at, el, note);
             r.state = state;
         }
         Action::WriteInChild {
