@@ -109,6 +109,14 @@ fn std_pair(nodelay: bool, buffer: Option<usize>) -> (TcpStream, TcpStream) {
     (writer, reader)
 }
 
+/// Counts `bytes` a drain read into `total` and feeds them to `check`.
+fn drained(total: &mut u64, check: &mut Option<FrameCheck>, bytes: &[u8]) {
+    *total += bytes.len() as u64;
+    if let Some(c) = check {
+        c.feed(bytes);
+    }
+}
+
 /// A thread that reads `reader` to EOF, feeding every byte to `check`; returns it.
 fn drain_thread(mut reader: TcpStream, mut check: Option<FrameCheck>) -> StdDrain {
     thread::spawn(move || {
@@ -117,12 +125,7 @@ fn drain_thread(mut reader: TcpStream, mut check: Option<FrameCheck>) -> StdDrai
         loop {
             match reader.read(&mut buf) {
                 Ok(0) => return (total, check),
-                Ok(n) => {
-                    total += n as u64;
-                    if let Some(c) = &mut check {
-                        c.feed(&buf[..n]);
-                    }
-                }
+                Ok(n) => drained(&mut total, &mut check, &buf[..n]),
                 Err(e) => panic!("drain failed: {e:?}"),
             }
         }
@@ -151,12 +154,7 @@ fn drain_task(
         loop {
             match reader.read(&mut buf).await {
                 Ok(0) => return (total, check),
-                Ok(n) => {
-                    total += n as u64;
-                    if let Some(c) = &mut check {
-                        c.feed(&buf[..n]);
-                    }
-                }
+                Ok(n) => drained(&mut total, &mut check, &buf[..n]),
                 Err(e) => panic!("drain failed: {e:?}"),
             }
         }

@@ -163,17 +163,23 @@ fn two_environments(dir: &Path) -> (PathBuf, PathBuf) {
     (a, b)
 }
 
-#[test]
-fn markdown_is_a_table_with_one_column_per_environment_and_marked_differences() {
+/// `tcplab compare` with `args` over the records of [`two_environments`].
+fn compare_two_environments(args: &[&str]) -> std::process::Output {
     let dir = tempfile::tempdir().unwrap();
     let (a, b) = two_environments(dir.path());
-    let output = tcplab()
-        .args(["compare", "--format", "markdown"])
+    tcplab()
+        .arg("compare")
+        .args(args)
         .arg(&a)
         .arg(&b)
         .timeout(COMMAND_LIMIT)
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+#[test]
+fn markdown_is_a_table_with_one_column_per_environment_and_marked_differences() {
+    let output = compare_two_environments(&["--format", "markdown"]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let md = stdout_of(&output);
     let header = md.lines().next().unwrap();
@@ -192,15 +198,7 @@ fn markdown_is_a_table_with_one_column_per_environment_and_marked_differences() 
 
 #[test]
 fn json_gives_columns_and_rows_with_every_value() {
-    let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two_environments(dir.path());
-    let output = tcplab()
-        .args(["compare", "--format", "json"])
-        .arg(&a)
-        .arg(&b)
-        .timeout(COMMAND_LIMIT)
-        .output()
-        .unwrap();
+    let output = compare_two_environments(&["--format", "json"]);
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     let m: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(m["columns"].as_array().unwrap().len(), 2);
@@ -217,15 +215,7 @@ fn json_gives_columns_and_rows_with_every_value() {
 
 #[test]
 fn text_marks_differing_rows_without_colour_when_stdout_is_not_a_terminal() {
-    let dir = tempfile::tempdir().unwrap();
-    let (a, b) = two_environments(dir.path());
-    let output = tcplab()
-        .args(["compare"])
-        .arg(&a)
-        .arg(&b)
-        .timeout(COMMAND_LIMIT)
-        .output()
-        .unwrap();
+    let output = compare_two_environments(&[]);
     let out = stdout_of(&output);
     let line = out
         .lines()
