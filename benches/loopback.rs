@@ -297,6 +297,22 @@ impl Strategy {
             Strategy::PerConn => "per_conn",
         }
     }
+
+    /// How many connections the writers use.
+    fn conns(self) -> usize {
+        if self == Strategy::PerConn {
+            WRITERS
+        } else {
+            1
+        }
+    }
+}
+
+/// With `check`, the frame check for the reader of connection `k` of `conns`.
+fn link_check(conns: usize, k: usize, check: bool) -> Option<FrameCheck> {
+    // On a connection of its own, writer k keeps its tag: the check knows k+1 writers.
+    let writers = if conns == 1 { WRITERS } else { k + 1 };
+    check.then(|| FrameCheck::new(writers, MESSAGE_SIZE))
 }
 
 const STRATEGIES: [Strategy; 3] = [Strategy::Mutex, Strategy::Channel, Strategy::PerConn];
@@ -314,18 +330,12 @@ type TokioDrain = tokio::task::JoinHandle<Drained>;
 /// The connections of a strategy (one, or one per writer) and their readers; with
 /// `check`, each reader checks every frame.
 fn std_links(strategy: Strategy, check: bool) -> (Vec<Mutex<TcpStream>>, Vec<StdDrain>) {
-    let conns = if strategy == Strategy::PerConn {
-        WRITERS
-    } else {
-        1
-    };
+    let conns = strategy.conns();
     let mut links = Vec::new();
     let mut drains = Vec::new();
     for k in 0..conns {
         let (w, r) = std_pair(true, None);
-        // On a connection of its own, writer k keeps its tag: the check knows k+1 writers.
-        let writers = if conns == 1 { WRITERS } else { k + 1 };
-        let c = check.then(|| FrameCheck::new(writers, MESSAGE_SIZE));
+        let c = link_check(conns, k, check);
         links.push(Mutex::new(w));
         drains.push(drain_thread(r, c));
     }
@@ -422,17 +432,12 @@ fn tokio_links(
     check: bool,
 ) -> (Vec<TokioLink>, Vec<TokioDrain>) {
     let _entered = rt.enter();
-    let conns = if strategy == Strategy::PerConn {
-        WRITERS
-    } else {
-        1
-    };
+    let conns = strategy.conns();
     let mut links = Vec::new();
     let mut drains = Vec::new();
     for k in 0..conns {
         let (w, r) = std_pair(true, None);
-        let writers = if conns == 1 { WRITERS } else { k + 1 };
-        let c = check.then(|| FrameCheck::new(writers, MESSAGE_SIZE));
+        let c = link_check(conns, k, check);
         links.push(Arc::new(tokio::sync::Mutex::new(to_tokio(w))));
         drains.push(drain_task(rt, to_tokio(r), c));
     }
