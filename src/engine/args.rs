@@ -233,7 +233,8 @@ impl WaitBytes {
 
 /// `write_in_child`: what the child writes, how long to wait for it, its SIGPIPE.
 pub(super) struct WriteInChild {
-    pub buf: Vec<u8>,
+    /// How many bytes the child writes.
+    pub bytes: usize,
     pub limit: Duration,
     /// SIGPIPE left at its default (the child dies of it), else ignored.
     pub default: bool,
@@ -246,10 +247,9 @@ impl WriteInChild {
         sigpipe: SigPipe,
         timeout_ms: &Option<Expr>,
     ) -> Result<Self, String> {
-        let n = ctx.eval_size(bytes)?;
         Ok(WriteInChild {
+            bytes: ctx.eval_size(bytes)?,
             limit: eval_opt(ctx, timeout_ms)?.map_or(CHILD_LIMIT, ms),
-            buf: vec![b'x'; n],
             default: sigpipe == SigPipe::Default,
         })
     }

@@ -410,11 +410,12 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
         } => {
             let a = args::WriteInChild::eval(ctx, bytes, *sigpipe, timeout_ms)?;
             let s = ctx.socket(sock)?;
+            let buf = vec![b'x'; a.bytes];
             let end = ctx.call(
                 a.child_op(),
                 Some(sock),
-                Some(a.buf.len() as u64),
-                || sys::write_in_child(&s, &a.buf, a.default, a.limit),
+                Some(a.bytes as u64),
+                || sys::write_in_child(&s, &buf, a.default, a.limit),
                 |_| None,
             );
             args::child_ended(&mut r, end);

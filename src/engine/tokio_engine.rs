@@ -1408,7 +1408,8 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
         } => {
             let a = args::WriteInChild::eval(ctx, bytes, *sigpipe, timeout_ms)?;
             let held = ctx.held(sock)?;
-            let n = a.buf.len();
+            let n = a.bytes;
+            let buf = vec![b'x'; n];
             let op = format!("spawn_blocking: {}", a.child_op());
             // The same fork as the std engine's (the child makes only async-signal-safe
             // calls prepared before the fork), from a thread of tokio's blocking pool, so
@@ -1416,7 +1417,7 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             // actors' tasks. The child writes on tokio's descriptor, which is non-blocking.
             let child = async move {
                 tokio::task::spawn_blocking(move || {
-                    sys::write_in_child(&held.sock_ref(), &a.buf, a.default, a.limit)
+                    sys::write_in_child(&held.sock_ref(), &buf, a.default, a.limit)
                 })
                 .await
                 .unwrap_or_else(|e| Err(io::Error::other(format!("the blocking task failed: {e}"))))
