@@ -12,10 +12,11 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use tcplab::engine::Engine;
 use tcplab::env::Environment;
-use tcplab::lab::run_scenario_on;
+use tcplab::lab::run_in_room;
 use tcplab::profile::{self, PROFILES};
 use tcplab::record::{self, Record};
 use tcplab::report::{self, Exporter};
+use tcplab::room::{self, Room, RoomChoice, RoomPlan};
 use tcplab::scenario::{self, Scenario, ScenarioError};
 
 /// Every scenario run passed, or had no expectation for this OS.
@@ -86,32 +87,60 @@ struct CompareArgs {
     output: String,
 }
 
-/// Settings for a fresh network namespace (Linux, root).
+/// Where runs happen, and the settings of their rooms.
 #[derive(Args)]
 struct NetnsArgs {
-    /// Run in a fresh network namespace with this sysctl set: --sysctl net.core.somaxconn=128 (repeatable; Linux, root)
+    /// Run in a clean room (default: a fresh network namespace for every run, with the
+    /// kernel's defaults and an empty metrics cache) or in the machine's own namespace,
+    /// with its settings and its history (`host`)
+    #[arg(long, value_enum, default_value_t = RoomArg::Clean)]
+    room: RoomArg,
+    /// Set this sysctl in each run's room: --sysctl net.core.somaxconn=128 (repeatable; Linux)
     #[arg(long = "sysctl", value_name = "NAME=VALUE", value_parser = parse_set)]
     sysctls: Vec<(String, String)>,
-    /// Run in a fresh network namespace with a named profile's settings (see `tcplab profiles`; Linux, root)
+    /// Give each run's room a named profile's settings (see `tcplab profiles`; Linux)
     #[arg(long, value_name = "NAME")]
     profile: Option<String>,
 }
 
+/// `--room`.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum RoomArg {
+    /// A fresh network namespace for every run
+    Clean,
+    /// The machine's own network namespace
+    Host,
+}
+
 impl NetnsArgs {
-    /// The environment the runs see. Without settings, this machine's. With settings, the
-    /// process first enters a fresh network namespace with them; this must happen before
-    /// any thread starts (the engine's threads inherit the namespace).
-    ///
-    /// A setting that reads back otherwise than it was written (the kernel filled in or
-    /// adjusted part of it) is pointed out; the records keep what was read back.
-    fn environment(&self) -> anyhow::Result<Environment> {
-        if self.sysctls.is_empty() && self.profile.is_none() {
-            return Ok(Environment::current());
-        }
-        let netns = profile::settings(self.profile.as_deref(), &self.sysctls)?;
+    /// The room every run asks for, and the environment read outside any room. The
+    /// settings are tried once in a room of their own first, so that a refused setting
+    /// is a usage error before anything runs; a setting that reads back otherwise than it
+    /// was written (the kernel filled in or adjusted part of it) is pointed out there.
+    fn plan(&self) -> anyhow::Result<(RoomPlan, Environment)> {
+        let netns = if self.sysctls.is_empty() && self.profile.is_none() {
+            None
+        } else {
+            Some(profile::settings(self.profile.as_deref(), &self.sysctls)?)
+        };
+        let plan = RoomPlan {
+            choice: match self.room {
+                RoomArg::Clean => RoomChoice::Clean,
+                RoomArg::Host => RoomChoice::Host,
+            },
+            netns,
+        };
         let host = Environment::current();
-        profile::enter(&netns)?;
-        let env = Environment::current_in(netns, &host);
+        let env = room::run_in(&plan, &host, |env| env)?;
+        if let Some(Room {
+            fallback: Some(why),
+            ..
+        }) = &env.room
+        {
+            eprintln!(
+                "note: no clean room: {why}; runs happen in the machine's own network namespace, with its settings and history"
+            );
+        }
         if let Some(n) = &env.netns {
             for (k, asked) in &n.set {
                 match env.sysctls.get(k) {
@@ -122,7 +151,13 @@ impl NetnsArgs {
                 }
             }
         }
-        Ok(env)
+        Ok((plan, host))
+    }
+
+    /// The environment a run sees (`tcplab env`).
+    fn environment(&self) -> anyhow::Result<Environment> {
+        let (plan, host) = self.plan()?;
+        Ok(room::run_in(&plan, &host, |env| env)?)
     }
 }
 
@@ -210,6 +245,11 @@ pub fn run() -> anyhow::Result<ExitCode> {
         }
     };
     let dir = scenario_dir(cli.scenarios.as_deref());
+    if matches!(cli.command, Command::Run(_) | Command::Env { .. }) {
+        // Before the first thread: an unprivileged process can enter a user namespace of
+        // its own, in which it can make clean rooms, only while it is single-threaded.
+        room::prepare();
+    }
     match cli.command {
         Command::Run(args) => run_command(&dir, args),
         Command::List => list(&dir),
@@ -233,8 +273,22 @@ pub fn run() -> anyhow::Result<ExitCode> {
                 ));
                 text.push_str(&format!("arch          {}\n", env.arch));
                 text.push_str(&format!("cpus          {}\n", env.cpus));
+                if let Some(r) = &env.room {
+                    text.push_str(&format!("room          {}\n", r.describe()));
+                }
                 if let Some(n) = &env.netns {
                     text.push_str(&format!("netns         {}\n", n.describe()));
+                }
+                if let Some(mtu) = env.lo_mtu {
+                    text.push_str(&format!("lo mtu        {mtu}\n"));
+                }
+                match &env.tcp_metrics {
+                    Some(m) if m.is_empty() => text.push_str("tcp_metrics   127.0.0.1: no entry\n"),
+                    Some(m) => {
+                        let vals: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                        text.push_str(&format!("tcp_metrics   127.0.0.1: {}\n", vals.join(", ")));
+                    }
+                    None => {}
                 }
                 for (k, v) in &env.sysctls {
                     text.push_str(&format!("{k:<34}{v}\n"));
@@ -419,8 +473,7 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let invalid_exit = report_invalid(&invalid);
 
-    // Before the first engine thread: the threads inherit the namespace.
-    let env = args.netns.environment()?;
+    let (plan, host) = args.netns.plan()?;
     let timeout = args.timeout_ms.map(Duration::from_millis);
     let narrate = plans.len() > 1 || args.repeat > 1;
     let mut records: Vec<Record> = Vec::new();
@@ -442,7 +495,7 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             for engine in args.engine.engines() {
-                let r = run_scenario_on(engine, s, params, &env, timeout);
+                let r = run_in_room(engine, s, params, &plan, &host, timeout)?;
                 if let Some(path) = &args.record {
                     record::append(path, std::slice::from_ref(&r)).with_context(|| {
                         format!("cannot append the record to {}", path.display())
@@ -471,7 +524,7 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
                     .iter()
                     .filter(|r| r.scenario.name == s.name)
                     .collect();
-                out.push_str(&report::compare(s, &env.os, &mine));
+                out.push_str(&report::compare(s, &host.os, &mine));
                 out.push('\n');
             }
             out
@@ -553,7 +606,7 @@ fn profiles() -> anyhow::Result<ExitCode> {
         }
     }
     text.push_str(
-        "\nUse: tcplab run NAME --profile PROFILE (or --sysctl NAME=VALUE); Linux, as root.\n",
+        "\nUse: tcplab run NAME --profile PROFILE (or --sysctl NAME=VALUE): the settings are made in each run's own network namespace (Linux; root, or an unprivileged user namespace).\n",
     );
     write_output("-", &text)?;
     Ok(ExitCode::from(EXIT_OK))

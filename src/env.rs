@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::room::Room;
 use crate::sys;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,6 +30,51 @@ pub struct Environment {
     /// own (`--profile`, `--sysctl`); absent for the machine's own settings.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub netns: Option<Netns>,
+    /// Where the run happened: a clean room of its own or the machine's own namespace
+    /// (absent in records made before rooms existed, and in `tcplab env` outside a run).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub room: Option<Room>,
+    /// The loopback interface's MTU in the run's namespace (it decides the segment size
+    /// and so the send buffer a connection is given).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub lo_mtu: Option<u32>,
+    /// The kernel's cached TCP metrics for 127.0.0.1 as the run started (`ip tcp_metrics
+    /// show 127.0.0.1`): empty when there is no entry, as in a clean room; absent where it
+    /// cannot be read.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub tcp_metrics: Option<BTreeMap<String, i64>>,
+}
+
+/// The address whose metrics cache entry the record keeps: the lab's peers are on loopback.
+const METRICS_PEER: std::net::Ipv4Addr = std::net::Ipv4Addr::LOCALHOST;
+
+/// The send-buffer multiplier of a congestion control (its `sndbuf_expand` hook, used by
+/// tcp_sndbuf_expand in net/ipv4/tcp_input.c): BBR's is 3; the other algorithms in Linux's
+/// tree define none, and the kernel uses 2 (cubic needs about 1.7 for fast recovery).
+pub fn sndbuf_expand(congestion: &str) -> i64 {
+    const BBR_SNDBUF_EXPAND: i64 = 3;
+    const DEFAULT_SNDBUF_EXPAND: i64 = 2;
+    if congestion == "bbr" {
+        BBR_SNDBUF_EXPAND
+    } else {
+        DEFAULT_SNDBUF_EXPAND
+    }
+}
+
+/// What tcp_sndbuf_expand counts per segment for a path of this MTU: the true size of an
+/// sk_buff whose head holds one full segment, `roundup_pow_of_two(mss + MAX_TCP_HEADER +
+/// sizeof(skb_shared_info)) + sizeof(struct sk_buff)`.
+///
+/// The two struct sizes are constants of a kernel build (x86_64 Linux 6.x: MAX_TCP_HEADER
+/// 320 and skb_shared_info 320 bytes, sk_buff 256 after alignment); only the power-of-two
+/// bucket the sum falls in matters, so the figure holds for every build whose overheads
+/// keep it there (131328 for loopback's 65536).
+pub fn tcp_per_mss(mtu: u32) -> i64 {
+    const IPV4_TCP_HEADERS: i64 = 40;
+    const HEAD_OVERHEAD: i64 = 320 + 320;
+    const SK_BUFF_TRUESIZE: i64 = 256;
+    let mss = i64::from(mtu) - IPV4_TCP_HEADERS;
+    ((mss + HEAD_OVERHEAD) as u64).next_power_of_two() as i64 + SK_BUFF_TRUESIZE
 }
 
 /// The settings a run was given in its own network namespace.
@@ -59,7 +105,31 @@ impl Environment {
                 .collect(),
             tcplab_version: env!("CARGO_PKG_VERSION").to_owned(),
             netns: None,
+            room: None,
+            lo_mtu: sys::mtu("lo").ok(),
+            tcp_metrics: sys::tcp_metrics(METRICS_PEER)
+                .ok()
+                .map(Option::unwrap_or_default),
         }
+    }
+
+    /// The environment of a run, read from inside its room (call it on a thread in the
+    /// room): the room's own settings, loopback MTU and metrics cache, the settings
+    /// `netns` changed read back, and, for a global setting the room does not show, the
+    /// host's value (it applies inside the room too).
+    pub fn in_room(room: Room, netns: Option<Netns>, host: &Environment) -> Environment {
+        let mut env = match netns {
+            Some(n) => Environment::current_in(n, host),
+            None => {
+                let mut env = Environment::current();
+                for (k, v) in &host.sysctls {
+                    env.sysctls.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+                env
+            }
+        };
+        env.room = Some(room);
+        env
     }
 
     /// This environment as seen inside a network namespace with `netns`'s settings (call
@@ -101,6 +171,22 @@ impl Environment {
             ("tcp_keepalive_time", "net.ipv4.tcp_keepalive_time"),
             ("tcp_keepalive_intvl", "net.ipv4.tcp_keepalive_intvl"),
             ("tcp_keepalive_probes", "net.ipv4.tcp_keepalive_probes"),
+            ("tcp_reordering", "net.ipv4.tcp_reordering"),
+            ("tcp_no_metrics_save", "net.ipv4.tcp_no_metrics_save"),
+            ("tcp_moderate_rcvbuf", "net.ipv4.tcp_moderate_rcvbuf"),
+            ("tcp_autocorking", "net.ipv4.tcp_autocorking"),
+            (
+                "tcp_slow_start_after_idle",
+                "net.ipv4.tcp_slow_start_after_idle",
+            ),
+            ("tcp_timestamps", "net.ipv4.tcp_timestamps"),
+            ("tcp_sack", "net.ipv4.tcp_sack"),
+            ("tcp_window_scaling", "net.ipv4.tcp_window_scaling"),
+            ("tcp_retries2", "net.ipv4.tcp_retries2"),
+            ("tcp_fin_timeout", "net.ipv4.tcp_fin_timeout"),
+            ("tcp_notsent_lowat", "net.ipv4.tcp_notsent_lowat"),
+            ("wmem_default", "net.core.wmem_default"),
+            ("rmem_default", "net.core.rmem_default"),
         ] {
             if let Some(v) = one(sysctl) {
                 facts.insert(fact.to_owned(), v);
@@ -127,6 +213,19 @@ impl Environment {
                 facts.insert(format!("{prefix}_max"), max);
             }
         }
+        if let Some(cc) = self.sysctls.get("net.ipv4.tcp_congestion_control") {
+            facts.insert("cc_sndbuf_expand".to_owned(), sndbuf_expand(cc));
+        }
+        if let Some(mtu) = self.lo_mtu {
+            facts.insert("lo_mtu".to_owned(), i64::from(mtu));
+            facts.insert("tcp_per_mss".to_owned(), tcp_per_mss(mtu));
+        }
+        // The metrics cache entry as the run started; 0 where it holds none.
+        if let Some(m) = &self.tcp_metrics {
+            for name in ["reordering", "cwnd", "ssthresh"] {
+                facts.insert(format!("metrics_{name}"), m.get(name).copied().unwrap_or(0));
+            }
+        }
         facts
     }
 
@@ -140,6 +239,9 @@ impl Environment {
         if let Some(n) = &self.netns {
             s.push_str(&format!(", {}", n.describe()));
         }
+        if let Some(r) = &self.room {
+            s.push_str(&format!(", {}", r.describe()));
+        }
         s
     }
 }
@@ -152,5 +254,34 @@ impl Netns {
             Some(p) => format!("netns profile {p} ({})", set.join(", ")),
             None => format!("netns with {}", set.join(", ")),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_fact_the_environment_gives_is_one_scenarios_may_name() {
+        let env = Environment::current();
+        for name in env.facts().keys() {
+            assert!(
+                crate::scenario::FACTS.contains(&name.as_str()),
+                "fact `{name}` is missing from scenario::FACTS"
+            );
+        }
+    }
+
+    #[test]
+    fn a_loopback_segment_costs_131328_bytes_and_an_ethernet_one_4352() {
+        assert_eq!(tcp_per_mss(65536), 131328);
+        assert_eq!(tcp_per_mss(1500), 4352);
+    }
+
+    #[test]
+    fn only_bbr_asks_for_a_threefold_send_buffer() {
+        assert_eq!(sndbuf_expand("bbr"), 3);
+        assert_eq!(sndbuf_expand("cubic"), 2);
+        assert_eq!(sndbuf_expand("reno"), 2);
     }
 }

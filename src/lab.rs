@@ -8,6 +8,7 @@ use crate::engine::{self, Engine, RunConfig};
 use crate::env::Environment;
 use crate::observe::observe;
 use crate::record::{Record, ScenarioRef};
+use crate::room::{self, RoomError, RoomPlan};
 use crate::scenario::{ParamValue, Scenario};
 use crate::sys;
 use crate::verdict::judge;
@@ -29,19 +30,42 @@ fn counter_deltas(
     )
 }
 
-/// Runs `scenario` once with `params` (already resolved) on this machine, on the std
-/// engine.
+/// Runs `scenario` once with `params` (already resolved) on `engine`, in a clean room of
+/// its own where one can be made (see [`crate::room`]), with the scenario's own watchdog
+/// limit.
 pub fn run_scenario(
+    engine: Engine,
     scenario: &Scenario,
     params: &BTreeMap<String, ParamValue>,
-    env: &Environment,
-    timeout: Option<Duration>,
-) -> Record {
-    run_scenario_on(Engine::Std, scenario, params, env, timeout)
+) -> Result<Record, RoomError> {
+    run_in_room(
+        engine,
+        scenario,
+        params,
+        &RoomPlan::default(),
+        &Environment::current(),
+        None,
+    )
 }
 
-/// Runs `scenario` once on `engine`, judged against the expectations for this OS and
-/// that engine.
+/// Runs `scenario` once on `engine` in the room `plan` asks for (a fresh network
+/// namespace, or the machine's own), judged against the expectations for this OS and
+/// that engine. `host` is the environment read outside any room.
+pub fn run_in_room(
+    engine: Engine,
+    scenario: &Scenario,
+    params: &BTreeMap<String, ParamValue>,
+    plan: &RoomPlan,
+    host: &Environment,
+    timeout: Option<Duration>,
+) -> Result<Record, RoomError> {
+    room::run_in(plan, host, |env| {
+        run_scenario_on(engine, scenario, params, &env, timeout)
+    })
+}
+
+/// Runs `scenario` once on `engine` in the calling thread's network namespace, whose
+/// environment `env` is, judged against the expectations for this OS and that engine.
 pub fn run_scenario_on(
     engine: Engine,
     scenario: &Scenario,

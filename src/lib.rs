@@ -15,6 +15,7 @@ pub mod observe;
 pub mod profile;
 pub mod record;
 pub mod report;
+pub mod room;
 pub mod scenario;
 pub mod verdict;
 

@@ -116,6 +116,10 @@ pub fn observe(scenario: &Scenario, run: &Run) -> Observations {
                 Some(v) => Value::Text(v),
                 None => continue,
             },
+            Take::Name => match hits.iter().find_map(|h| h.name.clone()) {
+                Some(v) => Value::Text(v),
+                None => continue,
+            },
             // Counter observations were handled above.
             Take::Counter => continue,
         };

@@ -7,12 +7,9 @@
 //! change them there, and run the scenarios inside it.
 //!
 //! # Notes
-//! On Linux [`enter`] calls unshare(CLONE_NEWNET) on the calling thread, which must be the
-//! process's only thread: the engine's threads, created afterwards, inherit the namespace.
-//! The namespace is anonymous (no name under /run/netns, no mount), so it ends with the
-//! process however the process ends, and there is nothing to remove. It needs root
-//! (CAP_SYS_ADMIN). On other systems there are no network namespaces and [`enter`] fails
-//! with [`ProfileError::Unsupported`]. See network_namespaces(7), unshare(2).
+//! The settings are written by [`apply`] inside the run's own room (a fresh network
+//! namespace, see [`crate::room`]), never in the host's namespace. On other systems there
+//! are no network namespaces and the room says so. See network_namespaces(7).
 
 use std::collections::BTreeMap;
 use std::io;
@@ -62,7 +59,8 @@ pub fn find(name: &str) -> Option<&'static Profile> {
     PROFILES.iter().find(|p| p.name == name)
 }
 
-/// Why the lab could not set up the namespace; nothing on the host was changed.
+/// Why the lab could not give a run the settings asked for; nothing on the host was
+/// changed.
 #[derive(Debug, thiserror::Error)]
 pub enum ProfileError {
     #[error("unknown profile `{name}`; the closest are: {closest} (see `tcplab profiles`)")]
@@ -73,20 +71,23 @@ pub enum ProfileError {
         "`--sysctl {name}={value}`: give a dotted lowercase name (net.core.somaxconn) and a value"
     )]
     BadName { name: String, value: String },
-    #[error("network namespaces are Linux's; --sysctl and --profile cannot run on {0}")]
-    Unsupported(String),
-    #[error("--sysctl and --profile run the scenarios in a new network namespace, which needs root (CAP_SYS_ADMIN): unshare(CLONE_NEWNET) failed: {0}")]
-    NeedsRoot(io::Error),
-    #[error("this kernel cannot create a network namespace (unshare(CLONE_NEWNET): {0})")]
-    NoNamespaces(io::Error),
-    #[error("cannot enter a new network namespace: {0} threads are running (it must be done before the first thread starts)")]
-    Threads(usize),
-    #[error("cannot bring the loopback interface up in the new network namespace: {0}")]
-    Loopback(io::Error),
-    #[error("`{0}` is not per network namespace on this kernel (it is global): changing it would change the host, so tcplab refuses")]
+    #[error("`{0}` is global, not per network namespace: Linux shows it read-only in a namespace of its own, and changing it would change the host, so tcplab refuses")]
     NotNamespaced(String),
     #[error("unknown sysctl `{0}` (no /proc/sys entry on this machine)")]
     UnknownSysctl(String),
+    #[error("`{name}={value}`: in a network namespace other than the host's, Linux lets a namespace choose only the algorithms in net.ipv4.tcp_allowed_congestion_control ({allowed}); the others loaded ({available}) can be set per socket with TCP_CONGESTION by a process with CAP_NET_ADMIN (EPERM)")]
+    CongestionNotAllowed {
+        name: String,
+        value: String,
+        allowed: String,
+        available: String,
+    },
+    #[error("`{name}={value}`: this kernel has no congestion control `{value}` (available: {available})")]
+    CongestionUnknown {
+        name: String,
+        value: String,
+        available: String,
+    },
     #[error("the kernel refused `{name}={value}` in the namespace: {error}")]
     Refused {
         name: String,
@@ -147,55 +148,65 @@ pub fn settings(profile: Option<&str>, extra: &[(String, String)]) -> Result<Net
     Ok(Netns { profile, set })
 }
 
-/// Moves this process into a fresh network namespace with `netns`'s settings, with its
-/// loopback interface up. Call it before any thread is started.
+/// Writes `netns`'s settings in the calling thread's network namespace, which must be a
+/// room of the run's own (see [`crate::room`]): never the host's.
 ///
-/// A setting the namespace does not have (a global one) is refused, never written on the
-/// host: in a namespace other than the first, Linux hides global `net.*` settings or makes
-/// them read-only.
-pub fn enter(netns: &Netns) -> Result<(), ProfileError> {
-    if !cfg!(target_os = "linux") {
-        // Network namespaces are Linux's; say so before trying.
-        return Err(ProfileError::Unsupported(std::env::consts::OS.to_owned()));
-    }
-    if let Some(n) = sys::thread_count().filter(|&n| n > 1) {
-        return Err(ProfileError::Threads(n));
-    }
-    // Which settings the host has, to tell "global" from "unknown" afterwards.
-    let on_host: BTreeMap<&str, bool> = netns
-        .set
-        .keys()
-        .map(|k| (k.as_str(), sys::read_sysctl(k).is_ok()))
-        .collect();
-    if let Err(e) = sys::unshare_netns() {
-        // EPERM (no CAP_SYS_ADMIN) is PermissionDenied to Rust.
-        return Err(match e.kind() {
-            io::ErrorKind::PermissionDenied => ProfileError::NeedsRoot(e),
-            io::ErrorKind::Unsupported => {
-                ProfileError::Unsupported(std::env::consts::OS.to_owned())
-            }
-            _ => ProfileError::NoNamespaces(e),
-        });
-    }
-    sys::loopback_up().map_err(ProfileError::Loopback)?;
+/// Each refusal is told by what the kernel answered. A global setting is absent from a
+/// namespace of its own or read-only there; a congestion control outside
+/// tcp_allowed_congestion_control is EPERM; an unknown one ENOENT.
+///
+/// `on_host` tells whether the namespace the room was made from has a setting, read
+/// before the room was entered: a setting there but not here is global.
+pub fn apply(netns: &Netns, on_host: &dyn Fn(&str) -> bool) -> Result<(), ProfileError> {
     for (name, value) in &netns.set {
-        if let Err(e) = sys::write_sysctl(name, value) {
-            return Err(match e.kind() {
-                io::ErrorKind::NotFound if on_host[name.as_str()] => {
+        let Err(e) = sys::write_sysctl(name, value) else {
+            continue;
+        };
+        let listed = |n: &str| sys::read_sysctl(n).unwrap_or_else(|_| "unknown".to_owned());
+        return Err(match e {
+            sys::SysctlError::Open(e) if e.kind() == io::ErrorKind::NotFound => {
+                if on_host(name) {
                     ProfileError::NotNamespaced(name.clone())
+                } else {
+                    ProfileError::UnknownSysctl(name.clone())
                 }
-                io::ErrorKind::NotFound => ProfileError::UnknownSysctl(name.clone()),
-                io::ErrorKind::PermissionDenied => ProfileError::NotNamespaced(name.clone()),
-                _ => ProfileError::Refused {
+            }
+            sys::SysctlError::Open(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                ProfileError::NotNamespaced(name.clone())
+            }
+            sys::SysctlError::Write(e)
+                if name == CONGESTION && e.kind() == io::ErrorKind::PermissionDenied =>
+            {
+                ProfileError::CongestionNotAllowed {
                     name: name.clone(),
                     value: value.clone(),
-                    error: e,
-                },
-            });
-        }
+                    allowed: listed("net.ipv4.tcp_allowed_congestion_control"),
+                    available: listed("net.ipv4.tcp_available_congestion_control"),
+                }
+            }
+            sys::SysctlError::Write(e)
+                if name == CONGESTION && e.kind() == io::ErrorKind::NotFound =>
+            {
+                ProfileError::CongestionUnknown {
+                    name: name.clone(),
+                    value: value.clone(),
+                    available: listed("net.ipv4.tcp_available_congestion_control"),
+                }
+            }
+            sys::SysctlError::Open(error) | sys::SysctlError::Write(error) => {
+                ProfileError::Refused {
+                    name: name.clone(),
+                    value: value.clone(),
+                    error,
+                }
+            }
+        });
     }
     Ok(())
 }
+
+/// The namespace's default congestion control.
+const CONGESTION: &str = "net.ipv4.tcp_congestion_control";
 
 #[cfg(test)]
 mod tests {

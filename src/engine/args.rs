@@ -8,14 +8,14 @@
 
 use std::io;
 use std::net::{Ipv4Addr, Shutdown, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use socket2::{SockAddr, Socket};
 
 use super::steps::{ms, new_socket, ABSENT, CHILD_LIMIT, ENGINE_WAIT_LIMIT};
 use super::{ActorCtx, Addrs, FrameCheck, StepResult, MAX_TAGGED_WRITERS};
-use crate::event::Outcome;
-use crate::scenario::{Expr, How, SigPipe, SockOpt};
+use crate::event::{millis, Outcome};
+use crate::scenario::{Expr, How, ParamValue, SigPipe, SockOpt};
 use crate::sys;
 
 /// The engine error of a `read_messages`/`write_messages` step with too many writers.
@@ -106,6 +106,63 @@ pub(super) fn listening_socket(
         |_| None,
     )?;
     Ok(s)
+}
+
+/// The algorithm a `set TCP_CONGESTION` step names: its `value` is a text parameter's name
+/// (that parameter's value) or the algorithm's own name (`value = "reno"`).
+pub(super) fn congestion_name(ctx: &impl ActorCtx, value: &Expr) -> Result<String, String> {
+    let Expr::Name(name) = value else {
+        return Err(format!(
+            "TCP_CONGESTION takes an algorithm's name (`reno`, `cubic`, `bbr`) or a text parameter, not `{value}`"
+        ));
+    };
+    Ok(match ctx.scope().0.params.get(name) {
+        Some(ParamValue::Text(t)) => t.clone(),
+        _ => name.clone(),
+    })
+}
+
+/// setsockopt(TCP_CONGESTION) with `name`, recorded with the name as the event's note.
+pub(super) fn set_congestion(
+    ctx: &mut impl ActorCtx,
+    s: &Socket,
+    sock: &str,
+    name: &str,
+) -> Outcome {
+    let t0 = Instant::now();
+    let res = sys::set_congestion(s, name);
+    let el = millis(t0.elapsed());
+    let note = Some(format!("`{name}`"));
+    ctx.record_call(
+        "setsockopt(TCP_CONGESTION)",
+        Some(sock),
+        None,
+        &res,
+        |_| None,
+        t0,
+        el,
+        note,
+    )
+}
+
+/// getsockopt(TCP_CONGESTION), recorded with the name read as the event's note; the name
+/// goes into the step's result for `take = "name"`.
+pub(super) fn get_congestion(ctx: &mut impl ActorCtx, s: &Socket, sock: &str, r: &mut StepResult) {
+    let t0 = Instant::now();
+    let res = sys::congestion(s);
+    let el = millis(t0.elapsed());
+    let note = res.as_ref().ok().map(|n| format!("`{n}`"));
+    r.outcome = ctx.record_call(
+        "getsockopt(TCP_CONGESTION)",
+        Some(sock),
+        None,
+        &res,
+        |_| None,
+        t0,
+        el,
+        note,
+    );
+    r.name = res.ok();
 }
 
 /// A `shutdown` step's direction and the call's name.

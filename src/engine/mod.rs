@@ -116,6 +116,8 @@ pub struct StepResult {
     pub error: Option<Outcome>,
     /// How a `write_in_child` step's child ended.
     pub status: Option<String>,
+    /// The name a `get TCP_CONGESTION` read.
+    pub name: Option<String>,
     pub elapsed_ms: f64,
 }
 
@@ -138,6 +140,7 @@ impl StepResult {
             state: None,
             error: None,
             status: None,
+            name: None,
             elapsed_ms: 0.0,
         }
     }

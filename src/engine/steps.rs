@@ -322,6 +322,22 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
         }
         Action::Set {
             sock,
+            option: SockOpt::Congestion,
+            value,
+        } => {
+            let name = args::congestion_name(ctx, value)?;
+            let s = ctx.socket(sock)?;
+            r.outcome = args::set_congestion(ctx, &s, sock, &name);
+        }
+        Action::Get {
+            sock,
+            option: SockOpt::Congestion,
+        } => {
+            let s = ctx.socket(sock)?;
+            args::get_congestion(ctx, &s, sock, &mut r);
+        }
+        Action::Set {
+            sock,
             option,
             value,
         } => {
@@ -873,7 +889,11 @@ pub(super) fn set_option(s: &Socket, opt: SockOpt, v: i64) -> io::Result<()> {
         SockOpt::KeepIntvl => sys::set_keepalive(s, sys::Keepalive::Interval, v),
         SockOpt::KeepCnt => sys::set_keepalive(s, sys::Keepalive::Count, v),
         SockOpt::NonBlocking => s.set_nonblocking(v != 0),
-        SockOpt::Error | SockOpt::InQueue | SockOpt::OutQueue => Err(io::Error::new(
+        SockOpt::Congestion => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "TCP_CONGESTION takes a name (args::set_congestion)",
+        )),
+        _ => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{} can only be read", opt.name()),
         )),
@@ -898,6 +918,13 @@ pub(super) fn get_option(s: &Socket, opt: SockOpt) -> io::Result<i64> {
         SockOpt::KeepIntvl => sys::keepalive(s, sys::Keepalive::Interval)?,
         SockOpt::KeepCnt => sys::keepalive(s, sys::Keepalive::Count)?,
         SockOpt::NonBlocking => i64::from(sys::is_nonblocking(s)?),
+        SockOpt::Congestion => {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "TCP_CONGESTION is a name (args::get_congestion)",
+            ))
+        }
+        info => sys::tcp_info_field(s, info.tcp_info_field().unwrap_or_default())?,
     })
 }
 

@@ -1155,6 +1155,22 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
         }
         Action::Set {
             sock,
+            option: SockOpt::Congestion,
+            value,
+        } => {
+            let name = args::congestion_name(ctx, value)?;
+            let held = ctx.held(sock)?;
+            r.outcome = args::set_congestion(ctx, &held.sock_ref(), sock, &name);
+        }
+        Action::Get {
+            sock,
+            option: SockOpt::Congestion,
+        } => {
+            let held = ctx.held(sock)?;
+            args::get_congestion(ctx, &held.sock_ref(), sock, &mut r);
+        }
+        Action::Set {
+            sock,
             option,
             value,
         } => {

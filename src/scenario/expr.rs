@@ -6,7 +6,8 @@
 //! Grammar: `expr = term (("+" | "-") term)*`, `term = unary (("*" | "/") unary)*`,
 //! `unary = "-" unary | atom`, `atom = number | name | name "(" args ")" | "(" expr ")"`.
 //! Numbers may carry a binary size suffix: `64KiB`, `1MiB`, `2GiB`.
-//! Functions: `min(a, b, ...)`, `max(a, b, ...)`, `if_set(param, then, else)`.
+//! Functions: `min(a, b, ...)`, `max(a, b, ...)`, `if_set(param, then, else)`,
+//! `nonzero(a, b, ...)` (the first argument that is not 0).
 
 use std::fmt;
 
@@ -29,7 +30,7 @@ pub enum ExprError {
     UnknownName(String),
     #[error("`{0}` is not set")]
     Unset(String),
-    #[error("unknown function `{0}` (functions: min, max, if_set)")]
+    #[error("unknown function `{0}` (functions: min, max, if_set, nonzero)")]
     UnknownFunction(String),
     #[error("{0}")]
     Arity(String),
@@ -134,6 +135,20 @@ impl Expr {
                         Lookup::Unset => other.eval(lookup),
                         Lookup::Unknown => Err(ExprError::UnknownName(p.clone())),
                     }
+                }
+                // The kernel's "a value of 0 means none" convention (a metrics cache entry
+                // without a field, a setting turned off): the first nonzero argument.
+                "nonzero" => {
+                    if args.is_empty() {
+                        return Err(ExprError::Arity("nonzero() needs an argument".into()));
+                    }
+                    for a in args {
+                        let v = a.eval(lookup)?;
+                        if v != 0 {
+                            return Ok(v);
+                        }
+                    }
+                    Ok(0)
                 }
                 _ => Err(ExprError::UnknownFunction(f.clone())),
             },

@@ -39,6 +39,28 @@ pub const FACTS: &[&str] = &[
     "tcp_keepalive_time",
     "tcp_keepalive_intvl",
     "tcp_keepalive_probes",
+    "tcp_reordering",
+    "tcp_no_metrics_save",
+    "tcp_moderate_rcvbuf",
+    "tcp_autocorking",
+    "tcp_slow_start_after_idle",
+    "tcp_timestamps",
+    "tcp_sack",
+    "tcp_window_scaling",
+    "tcp_retries2",
+    "tcp_fin_timeout",
+    "tcp_notsent_lowat",
+    "wmem_default",
+    "rmem_default",
+    // The congestion control's send-buffer multiplier (bbr 3, others 2; tcp_sndbuf_expand).
+    "cc_sndbuf_expand",
+    // The loopback MTU, and what one segment of it costs in a send buffer.
+    "lo_mtu",
+    "tcp_per_mss",
+    // The metrics cache entry for 127.0.0.1 as the run started; 0 where there is none.
+    "metrics_reordering",
+    "metrics_cwnd",
+    "metrics_ssthresh",
 ];
 
 /// The name an actor's steps use for their instance number (0 for a single actor).
@@ -688,7 +710,14 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
             for (what, e) in step.action.exprs() {
                 check_names(e, line, &format!("{field}.{what}"))?;
             }
-            if let Action::Set { option, .. } = &step.action {
+            if let Action::Set { option, value, .. } = &step.action {
+                if *option == SockOpt::Congestion && !matches!(value, Expr::Name(_)) {
+                    return Err(err(
+                        line,
+                        Some(format!("{field}.value")),
+                        format!("TCP_CONGESTION takes an algorithm's name (`reno`, `cubic`, `bbr`) or a text parameter, not `{value}`"),
+                    ));
+                }
                 if option.read_only() {
                     return Err(err(
                         line,

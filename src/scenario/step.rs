@@ -82,12 +82,45 @@ pub enum SockOpt {
     /// EAGAIN instead of blocking.
     #[serde(rename = "O_NONBLOCK")]
     NonBlocking,
+    /// The socket's congestion control algorithm, by name (`reno`, `cubic`, `bbr`): `set`
+    /// takes a name or a text parameter as `value`; `get` reads the name (`take = "name"`).
+    #[serde(rename = "TCP_CONGESTION")]
+    Congestion,
+    /// Congestion window, in segments (read only; TCP_INFO's tcpi_snd_cwnd).
+    #[serde(rename = "TCP_INFO.snd_cwnd")]
+    InfoSndCwnd,
+    /// The reordering the connection assumes, in segments (read only; tcpi_reordering):
+    /// net.ipv4.tcp_reordering, or what the metrics cache held for the peer.
+    #[serde(rename = "TCP_INFO.reordering")]
+    InfoReordering,
+    /// The sending MSS in bytes (read only; tcpi_snd_mss).
+    #[serde(rename = "TCP_INFO.snd_mss")]
+    InfoSndMss,
+    /// Slow-start threshold in segments (read only; tcpi_snd_ssthresh).
+    #[serde(rename = "TCP_INFO.snd_ssthresh")]
+    InfoSsthresh,
+    /// Segments retransmitted over the connection's life (read only; tcpi_total_retrans).
+    #[serde(rename = "TCP_INFO.total_retrans")]
+    InfoTotalRetrans,
 }
 
 impl SockOpt {
     /// Options a `set` step cannot change.
     pub fn read_only(self) -> bool {
         matches!(self, SockOpt::Error | SockOpt::InQueue | SockOpt::OutQueue)
+            || self.tcp_info_field().is_some()
+    }
+
+    /// The tcp_info field (without `tcpi_`) a TCP_INFO option reads.
+    pub fn tcp_info_field(self) -> Option<&'static str> {
+        Some(match self {
+            SockOpt::InfoSndCwnd => "snd_cwnd",
+            SockOpt::InfoReordering => "reordering",
+            SockOpt::InfoSndMss => "snd_mss",
+            SockOpt::InfoSsthresh => "snd_ssthresh",
+            SockOpt::InfoTotalRetrans => "total_retrans",
+            _ => return None,
+        })
     }
 
     pub fn name(self) -> &'static str {
@@ -107,6 +140,12 @@ impl SockOpt {
             SockOpt::KeepIntvl => "TCP_KEEPINTVL",
             SockOpt::KeepCnt => "TCP_KEEPCNT",
             SockOpt::NonBlocking => "O_NONBLOCK",
+            SockOpt::Congestion => "TCP_CONGESTION",
+            SockOpt::InfoSndCwnd => "TCP_INFO.snd_cwnd",
+            SockOpt::InfoReordering => "TCP_INFO.reordering",
+            SockOpt::InfoSndMss => "TCP_INFO.snd_mss",
+            SockOpt::InfoSsthresh => "TCP_INFO.snd_ssthresh",
+            SockOpt::InfoTotalRetrans => "TCP_INFO.total_retrans",
         }
     }
 }
@@ -365,6 +404,8 @@ pub enum Take {
     Error,
     /// How the child of a `write_in_child` step ended (`exited 0`, `killed by SIGPIPE`).
     Status,
+    /// The name a `get TCP_CONGESTION` read (`bbr`).
+    Name,
     /// A kernel counter's change over the run (observations with `counter`, not `take`).
     #[serde(skip)]
     Counter,
@@ -387,6 +428,7 @@ impl fmt::Display for Take {
             Take::State => "state",
             Take::Error => "error",
             Take::Status => "status",
+            Take::Name => "name",
             Take::Counter => "counter",
         };
         f.write_str(s)
@@ -419,7 +461,7 @@ impl Take {
     pub fn value_type(self) -> ValueType {
         match self {
             Take::Outcome | Take::Error => ValueType::Outcome,
-            Take::State | Take::Status => ValueType::Text,
+            Take::State | Take::Status | Take::Name => ValueType::Text,
             Take::Sizes => ValueType::List,
             Take::ElapsedMs => ValueType::Ms,
             Take::Revents | Take::Calls => ValueType::Text,
@@ -547,6 +589,11 @@ impl Action {
                 v.extend(opt("timeout_ms", timeout_ms));
                 v
             }
+            // TCP_CONGESTION's value is a name, not a number (see `Step::congestion`).
+            Action::Set {
+                option: SockOpt::Congestion,
+                ..
+            } => vec![],
             Action::Set { value, .. } => vec![("value", value)],
             Action::Poll { timeout_ms, .. } => vec![("timeout_ms", timeout_ms)],
             Action::Wait { count, .. } => opt("count", count).into_iter().collect(),
@@ -615,6 +662,10 @@ impl Action {
                 option: SockOpt::Error,
                 ..
             } => vec![Value, Error],
+            Action::Get {
+                option: SockOpt::Congestion,
+                ..
+            } => vec![Name],
             Action::WaitBytes { .. } | Action::Get { .. } => vec![Value],
             Action::State { .. } => vec![State],
             Action::WriteInChild { .. } => vec![Status, Bytes, Calls],

@@ -321,14 +321,29 @@ pub fn read_sysctl(name: &str) -> io::Result<String> {
     Ok(value.split_whitespace().collect::<Vec<_>>().join(" "))
 }
 
+/// Why a setting could not be written: opening its /proc/sys file failed (absent, or
+/// read-only in this namespace) or the kernel refused the value.
+#[derive(Debug)]
+pub enum SysctlError {
+    Open(io::Error),
+    Write(io::Error),
+}
+
 /// Writes one kernel setting by its sysctl name (Linux: /proc/sys).
 ///
 /// # Notes
 /// In a network namespace other than the first, Linux shows only the per-namespace `net.*`
-/// settings (others are absent: NotFound) and makes the global ones it shows read-only
-/// (EACCES): a write here cannot change the host's settings.
-pub fn write_sysctl(name: &str, value: &str) -> io::Result<()> {
-    std::fs::write(sysctl_path(name), value)
+/// settings (others are absent: NotFound on open) and makes the global ones it shows
+/// read-only (EACCES on open): a write here cannot change the host's settings. A value the
+/// setting does not take fails on write (tcp_congestion_control: EPERM for an algorithm
+/// the namespace may not choose, ENOENT for one the kernel lacks).
+pub fn write_sysctl(name: &str, value: &str) -> Result<(), SysctlError> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(sysctl_path(name))
+        .map_err(SysctlError::Open)?;
+    f.write_all(value.as_bytes()).map_err(SysctlError::Write)
 }
 
 /// Threads in this process, where the system says (Linux: /proc/self/task).
@@ -389,6 +404,27 @@ pub fn tcp_sysctls() -> Vec<(&'static str, String)> {
         "net.ipv4.tcp_keepalive_time",
         "net.ipv4.tcp_keepalive_intvl",
         "net.ipv4.tcp_keepalive_probes",
+        // What decides a fresh connection's send buffer and how it grows
+        // (tcp_sndbuf_expand): the congestion control, the reordering estimate it starts
+        // from, whether the metrics cache is kept, buffer autotuning.
+        "net.ipv4.tcp_congestion_control",
+        "net.ipv4.tcp_allowed_congestion_control",
+        "net.ipv4.tcp_available_congestion_control",
+        "net.ipv4.tcp_reordering",
+        "net.ipv4.tcp_no_metrics_save",
+        "net.ipv4.tcp_moderate_rcvbuf",
+        "net.core.wmem_default",
+        "net.core.rmem_default",
+        // How segments are formed and sent.
+        "net.ipv4.tcp_autocorking",
+        "net.ipv4.tcp_slow_start_after_idle",
+        "net.ipv4.tcp_timestamps",
+        "net.ipv4.tcp_sack",
+        "net.ipv4.tcp_window_scaling",
+        "net.ipv4.tcp_notsent_lowat",
+        // How long the kernel persists.
+        "net.ipv4.tcp_retries2",
+        "net.ipv4.tcp_fin_timeout",
     ];
     let mut found: Vec<(&'static str, String)> = NAMES
         .iter()
@@ -885,3 +921,17 @@ unsafe fn child_close_others(keep_a: RawFd, keep_b: RawFd) {
         let _ = (keep_a, keep_b);
     }
 }
+
+// The clean rooms' pieces (namespaces, the TCP metrics cache, TCP_INFO fields,
+// TCP_CONGESTION): Linux's in a file of their own, stand-ins answering Unsupported
+// elsewhere.
+#[cfg(target_os = "linux")]
+#[path = "linux_room.rs"]
+mod room;
+#[cfg(not(target_os = "linux"))]
+#[path = "no_room.rs"]
+mod room;
+pub use room::{
+    can_make_namespaces, congestion, enter_user_namespace, mtu, set_congestion, tcp_info_field,
+    tcp_metrics,
+};

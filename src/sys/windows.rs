@@ -262,10 +262,19 @@ pub fn read_sysctl(name: &str) -> io::Result<String> {
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
+/// Why a setting could not be written (see the Unix version).
+#[derive(Debug)]
+pub enum SysctlError {
+    Open(io::Error),
+    Write(io::Error),
+}
+
 /// See `read_sysctl`.
-pub fn write_sysctl(name: &str, value: &str) -> io::Result<()> {
+pub fn write_sysctl(name: &str, value: &str) -> Result<(), SysctlError> {
     let _ = (name, value);
-    Err(io::Error::from(io::ErrorKind::Unsupported))
+    Err(SysctlError::Open(io::Error::from(
+        io::ErrorKind::Unsupported,
+    )))
 }
 
 /// Threads in this process, where the system says (not on Windows).
@@ -399,3 +408,12 @@ pub fn write_in_child(
     let _ = (socket, buf, sigpipe_default, limit);
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
+
+// The clean rooms' pieces: Windows has no network namespaces; every one answers
+// Unsupported or None.
+#[path = "no_room.rs"]
+mod room;
+pub use room::{
+    can_make_namespaces, congestion, enter_user_namespace, mtu, set_congestion, tcp_info_field,
+    tcp_metrics,
+};
