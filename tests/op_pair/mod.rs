@@ -10,9 +10,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use tcplab::engine::Engine;
-use tcplab::env::Environment;
 use tcplab::event::Outcome;
-use tcplab::lab::run_scenario_on;
+use tcplab::lab::run_scenario;
 use tcplab::observe::Value;
 use tcplab::record::Record;
 use tcplab::scenario;
@@ -61,7 +60,7 @@ steps = [
     );
     let s = scenario::parse(Path::new("op-test.toml"), &text, "misc")
         .unwrap_or_else(|e| panic!("the test scenario does not parse: {e}\n{text}"));
-    let r = run_scenario_on(engine, &s, &BTreeMap::new(), &Environment::current(), None);
+    let r = run_scenario(engine, &s, &BTreeMap::new()).expect("the run's room can be set up");
     assert_eq!(r.engine, engine.name());
     r
 }
