@@ -220,6 +220,12 @@ impl Environment {
             facts.insert("lo_mtu".to_owned(), i64::from(mtu));
             facts.insert("tcp_per_mss".to_owned(), tcp_per_mss(mtu));
         }
+        if let Some(r) = &self.room {
+            facts.insert(
+                crate::scenario::CLEAN_ROOM.to_owned(),
+                i64::from(r.is_clean()),
+            );
+        }
         // The metrics cache entry as the run started; 0 where it holds none.
         if let Some(m) = &self.tcp_metrics {
             for name in ["reordering", "cwnd", "ssthresh"] {

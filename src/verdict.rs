@@ -144,6 +144,8 @@ pub fn judge(
             Expected::When(p, _) => match params.get(p) {
                 Some(ParamValue::Bool(b)) => *b,
                 Some(ParamValue::Int(_)) => true,
+                // A fact (`clean_room`): in force when it is not 0.
+                None => facts.get(p).is_some_and(|v| *v != 0),
                 _ => false,
             },
             _ => true,

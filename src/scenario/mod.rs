@@ -61,7 +61,13 @@ pub const FACTS: &[&str] = &[
     "metrics_reordering",
     "metrics_cwnd",
     "metrics_ssthresh",
+    // 1 when the run happened in a clean room of its own, 0 in the host's namespace.
+    CLEAN_ROOM,
 ];
+
+/// The fact that says a run had a clean room: `when = "clean_room"` limits an expectation
+/// to such runs (a counter then counts only the scenario's own traffic).
+pub const CLEAN_ROOM: &str = "clean_room";
 
 /// The name an actor's steps use for their instance number (0 for a single actor).
 pub const INDEX: &str = "index";
@@ -913,27 +919,27 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         let expected =
             expected_from(value, def.value_type()).map_err(|m| err(vline, field.clone(), m))?;
         // Here, not per table, so the rule holds inside `[expect.<os>.<engine>]` too.
-        if def.counter.is_some()
-            && !matches!(
-                expected,
-                Expected::Range {
-                    min: Some(_),
-                    max: None
-                }
-            )
-        {
+        let lower_bound = matches!(
+            expected,
+            Expected::Range {
+                min: Some(_),
+                max: None
+            }
+        );
+        let in_clean_room = matches!(&expected, Expected::When(p, _) if p == CLEAN_ROOM);
+        if def.counter.is_some() && !lower_bound && !in_clean_room {
             return Err(err(
                 vline,
                 field,
-                "a counter counts for the whole machine (other traffic moves it too), so only a lower bound can be expected: `{ min = N }`".into(),
+                format!("a counter counts for its whole network namespace: outside a clean room other traffic moves it too, so expect a lower bound `{{ min = N }}`, or an exact figure in a clean room only: `{{ value = N, when = \"{CLEAN_ROOM}\" }}`"),
             ));
         }
         if let Expected::When(p, _) = &expected {
-            if !param_names.contains(p.as_str()) {
+            if !param_names.contains(p.as_str()) && !FACTS.contains(&p.as_str()) {
                 return Err(err(
                     vline,
                     field,
-                    format!("`when = \"{p}\"` names no parameter"),
+                    format!("`when = \"{p}\"` names no parameter and no fact"),
                 ));
             }
         }
