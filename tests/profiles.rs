@@ -50,7 +50,7 @@ fn root_or_skip(test: &str) -> bool {
     if !root {
         skipped(
             test,
-            "needs root to create a network namespace (CI runs as root)",
+            "needs root (CI runs as root): it reads the host's settings after a run as root would change them",
         );
     }
     root
@@ -275,17 +275,8 @@ fn the_environment_in_a_namespace_keeps_every_setting_the_host_shows() {
     if !root_or_skip("the_environment_in_a_namespace_...") {
         return;
     }
-    let env = |args: &[&str]| -> Value {
-        let output = tcplab()
-            .args(["env", "--json"])
-            .args(args)
-            .timeout(COMMAND_LIMIT)
-            .output()
-            .expect("run tcplab env");
-        assert_eq!(output.status.code(), Some(0), "{output:?}");
-        json_of(&output)
-    };
-    let host = env(&[]);
+    let env = common::env_json;
+    let host = env(&["--room", "host"]);
     let inside = env(&["--profile", "short-syn-retries"]);
     let host_sysctls = host["sysctls"].as_object().expect("sysctls");
     // Presence only: a namespace starts from the kernel's defaults, which a tuned host's

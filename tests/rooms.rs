@@ -34,10 +34,52 @@ fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// tcplab as an unprivileged user: `nobody` through setpriv when the tests are root,
-/// the tests' own user otherwise; `None` (and SKIPPED said) when setpriv is missing.
-fn unprivileged(test: &str) -> Option<StdCommand> {
-    let bin = env!("CARGO_BIN_EXE_tcplab");
+/// A copy of the binary and the catalogue that any user can read and run: the checkout
+/// may sit below a folder only root can enter (/root), which `nobody` could not reach.
+struct OpenCopy {
+    dir: tempfile::TempDir,
+}
+
+impl OpenCopy {
+    fn new() -> OpenCopy {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().expect("a temporary folder");
+        let open = |p: &Path, mode: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode))
+                .expect("set permissions")
+        };
+        open(dir.path(), 0o755);
+        let bin = dir.path().join("tcplab");
+        std::fs::copy(env!("CARGO_BIN_EXE_tcplab"), &bin).expect("copy the binary");
+        open(&bin, 0o755);
+        let scenarios = dir.path().join("scenarios");
+        std::fs::create_dir(&scenarios).expect("a scenarios folder");
+        open(&scenarios, 0o755);
+        for topic in std::fs::read_dir(common::catalogue_dir()).expect("the catalogue") {
+            let topic = topic.expect("a topic").path();
+            if !topic.is_dir() {
+                continue;
+            }
+            let to = scenarios.join(topic.file_name().expect("a name"));
+            std::fs::create_dir(&to).expect("a topic folder");
+            open(&to, 0o755);
+            for f in std::fs::read_dir(&topic).expect("a topic folder") {
+                let f = f.expect("a file").path();
+                let dest = to.join(f.file_name().expect("a name"));
+                std::fs::copy(&f, &dest).expect("copy a scenario");
+                open(&dest, 0o644);
+            }
+        }
+        OpenCopy { dir }
+    }
+}
+
+/// tcplab as an unprivileged user: `nobody` through setpriv when the tests are root (on
+/// an open copy of the binary and catalogue), the tests' own user otherwise; `None` (and
+/// SKIPPED said) when setpriv is missing. Keep the copy alive while the command runs.
+fn unprivileged(test: &str) -> Option<(StdCommand, OpenCopy)> {
+    let copy = OpenCopy::new();
+    let bin = copy.dir.path().join("tcplab");
     let mut cmd = if is_root() {
         let setpriv = Path::new("/usr/bin/setpriv");
         if !setpriv.exists() {
@@ -55,9 +97,10 @@ fn unprivileged(test: &str) -> Option<StdCommand> {
         StdCommand::new(bin)
     };
     cmd.env_remove("TCPLAB_SCENARIOS")
+        .current_dir(copy.dir.path())
         .arg("--scenarios")
-        .arg(common::catalogue_dir());
-    Some(cmd)
+        .arg(copy.dir.path().join("scenarios"));
+    Some((cmd, copy))
 }
 
 fn json_of(output: &std::process::Output) -> Value {
@@ -87,21 +130,24 @@ fn user_namespaces_allowed(test: &str) -> bool {
 
 // ---- an ordinary user -----------------------------------------------------------------
 
+/// `tcplab ARGS --json` as an unprivileged user, which must succeed, as JSON; `None` (and
+/// SKIPPED said) where that cannot be tried here.
+fn run_unprivileged(test: &str, args: &[&str]) -> Option<Value> {
+    let (mut cmd, _copy) = unprivileged(test)?;
+    if !user_namespaces_allowed(test) {
+        return None;
+    }
+    let output = cmd.args(args).arg("--json").output().expect("run tcplab");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    Some(json_of(&output))
+}
+
 #[test]
 fn an_unprivileged_run_happens_in_a_clean_room_of_its_own() {
     let test = "an_unprivileged_run_happens_in_a_clean_room_of_its_own";
-    let Some(mut cmd) = unprivileged(test) else {
+    let Some(r) = run_unprivileged(test, &["run", "buffer-sizes"]) else {
         return;
     };
-    if !user_namespaces_allowed(test) {
-        return;
-    }
-    let output = cmd
-        .args(["run", "buffer-sizes", "--json"])
-        .output()
-        .expect("run tcplab");
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    let r = json_of(&output);
     assert_eq!(r["env"]["room"]["kind"], "clean", "{:#}", r["env"]);
     assert_eq!(r["env"]["room"]["via"], "user namespace");
     // A fresh namespace's metrics cache is empty.
@@ -112,19 +158,15 @@ fn an_unprivileged_run_happens_in_a_clean_room_of_its_own() {
 #[test]
 fn an_unprivileged_user_can_set_a_rooms_congestion_control() {
     let test = "an_unprivileged_user_can_set_a_rooms_congestion_control";
-    let Some(mut cmd) = unprivileged(test) else {
+    let args = [
+        "run",
+        "buffer-sizes",
+        "--sysctl",
+        "net.ipv4.tcp_congestion_control=reno",
+    ];
+    let Some(r) = run_unprivileged(test, &args) else {
         return;
     };
-    if !user_namespaces_allowed(test) {
-        return;
-    }
-    let output = cmd
-        .args(["run", "buffer-sizes", "--json"])
-        .args(["--sysctl", "net.ipv4.tcp_congestion_control=reno"])
-        .output()
-        .expect("run tcplab");
-    assert_eq!(output.status.code(), Some(0), "{output:?}");
-    let r = json_of(&output);
     assert_eq!(
         r["env"]["sysctls"]["net.ipv4.tcp_congestion_control"],
         "reno"
@@ -179,16 +221,7 @@ fn where_no_room_can_be_made_a_run_says_so_and_settings_are_refused() {
 
 #[test]
 fn the_host_room_shows_the_machines_metrics_cache_and_a_clean_room_an_empty_one() {
-    let env = |args: &[&str]| -> Value {
-        let output = tcplab()
-            .args(["env", "--json"])
-            .args(args)
-            .timeout(COMMAND_LIMIT)
-            .output()
-            .expect("run tcplab env");
-        assert_eq!(output.status.code(), Some(0), "{output:?}");
-        json_of(&output)
-    };
+    let env = common::env_json;
     let clean = env(&[]);
     let host = env(&["--room", "host"]);
     assert_eq!(host["room"]["kind"], "host");

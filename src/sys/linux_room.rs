@@ -281,8 +281,8 @@ pub fn tcp_metrics(addr: Ipv4Addr) -> io::Result<Option<BTreeMap<String, i64>>> 
 
 // ---- TCP_INFO fields and TCP_CONGESTION -----------------------------------------------
 
-/// One field of getsockopt(TCP_INFO) by its tcp_info name without the `tcpi_` prefix.
-pub fn tcp_info_field(socket: &Socket, field: &str) -> io::Result<i64> {
+/// getsockopt(TCP_INFO): the kernel's struct tcp_info for a socket (tcp(7)).
+pub fn tcp_info(socket: &Socket) -> io::Result<libc::tcp_info> {
     // SAFETY: tcp_info is plain data; getsockopt writes at most `len` bytes into it.
     let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
     let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
@@ -299,6 +299,12 @@ pub fn tcp_info_field(socket: &Socket, field: &str) -> io::Result<i64> {
     if rc != 0 {
         return Err(io::Error::last_os_error());
     }
+    Ok(info)
+}
+
+/// One field of getsockopt(TCP_INFO) by its tcp_info name without the `tcpi_` prefix.
+pub fn tcp_info_field(socket: &Socket, field: &str) -> io::Result<i64> {
+    let info = tcp_info(socket)?;
     Ok(i64::from(match field {
         "snd_cwnd" => info.tcpi_snd_cwnd,
         "reordering" => info.tcpi_reordering,

@@ -538,22 +538,7 @@ pub fn tcp_state(socket: &Socket) -> Option<&'static str> {
     #[cfg(target_os = "linux")]
     // struct tcp_info and its first byte, tcpi_state, are Linux's.
     {
-        // SAFETY: tcp_info is plain data; getsockopt writes at most `len` bytes into it.
-        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-        // SAFETY: a valid pointer and its length.
-        let rc = unsafe {
-            libc::getsockopt(
-                socket.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_INFO,
-                (&mut info as *mut libc::tcp_info).cast(),
-                &mut len,
-            )
-        };
-        if rc != 0 || len < 1 {
-            return None;
-        }
+        let info = room::tcp_info(socket).ok()?;
         linux_state_name(info.tcpi_state)
     }
     #[cfg(not(target_os = "linux"))]

@@ -52,3 +52,16 @@ pub fn line_of(text: &str, needle: &str) -> usize {
         .unwrap_or_else(|| panic!("no line contains {needle:?}"))
         + 1
 }
+
+/// `tcplab env --json ARGS`, which must succeed, as JSON.
+#[allow(dead_code)] // used by the room and profile tests, not by every file
+pub fn env_json(args: &[&str]) -> serde_json::Value {
+    let output = tcplab()
+        .args(["env", "--json"])
+        .args(args)
+        .timeout(std::time::Duration::from_secs(60))
+        .output()
+        .expect("run tcplab env");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    serde_json::from_slice(&output.stdout).expect("stdout is one JSON environment block")
+}
