@@ -1,0 +1,242 @@
+//! What a stream of writes becomes on the wire over loopback: segment counts and sizes
+//! from getsockopt(TCP_INFO) on both ends, per write size and Nagle setting.
+//!
+//!   cargo bench --bench segments [-- FILTER]
+//!
+//! Not a timing bench: it prints one table (stdout) of what the kernel counted while one
+//! writer streamed `STREAM_BYTES` to a reader reading as many bytes per call as the writer
+//! writes (as iperf3's server and benches/loopback.rs do), then the segments of a single
+//! write on an idle connection. FILTER keeps the rows whose case name
+//! (`write_64KiB/nodelay`) contains it.
+//!
+//! # Notes
+//! On Linux the counters are tcp_info's `tcpi_data_segs_out`, `tcpi_bytes_sent`,
+//! `tcpi_segs_in` (mostly ACKs, on the writer), `tcpi_snd_mss`, `tcpi_rcv_mss`,
+//! `tcpi_rwnd_limited` and `tcpi_sndbuf_limited` (Linux 4.10 to 5.5). Other systems have
+//! no such counters through TCP_INFO; there the bench prints a line saying so.
+//! Read tcp(7) and include/uapi/linux/tcp.h.
+
+/// Bytes each streamed case writes: enough for the ACK clock to settle.
+#[cfg(target_os = "linux")]
+const STREAM_BYTES: usize = 512 * 1024 * 1024;
+
+/// Bytes per write call: those of benches/loopback.rs, and around 64 KiB the loopback
+/// MSS (65483 = 65536 - 53) and twice it.
+#[cfg(target_os = "linux")]
+const WRITE_SIZES: [usize; 6] = [
+    4 * 1024,
+    LOOPBACK_MSS,
+    64 * 1024,
+    2 * LOOPBACK_MSS,
+    128 * 1024,
+    1024 * 1024,
+];
+
+/// Linux's MSS over loopback: IPv4's largest datagram (65535 bytes: loopback's 65536-byte
+/// MTU is capped to it, tcpi_pmtu) less 20 bytes of IPv4 header, 20 of TCP header and 12 of
+/// timestamp option. tcpi_snd_mss reads it once the peer's window has grown past twice it;
+/// before, Linux bounds the MSS to half the largest window the peer offered.
+#[cfg(target_os = "linux")]
+const LOOPBACK_MSS: usize = 65483;
+
+// struct tcp_info and its counters are Linux's.
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::io::{Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+    use std::thread;
+    use std::time::Instant;
+
+    use super::{LOOPBACK_MSS, STREAM_BYTES, WRITE_SIZES};
+
+    /// getsockopt(TCP_INFO).
+    fn tcp_info(s: &TcpStream) -> libc::tcp_info {
+        // SAFETY: tcp_info is plain data; getsockopt writes at most `len` bytes into it.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: a valid fd, pointer and length.
+        let rc = unsafe {
+            libc::getsockopt(
+                s.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "getsockopt(TCP_INFO): {}",
+            std::io::Error::last_os_error()
+        );
+        info
+    }
+
+    fn pair(nodelay: bool) -> (TcpStream, TcpStream) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (reader, _) = listener.accept().unwrap();
+        writer.set_nodelay(nodelay).unwrap();
+        (writer, reader)
+    }
+
+    fn size_name(bytes: usize) -> String {
+        if bytes.is_multiple_of(1024 * 1024) {
+            format!("{}MiB", bytes / (1024 * 1024))
+        } else if bytes.is_multiple_of(1024) {
+            format!("{}KiB", bytes / 1024)
+        } else {
+            format!("{bytes}B")
+        }
+    }
+
+    /// What the two ends counted while `STREAM_BYTES` went through in `write_size` writes.
+    struct Stream {
+        secs: f64,
+        writes: u64,
+        writer: libc::tcp_info,
+        reader: libc::tcp_info,
+        reads: u64,
+    }
+
+    fn stream(write_size: usize, nodelay: bool) -> Stream {
+        let (mut writer, mut reader) = pair(nodelay);
+        let writes = STREAM_BYTES.div_ceil(write_size) as u64;
+        let total = writes * write_size as u64;
+        let drain = thread::spawn(move || {
+            let mut buf = vec![0u8; write_size];
+            let mut got = 0u64;
+            let mut reads = 0u64;
+            while got < total {
+                let n = reader.read(&mut buf).unwrap();
+                assert!(n > 0, "early EOF after {got} of {total} bytes");
+                got += n as u64;
+                reads += 1;
+            }
+            // Tell the writer every byte is in, so its counters are final.
+            reader.write_all(&[1]).unwrap();
+            (tcp_info(&reader), reads, reader)
+        });
+        let payload = vec![0xA5u8; write_size];
+        let t0 = Instant::now();
+        for _ in 0..writes {
+            writer.write_all(&payload).unwrap();
+        }
+        let mut done = [0u8; 1];
+        writer.read_exact(&mut done).unwrap();
+        let secs = t0.elapsed().as_secs_f64();
+        let (reader, reads, _keep_open) = drain.join().expect("drain thread panicked");
+        Stream {
+            secs,
+            writes,
+            writer: tcp_info(&writer),
+            reader,
+            reads,
+        }
+    }
+
+    /// Bytes streamed before the single write, so that the peer's window has grown and
+    /// the MSS is the loopback's full one.
+    const WARM_UP_BYTES: usize = 64 * 1024 * 1024;
+
+    /// Data segments one `write_size` write becomes on a warmed-up, idle connection; the
+    /// MSS and path MTU then; and the bytes the reader received.
+    fn one_write(write_size: usize, nodelay: bool) -> (u32, u32, u32, u64) {
+        let (mut writer, mut reader) = pair(nodelay);
+        let warm = thread::spawn(move || {
+            let mut buf = vec![0u8; 1024 * 1024];
+            let mut got = 0;
+            while got < WARM_UP_BYTES {
+                got += reader
+                    .read(&mut buf[..(WARM_UP_BYTES - got).min(1024 * 1024)])
+                    .unwrap();
+            }
+            reader.write_all(&[1]).unwrap();
+            reader
+        });
+        writer.write_all(&vec![0u8; WARM_UP_BYTES]).unwrap();
+        writer.read_exact(&mut [0u8; 1]).unwrap();
+        let mut reader = warm.join().expect("warm-up reader panicked");
+        let before_segs = tcp_info(&writer).tcpi_data_segs_out;
+        let before_bytes = tcp_info(&reader).tcpi_bytes_received;
+        writer.write_all(&vec![0x5Au8; write_size]).unwrap();
+        reader.read_exact(&mut vec![0u8; write_size]).unwrap();
+        let r = tcp_info(&reader);
+        let w = tcp_info(&writer);
+        (
+            w.tcpi_data_segs_out - before_segs,
+            w.tcpi_snd_mss,
+            w.tcpi_pmtu,
+            r.tcpi_bytes_received - before_bytes,
+        )
+    }
+
+    pub fn main() {
+        // cargo passes `--bench`; anything else not starting with `-` is the filter.
+        let filter = std::env::args()
+            .skip(1)
+            .find(|a| !a.starts_with('-'))
+            .unwrap_or_default();
+        println!(
+            "{} MiB per case, reads as large as the writes; per write: data segments out, ACKs back, reads",
+            STREAM_BYTES >> 20,
+        );
+        println!(
+            "| case | GiB/s | snd_mss | data segs / write | mean segment (B) | ACKs / write | reads / write | rcv_mss | rwnd-limited | sndbuf-limited |"
+        );
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        for size in WRITE_SIZES {
+            for nodelay in [true, false] {
+                let case = format!(
+                    "write_{}/{}",
+                    size_name(size),
+                    if nodelay { "nodelay" } else { "nagle" }
+                );
+                if !case.contains(&filter) {
+                    continue;
+                }
+                let s = stream(size, nodelay);
+                let w = &s.writer;
+                let segs = w.tcpi_data_segs_out as f64;
+                let busy = w.tcpi_busy_time.max(1) as f64;
+                println!(
+                    "| {case} | {:.2} | {} | {:.3} | {:.0} | {:.3} | {:.3} | {} | {:.0}% | {:.0}% |",
+                    (s.writes * size as u64) as f64 / s.secs / f64::from(1 << 30),
+                    w.tcpi_snd_mss,
+                    segs / s.writes as f64,
+                    w.tcpi_bytes_sent as f64 / segs,
+                    w.tcpi_segs_in as f64 / s.writes as f64,
+                    s.reads as f64 / s.writes as f64,
+                    s.reader.tcpi_rcv_mss,
+                    100.0 * w.tcpi_rwnd_limited as f64 / busy,
+                    100.0 * w.tcpi_sndbuf_limited as f64 / busy,
+                );
+            }
+        }
+        println!();
+        println!(
+            "One write on an idle connection, after {} MiB streamed (TCP_NODELAY on):",
+            WARM_UP_BYTES >> 20
+        );
+        for size in [LOOPBACK_MSS, 64 * 1024, 128 * 1024] {
+            let (segs, mss, pmtu, bytes) = one_write(size, true);
+            println!(
+                "  {size} bytes -> {segs} data segments with snd_mss {mss} (pmtu {pmtu}): {} full + {} B (reader got {bytes} B)",
+                size / mss as usize,
+                size % mss as usize
+            );
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn main() {
+    linux::main();
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    println!("segments: TCP_INFO's segment counters are Linux's; nothing to print here");
+}
