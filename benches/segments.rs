@@ -6,8 +6,10 @@
 //! Not a timing bench: it prints one table (stdout) of what the kernel counted while one
 //! writer streamed `STREAM_BYTES` to a reader reading as many bytes per call as the writer
 //! writes (as iperf3's server and benches/loopback.rs do), then the segments of a single
-//! write on an idle connection. FILTER keeps the rows whose case name
-//! (`write_64KiB/nodelay`) contains it.
+//! write on an idle connection. Each case runs twice: with blocking writes (`blocking`, as
+//! the std bench) and with non-blocking writes that wait in poll(2) when the send buffer
+//! is full (`poll`, as iperf3 and tokio). FILTER keeps the rows whose case name
+//! (`write_64KiB/nodelay/blocking`) contains it.
 //!
 //! # Notes
 //! On Linux the counters are tcp_info's `tcpi_data_segs_out`, `tcpi_bytes_sent`,
@@ -101,7 +103,29 @@ mod linux {
         reads: u64,
     }
 
-    fn stream(write_size: usize, nodelay: bool) -> Stream {
+    /// Writes all of `buf` on a non-blocking socket, waiting in poll(2) whenever the send
+    /// buffer is full: what iperf3 (select) and tokio (epoll) do.
+    fn write_all_polled(writer: &mut TcpStream, buf: &[u8]) {
+        let mut off = 0;
+        while off < buf.len() {
+            match writer.write(&buf[off..]) {
+                Ok(n) => off += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    let mut fd = libc::pollfd {
+                        fd: writer.as_raw_fd(),
+                        events: libc::POLLOUT,
+                        revents: 0,
+                    };
+                    // SAFETY: one valid pollfd.
+                    let rc = unsafe { libc::poll(&mut fd, 1, -1) };
+                    assert_eq!(rc, 1, "poll: {}", std::io::Error::last_os_error());
+                }
+                Err(e) => panic!("write failed: {e:?}"),
+            }
+        }
+    }
+
+    fn stream(write_size: usize, nodelay: bool, polled: bool) -> Stream {
         let (mut writer, mut reader) = pair(nodelay);
         let writes = STREAM_BYTES.div_ceil(write_size) as u64;
         let total = writes * write_size as u64;
@@ -121,9 +145,15 @@ mod linux {
         });
         let payload = vec![0xA5u8; write_size];
         let t0 = Instant::now();
+        writer.set_nonblocking(polled).unwrap();
         for _ in 0..writes {
-            writer.write_all(&payload).unwrap();
+            if polled {
+                write_all_polled(&mut writer, &payload);
+            } else {
+                writer.write_all(&payload).unwrap();
+            }
         }
+        writer.set_nonblocking(false).unwrap();
         let mut done = [0u8; 1];
         writer.read_exact(&mut done).unwrap();
         let secs = t0.elapsed().as_secs_f64();
@@ -188,16 +218,17 @@ mod linux {
         );
         println!("|---|---|---|---|---|---|---|---|---|---|");
         for size in WRITE_SIZES {
-            for nodelay in [true, false] {
+            for (nodelay, polled) in [(true, false), (true, true), (false, false), (false, true)] {
                 let case = format!(
-                    "write_{}/{}",
+                    "write_{}/{}/{}",
                     size_name(size),
-                    if nodelay { "nodelay" } else { "nagle" }
+                    if nodelay { "nodelay" } else { "nagle" },
+                    if polled { "poll" } else { "blocking" },
                 );
                 if !case.contains(&filter) {
                     continue;
                 }
-                let s = stream(size, nodelay);
+                let s = stream(size, nodelay, polled);
                 let w = &s.writer;
                 let segs = w.tcpi_data_segs_out as f64;
                 let busy = w.tcpi_busy_time.max(1) as f64;
