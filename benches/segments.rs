@@ -3,17 +3,19 @@
 //!
 //!   cargo bench --bench segments [-- FILTER]
 //!
-//! Not a timing bench: it prints one table (stdout) of what the kernel counted while one
+//! Not a criterion bench: it prints one table (stdout) of what the kernel counted while one
 //! writer streamed `STREAM_BYTES` to a reader reading as many bytes per call as the writer
 //! writes (as iperf3's server and benches/loopback.rs do), then the segments of a single
-//! write on an idle connection. Each case runs twice: with blocking writes (`blocking`, as
-//! the std bench) and with non-blocking writes that wait in poll(2) when the send buffer
-//! is full (`poll`, as iperf3 and tokio). FILTER keeps the rows whose case name
+//! write on an idle connection. Each case runs three ways: blocking writes and reads
+//! (`blocking`, as the std bench); non-blocking writes that wait in poll(2) when the send
+//! buffer is full (`poll`, as iperf3); and the tokio bench's layout (`tokio`). Beside the
+//! kernel's counters: the process's CPU time per GiB moved and its voluntary context
+//! switches per write (getrusage), what a readiness model costs in wake-ups. FILTER keeps the rows whose case name
 //! (`write_64KiB/nodelay/blocking`) contains it.
 //!
 //! # Notes
 //! On Linux the counters are tcp_info's `tcpi_data_segs_out`, `tcpi_bytes_sent`,
-//! `tcpi_segs_in` (mostly ACKs, on the writer), `tcpi_snd_mss`, `tcpi_rcv_mss`,
+//! `tcpi_segs_in` (mostly ACKs, on the writer), `tcpi_snd_mss`, `tcpi_pmtu`,
 //! `tcpi_rwnd_limited` and `tcpi_sndbuf_limited` (Linux 4.10 to 5.5). Other systems have
 //! no such counters through TCP_INFO; there the bench prints a line saying so.
 //! Read tcp(7) and include/uapi/linux/tcp.h.
@@ -53,7 +55,7 @@ mod linux {
     use super::{LOOPBACK_MSS, STREAM_BYTES, WRITE_SIZES};
 
     /// getsockopt(TCP_INFO).
-    fn tcp_info(s: &TcpStream) -> libc::tcp_info {
+    fn tcp_info(s: &impl AsRawFd) -> libc::tcp_info {
         // SAFETY: tcp_info is plain data; getsockopt writes at most `len` bytes into it.
         let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
         let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
@@ -99,8 +101,46 @@ mod linux {
         secs: f64,
         writes: u64,
         writer: libc::tcp_info,
-        reader: libc::tcp_info,
         reads: u64,
+        /// User plus system CPU time of the whole process (both ends), in seconds.
+        cpu_secs: f64,
+        /// Voluntary context switches of the whole process: how often a thread slept.
+        sleeps: i64,
+    }
+
+    /// How the two ends do their I/O.
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Mode {
+        /// Blocking writes and reads, a thread each: the std bench.
+        Blocking,
+        /// Non-blocking writes waiting in poll(2), against a blocking reader thread.
+        Poll,
+        /// The tokio bench's layout: the writer driven by `block_on` on this thread, the
+        /// reader a task on the runtime's one worker, which also polls epoll.
+        Tokio,
+    }
+
+    impl Mode {
+        fn name(self) -> &'static str {
+            match self {
+                Mode::Blocking => "blocking",
+                Mode::Poll => "poll",
+                Mode::Tokio => "tokio",
+            }
+        }
+    }
+
+    fn rusage() -> libc::rusage {
+        // SAFETY: rusage is plain data that getrusage fills in.
+        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid pointer.
+        assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut r) }, 0);
+        r
+    }
+
+    fn cpu_secs(r: &libc::rusage) -> f64 {
+        let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
+        t(r.ru_utime) + t(r.ru_stime)
     }
 
     /// Writes all of `buf` on a non-blocking socket, waiting in poll(2) whenever the send
@@ -125,46 +165,101 @@ mod linux {
         }
     }
 
-    fn stream(write_size: usize, nodelay: bool, polled: bool) -> Stream {
-        let (mut writer, mut reader) = pair(nodelay);
+    fn stream(write_size: usize, nodelay: bool, mode: Mode) -> Stream {
+        let (mut writer, reader) = pair(nodelay);
         let writes = STREAM_BYTES.div_ceil(write_size) as u64;
         let total = writes * write_size as u64;
-        let drain = thread::spawn(move || {
-            let mut buf = vec![0u8; write_size];
+        let payload = vec![0xA5u8; write_size];
+        let before = rusage();
+        let t0 = Instant::now();
+        let (reader_info, reads, writer_info) = if mode == Mode::Tokio {
+            tokio_stream(writer, reader, &payload, writes)
+        } else {
+            let mut reader = reader;
+            let drain = thread::spawn(move || {
+                let mut buf = vec![0u8; write_size];
+                let mut got = 0u64;
+                let mut reads = 0u64;
+                while got < total {
+                    let n = reader.read(&mut buf).unwrap();
+                    assert!(n > 0, "early EOF after {got} of {total} bytes");
+                    got += n as u64;
+                    reads += 1;
+                }
+                // Tell the writer every byte is in, so its counters are final.
+                reader.write_all(&[1]).unwrap();
+                (tcp_info(&reader), reads, reader)
+            });
+            writer.set_nonblocking(mode == Mode::Poll).unwrap();
+            for _ in 0..writes {
+                if mode == Mode::Poll {
+                    write_all_polled(&mut writer, &payload);
+                } else {
+                    writer.write_all(&payload).unwrap();
+                }
+            }
+            writer.set_nonblocking(false).unwrap();
+            writer.read_exact(&mut [0u8; 1]).unwrap();
+            let (info, reads, _keep_open) = drain.join().expect("drain thread panicked");
+            (info, reads, tcp_info(&writer))
+        };
+        let secs = t0.elapsed().as_secs_f64();
+        let after = rusage();
+        assert_eq!(reader_info.tcpi_bytes_received, total, "the reader's count");
+        Stream {
+            secs,
+            writes,
+            writer: writer_info,
+            reads,
+            cpu_secs: cpu_secs(&after) - cpu_secs(&before),
+            sleeps: after.ru_nvcsw - before.ru_nvcsw,
+        }
+    }
+
+    /// `writes` writes of `payload` in the tokio bench's layout; returns the reader's
+    /// TCP_INFO, its read count and the writer's TCP_INFO.
+    fn tokio_stream(
+        writer: TcpStream,
+        reader: TcpStream,
+        payload: &[u8],
+        writes: u64,
+    ) -> (libc::tcp_info, u64, libc::tcp_info) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let _entered = rt.enter();
+        let to_tokio = |s: TcpStream| {
+            s.set_nonblocking(true).unwrap();
+            tokio::net::TcpStream::from_std(s).unwrap()
+        };
+        let mut writer = to_tokio(writer);
+        let mut reader = to_tokio(reader);
+        let total = writes * payload.len() as u64;
+        let read_size = payload.len();
+        let drain = rt.spawn(async move {
+            let mut buf = vec![0u8; read_size];
             let mut got = 0u64;
             let mut reads = 0u64;
             while got < total {
-                let n = reader.read(&mut buf).unwrap();
+                let n = reader.read(&mut buf).await.unwrap();
                 assert!(n > 0, "early EOF after {got} of {total} bytes");
                 got += n as u64;
                 reads += 1;
             }
-            // Tell the writer every byte is in, so its counters are final.
-            reader.write_all(&[1]).unwrap();
+            reader.write_all(&[1]).await.unwrap();
             (tcp_info(&reader), reads, reader)
         });
-        let payload = vec![0xA5u8; write_size];
-        let t0 = Instant::now();
-        writer.set_nonblocking(polled).unwrap();
-        for _ in 0..writes {
-            if polled {
-                write_all_polled(&mut writer, &payload);
-            } else {
-                writer.write_all(&payload).unwrap();
+        rt.block_on(async {
+            for _ in 0..writes {
+                writer.write_all(payload).await.unwrap();
             }
-        }
-        writer.set_nonblocking(false).unwrap();
-        let mut done = [0u8; 1];
-        writer.read_exact(&mut done).unwrap();
-        let secs = t0.elapsed().as_secs_f64();
-        let (reader, reads, _keep_open) = drain.join().expect("drain thread panicked");
-        Stream {
-            secs,
-            writes,
-            writer: tcp_info(&writer),
-            reader,
-            reads,
-        }
+            writer.read_exact(&mut [0u8; 1]).await.unwrap();
+            let (info, reads, _keep_open) = drain.await.expect("drain task panicked");
+            (info, reads, tcp_info(&writer))
+        })
     }
 
     /// Bytes streamed before the single write, so that the peer's window has grown and
@@ -214,33 +309,37 @@ mod linux {
             STREAM_BYTES >> 20,
         );
         println!(
-            "| case | GiB/s | snd_mss | data segs / write | mean segment (B) | ACKs / write | reads / write | rcv_mss | rwnd-limited | sndbuf-limited |"
+            "| case | GiB/s | CPU s / GiB | sleeps / write | data segs / write | mean segment (B) | ACKs / write | reads / write | rwnd-limited | sndbuf-limited |"
         );
         println!("|---|---|---|---|---|---|---|---|---|---|");
         for size in WRITE_SIZES {
-            for (nodelay, polled) in [(true, false), (true, true), (false, false), (false, true)] {
+            for (nodelay, mode) in [true, false]
+                .into_iter()
+                .flat_map(|n| [Mode::Blocking, Mode::Poll, Mode::Tokio].map(|m| (n, m)))
+            {
                 let case = format!(
                     "write_{}/{}/{}",
                     size_name(size),
                     if nodelay { "nodelay" } else { "nagle" },
-                    if polled { "poll" } else { "blocking" },
+                    mode.name(),
                 );
                 if !case.contains(&filter) {
                     continue;
                 }
-                let s = stream(size, nodelay, polled);
+                let s = stream(size, nodelay, mode);
                 let w = &s.writer;
                 let segs = w.tcpi_data_segs_out as f64;
                 let busy = w.tcpi_busy_time.max(1) as f64;
+                let gib = (s.writes * size as u64) as f64 / f64::from(1 << 30);
                 println!(
-                    "| {case} | {:.2} | {} | {:.3} | {:.0} | {:.3} | {:.3} | {} | {:.0}% | {:.0}% |",
-                    (s.writes * size as u64) as f64 / s.secs / f64::from(1 << 30),
-                    w.tcpi_snd_mss,
+                    "| {case} | {:.2} | {:.2} | {:.3} | {:.3} | {:.0} | {:.3} | {:.3} | {:.0}% | {:.0}% |",
+                    gib / s.secs,
+                    s.cpu_secs / gib,
+                    s.sleeps as f64 / s.writes as f64,
                     segs / s.writes as f64,
                     w.tcpi_bytes_sent as f64 / segs,
                     w.tcpi_segs_in as f64 / s.writes as f64,
                     s.reads as f64 / s.writes as f64,
-                    s.reader.tcpi_rcv_mss,
                     100.0 * w.tcpi_rwnd_limited as f64 / busy,
                     100.0 * w.tcpi_sndbuf_limited as f64 / busy,
                 );
