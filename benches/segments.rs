@@ -78,6 +78,29 @@ mod linux {
         info
     }
 
+    /// getsockopt(SO_SNDBUF): the send buffer the kernel has granted (or autotuned to).
+    fn send_buffer(s: &impl AsRawFd) -> i32 {
+        let mut value: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: a valid fd, pointer and length.
+        let rc = unsafe {
+            libc::getsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_SNDBUF,
+                (&mut value as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "getsockopt(SO_SNDBUF): {}",
+            std::io::Error::last_os_error()
+        );
+        value
+    }
+
     fn pair(nodelay: bool) -> (TcpStream, TcpStream) {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let writer = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
@@ -101,6 +124,8 @@ mod linux {
         secs: f64,
         writes: u64,
         writer: libc::tcp_info,
+        /// The writer's SO_SNDBUF at the end.
+        sndbuf: i32,
         reads: u64,
         /// User plus system CPU time of the whole process (both ends), in seconds.
         cpu_secs: f64,
@@ -172,7 +197,7 @@ mod linux {
         let payload = vec![0xA5u8; write_size];
         let before = rusage();
         let t0 = Instant::now();
-        let (reader_info, reads, writer_info) = if mode == Mode::Tokio {
+        let (reader_info, reads, (writer_info, sndbuf)) = if mode == Mode::Tokio {
             tokio_stream(writer, reader, &payload, writes)
         } else {
             let mut reader = reader;
@@ -201,7 +226,7 @@ mod linux {
             writer.set_nonblocking(false).unwrap();
             writer.read_exact(&mut [0u8; 1]).unwrap();
             let (info, reads, _keep_open) = drain.join().expect("drain thread panicked");
-            (info, reads, tcp_info(&writer))
+            (info, reads, (tcp_info(&writer), send_buffer(&writer)))
         };
         let secs = t0.elapsed().as_secs_f64();
         let after = rusage();
@@ -210,6 +235,7 @@ mod linux {
             secs,
             writes,
             writer: writer_info,
+            sndbuf,
             reads,
             cpu_secs: cpu_secs(&after) - cpu_secs(&before),
             sleeps: after.ru_nvcsw - before.ru_nvcsw,
@@ -223,7 +249,7 @@ mod linux {
         reader: TcpStream,
         payload: &[u8],
         writes: u64,
-    ) -> (libc::tcp_info, u64, libc::tcp_info) {
+    ) -> (libc::tcp_info, u64, (libc::tcp_info, i32)) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -258,7 +284,7 @@ mod linux {
             }
             writer.read_exact(&mut [0u8; 1]).await.unwrap();
             let (info, reads, _keep_open) = drain.await.expect("drain task panicked");
-            (info, reads, tcp_info(&writer))
+            (info, reads, (tcp_info(&writer), send_buffer(&writer)))
         })
     }
 
@@ -309,9 +335,9 @@ mod linux {
             STREAM_BYTES >> 20,
         );
         println!(
-            "| case | GiB/s | CPU s / GiB | sleeps / write | data segs / write | mean segment (B) | ACKs / write | reads / write | rwnd-limited | sndbuf-limited |"
+            "| case | GiB/s | CPU s / GiB | sleeps / write | data segs / write | mean segment (B) | ACKs / write | reads / write | rwnd-limited | sndbuf-limited | SO_SNDBUF at end (KiB) |"
         );
-        println!("|---|---|---|---|---|---|---|---|---|---|");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|");
         for size in WRITE_SIZES {
             for (nodelay, mode) in [true, false]
                 .into_iter()
@@ -332,7 +358,7 @@ mod linux {
                 let busy = w.tcpi_busy_time.max(1) as f64;
                 let gib = (s.writes * size as u64) as f64 / f64::from(1 << 30);
                 println!(
-                    "| {case} | {:.2} | {:.2} | {:.3} | {:.3} | {:.0} | {:.3} | {:.3} | {:.0}% | {:.0}% |",
+                    "| {case} | {:.2} | {:.2} | {:.3} | {:.3} | {:.0} | {:.3} | {:.3} | {:.0}% | {:.0}% | {} |",
                     gib / s.secs,
                     s.cpu_secs / gib,
                     s.sleeps as f64 / s.writes as f64,
@@ -342,6 +368,7 @@ mod linux {
                     s.reads as f64 / s.writes as f64,
                     100.0 * w.tcpi_rwnd_limited as f64 / busy,
                     100.0 * w.tcpi_sndbuf_limited as f64 / busy,
+                    s.sndbuf / 1024,
                 );
             }
         }
