@@ -4,7 +4,9 @@
 //! Case names are built from the parameters:
 //! - `write_64KiB/std/nodelay/sysbuf`: 64 KiB writes through std with TCP_NODELAY on
 //!   (`nagle`: off) and the system's buffer sizes (`buf1MiB`: SO_SNDBUF on the writer and
-//!   SO_RCVBUF on the reader fixed at 1 MiB before the handshake);
+//!   SO_RCVBUF on the reader fixed at 1 MiB before the handshake); the reader reads 64 KiB
+//!   per call too, as iperf3's server reads its client's `-l`, so that
+//!   `scripts/iperf3-ratio` compares the same work;
 //! - `connect/tokio`: one connect plus the matching accept, then both closed;
 //! - `writers4_64KiB/std/mutex`: 4 writers, 64 KiB messages, one connection with a mutex
 //!   around each whole message (`channel`: the writers feed one writer through a channel;
@@ -50,7 +52,8 @@ const WARM_UP_TIME: Duration = Duration::from_millis(500);
 /// Samples per case (criterion's minimum).
 const SAMPLE_SIZE: usize = 10;
 
-/// Read buffer of the draining reader: what iperf3 reads per call (its default block).
+/// Read buffer of the concurrent writers' reader: what iperf3 reads per call by default
+/// (its default block). The single-stream readers read the write size instead.
 const DRAIN_BUFFER: usize = 128 * 1024;
 
 /// Bound on a single blocked write or read, so a broken reader fails the bench instead of
@@ -117,10 +120,15 @@ fn drained(total: &mut u64, check: &mut Option<FrameCheck>, bytes: &[u8]) {
     }
 }
 
-/// A thread that reads `reader` to EOF, feeding every byte to `check`; returns it.
-fn drain_thread(mut reader: TcpStream, mut check: Option<FrameCheck>) -> StdDrain {
+/// A thread that reads `reader` to EOF with `read_size` reads, feeding every byte to
+/// `check`; returns it.
+fn drain_thread(
+    mut reader: TcpStream,
+    mut check: Option<FrameCheck>,
+    read_size: usize,
+) -> StdDrain {
     thread::spawn(move || {
-        let mut buf = vec![0u8; DRAIN_BUFFER];
+        let mut buf = vec![0u8; read_size];
         let mut total = 0u64;
         loop {
             match reader.read(&mut buf) {
@@ -142,14 +150,15 @@ fn runtime(workers: usize) -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-/// A task that reads `reader` to EOF, feeding every byte to `check`.
+/// A task that reads `reader` to EOF with `read_size` reads, feeding every byte to `check`.
 fn drain_task(
     rt: &tokio::runtime::Runtime,
     mut reader: tokio::net::TcpStream,
     mut check: Option<FrameCheck>,
+    read_size: usize,
 ) -> TokioDrain {
     rt.spawn(async move {
-        let mut buf = vec![0u8; DRAIN_BUFFER];
+        let mut buf = vec![0u8; read_size];
         let mut total = 0u64;
         loop {
             match reader.read(&mut buf).await {
@@ -184,7 +193,7 @@ fn single_stream(c: &mut Criterion) {
                 let case = format!("{}/{}", delay_name(nodelay), buffer_name(buffer));
 
                 let (mut writer, reader) = std_pair(nodelay, buffer);
-                let drain = drain_thread(reader, None);
+                let drain = drain_thread(reader, None, size);
                 let mut written = 0u64;
                 group.bench_function(BenchmarkId::new("std", &case), |b| {
                     b.iter(|| {
@@ -200,7 +209,7 @@ fn single_stream(c: &mut Criterion) {
                 let (writer, reader) = std_pair(nodelay, buffer);
                 let _entered = rt.enter();
                 let mut writer = to_tokio(writer);
-                let drain = drain_task(&rt, to_tokio(reader), None);
+                let drain = drain_task(&rt, to_tokio(reader), None, size);
                 let mut written = 0u64;
                 group.bench_function(BenchmarkId::new("tokio", &case), |b| {
                     b.iter_custom(|iters| {
@@ -337,7 +346,7 @@ fn std_links(strategy: Strategy, check: bool) -> (Vec<Mutex<TcpStream>>, Vec<Std
         let (w, r) = std_pair(true, None);
         let c = link_check(conns, k, check);
         links.push(Mutex::new(w));
-        drains.push(drain_thread(r, c));
+        drains.push(drain_thread(r, c, DRAIN_BUFFER));
     }
     (links, drains)
 }
@@ -439,7 +448,7 @@ fn tokio_links(
         let (w, r) = std_pair(true, None);
         let c = link_check(conns, k, check);
         links.push(Arc::new(tokio::sync::Mutex::new(to_tokio(w))));
-        drains.push(drain_task(rt, to_tokio(r), c));
+        drains.push(drain_task(rt, to_tokio(r), c, DRAIN_BUFFER));
     }
     (links, drains)
 }
