@@ -29,6 +29,20 @@ pub struct Environment {
     /// own (`--profile`, `--sysctl`); absent for the machine's own settings.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub netns: Option<Netns>,
+    /// Present when the run happened inside another kernel the lab booted (`run --kernel`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub guest: Option<Guest>,
+}
+
+/// The kernel a guest run happened in, as the host saw it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Guest {
+    /// `uml`: user-mode Linux, the kernel as a program on the host.
+    pub kind: String,
+    /// Where the kernel came from (`bookworm (user-mode-linux 6.1um4+b13)`).
+    pub source: String,
+    /// The host's kernel release, which ran the guest.
+    pub host_kernel_release: String,
 }
 
 /// The settings a run was given in its own network namespace.
@@ -59,6 +73,7 @@ impl Environment {
                 .collect(),
             tcplab_version: env!("CARGO_PKG_VERSION").to_owned(),
             netns: None,
+            guest: None,
         }
     }
 
@@ -86,6 +101,9 @@ impl Environment {
     /// The facts expressions may name (`somaxconn`, `tcp_wmem_max`, ...), from the sysctls.
     pub fn facts(&self) -> BTreeMap<String, i64> {
         let mut facts = BTreeMap::new();
+        if let Some(v) = kernel_version(&self.os, &self.kernel_release) {
+            facts.insert(KERNEL_VERSION_FACT.to_owned(), v);
+        }
         let one = |name: &str| {
             self.sysctls
                 .get(name)
@@ -142,6 +160,20 @@ impl Environment {
         }
         s
     }
+}
+
+/// The fact that holds the Linux kernel's version, for `kernel = "..."` ranges.
+pub const KERNEL_VERSION_FACT: &str = "kernel_version";
+
+/// A Linux release as one integer that orders like the version:
+/// major * 1_000_000 + minor * 1_000 + patch (`6.1.176` is 6_001_176). Other systems'
+/// kernels have versions of another kind: `None`.
+pub fn kernel_version(os: &str, release: &str) -> Option<i64> {
+    if os != "linux" {
+        return None;
+    }
+    let (a, b, c) = crate::uml::parse_release(release)?;
+    Some(i64::from(a) * 1_000_000 + i64::from(b) * 1_000 + i64::from(c))
 }
 
 impl Netns {

@@ -16,6 +16,7 @@ pub mod profile;
 pub mod record;
 pub mod report;
 pub mod scenario;
+pub mod uml;
 pub mod verdict;
 
 // OS-specific code lives in one place, picked by target family (as socket2 does).
