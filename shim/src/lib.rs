@@ -61,12 +61,7 @@ mod linux {
             iov_base: area.as_mut_ptr().cast(),
             iov_len: area.len(),
         };
-        let r = call(
-            PTRACE_GETREGSET,
-            pid,
-            addr,
-            (&mut iov as *mut iovec).cast(),
-        );
+        let r = call(PTRACE_GETREGSET, pid, addr, (&mut iov as *mut iovec).cast());
         if r < 0 {
             return Err(r);
         }
