@@ -187,10 +187,21 @@ pub fn run(
         return outcome;
     }
 
-    let mut cmd = match (&kernel.loader, &kernel.lib_dir) {
-        (Some(ld), Some(lib)) => {
-            let mut c = Command::new(ld);
-            c.arg("--library-path").arg(lib).arg(&kernel.linux);
+    let mut cmd = match &kernel.lib_dir {
+        Some(lib) if kernel.loader.is_some() => {
+            let (linux, cwd) = match super::fetch::own_libc_kernel(kernel) {
+                Ok(p) => p,
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&dir);
+                    outcome.error = Some(fail(
+                        format!("cannot prepare it to run with its own C library: {e}"),
+                        vec![],
+                    ));
+                    return outcome;
+                }
+            };
+            let mut c = Command::new(linux);
+            c.current_dir(cwd).env("LD_LIBRARY_PATH", lib);
             c
         }
         _ => Command::new(&kernel.linux),
