@@ -34,8 +34,10 @@ mod linux {
 
     type Ptrace = unsafe extern "C" fn(c_int, ...) -> c_long;
 
-    /// The full XSAVE area last read, per traced process.
-    static AREAS: Mutex<Option<HashMap<pid_t, Vec<u8>>>> = Mutex::new(None);
+    /// The XSAVE area last read, per traced process: a buffer of [`XSTATE_MAX`] bytes
+    /// (allocated once per process, never cleared again) and how much of it the kernel
+    /// filled in.
+    static AREAS: Mutex<Option<HashMap<pid_t, (Vec<u8>, usize)>>> = Mutex::new(None);
 
     fn real() -> Option<Ptrace> {
         static REAL: OnceLock<usize> = OnceLock::new();
@@ -54,9 +56,8 @@ mod linux {
         }
     }
 
-    /// Reads `pid`'s whole XSAVE area.
-    unsafe fn read_full(pid: pid_t, addr: *mut c_void) -> Result<Vec<u8>, c_long> {
-        let mut area = vec![0u8; XSTATE_MAX];
+    /// Reads `pid`'s whole XSAVE area into `area`; returns how many bytes it has.
+    unsafe fn read_full(pid: pid_t, addr: *mut c_void, area: &mut [u8]) -> Result<usize, c_long> {
         let mut iov = iovec {
             iov_base: area.as_mut_ptr().cast(),
             iov_len: area.len(),
@@ -65,8 +66,7 @@ mod linux {
         if r < 0 {
             return Err(r);
         }
-        area.truncate(iov.iov_len);
-        Ok(area)
+        Ok(iov.iov_len)
     }
 
     /// # Safety
@@ -92,35 +92,31 @@ mod linux {
             Err(p) => p.into_inner(),
         };
         let areas = areas.get_or_insert_with(HashMap::new);
-        if request == PTRACE_GETREGSET {
-            let area = match read_full(pid, addr) {
-                Ok(a) => a,
-                Err(r) => return r,
-            };
-            let n = iov.iov_len.min(area.len());
-            std::ptr::copy_nonoverlapping(area.as_ptr(), iov.iov_base.cast::<u8>(), n);
-            iov.iov_len = n;
-            areas.insert(pid, area);
-            return 0;
-        }
-        // SETREGSET: UML's bytes over the full area, the full area back.
-        if !areas.contains_key(&pid) {
-            match read_full(pid, addr) {
-                Ok(a) => {
-                    areas.insert(pid, a);
-                }
+        let fresh = !areas.contains_key(&pid);
+        let (area, full) = areas
+            .entry(pid)
+            .or_insert_with(|| (vec![0u8; XSTATE_MAX], 0));
+        if request == PTRACE_GETREGSET || fresh {
+            match read_full(pid, addr, area) {
+                Ok(n) => *full = n,
                 Err(r) => return r,
             }
         }
-        let area = areas.get_mut(&pid).expect("inserted above");
-        if iov.iov_len >= area.len() {
+        if request == PTRACE_GETREGSET {
+            let n = iov.iov_len.min(*full);
+            std::ptr::copy_nonoverlapping(area.as_ptr(), iov.iov_base.cast::<u8>(), n);
+            iov.iov_len = n;
+            return 0;
+        }
+        // SETREGSET: UML's bytes over the full area, the full area back.
+        if iov.iov_len >= *full {
             return call(request, pid, addr, data);
         }
         std::ptr::copy_nonoverlapping(iov.iov_base.cast::<u8>(), area.as_mut_ptr(), iov.iov_len);
-        let mut full = iovec {
+        let mut whole = iovec {
             iov_base: area.as_mut_ptr().cast(),
-            iov_len: area.len(),
+            iov_len: *full,
         };
-        call(request, pid, addr, (&mut full as *mut iovec).cast())
+        call(request, pid, addr, (&mut whole as *mut iovec).cast())
     }
 }

@@ -140,15 +140,10 @@ pub fn run_in_kernels(
             })
             .collect();
         eprintln!(
-            "kernel {}: booting {} ({} runs){}",
+            "kernel {}: booting {} ({} runs)",
             k.label(),
             k.linux.display(),
             runs.len(),
-            if options.shim.is_some() {
-                ""
-            } else {
-                " without the XSAVE shim"
-            }
         );
         let mut append_error = None;
         let outcome = boot::run(k, &job, &limits, &options, |ev| match ev {
@@ -183,13 +178,18 @@ pub fn run_in_kernels(
             bail!(e);
         }
         eprintln!(
-            "kernel {}: {} records in {:.1} s (init ready after {})",
+            "kernel {}: {} records in {:.1} s (init ready after {}){}",
             k.label(),
             outcome.records.len(),
             outcome.total_ms / 1e3,
             outcome
                 .boot_ms
-                .map_or("-".to_owned(), |ms| format!("{ms:.0} ms"))
+                .map_or("-".to_owned(), |ms| format!("{ms:.0} ms")),
+            if outcome.with_shim {
+                ", with the XSAVE shim"
+            } else {
+                ""
+            }
         );
         records.extend(outcome.records);
         if let Some(e) = outcome.error {

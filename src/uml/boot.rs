@@ -38,8 +38,11 @@ const POWER_OFF_LIMIT: Duration = Duration::from_secs(15);
 pub struct BootOptions {
     /// The tcplab binary the guest runs as its init (the host's own, through hostfs).
     pub tcplab: PathBuf,
-    /// The XSAVE shim to preload, if found.
+    /// The XSAVE shim, if found: preloaded when a kernel fails at boot with UML's short
+    /// XSAVE buffer (`ptrace set fp regs failed`), and then booted again.
     pub shim: Option<PathBuf>,
+    /// Preload the shim from the start (`$TCPLAB_XSAVE_SHIM` names it).
+    pub shim_always: bool,
     /// From starting the kernel to the guest's ready line.
     pub boot_timeout: Duration,
     /// Added to each run's own watchdog limit (UML is slower than the host: one CPU,
@@ -56,6 +59,7 @@ impl BootOptions {
         let tcplab = std::env::current_exe()?;
         Ok(BootOptions {
             shim: find_shim(&tcplab),
+            shim_always: std::env::var_os("TCPLAB_XSAVE_SHIM").is_some(),
             tcplab,
             boot_timeout: Duration::from_secs(30),
             run_slack: Duration::from_secs(30),
@@ -122,6 +126,8 @@ pub struct Outcome {
     /// From starting the kernel to its end.
     pub total_ms: f64,
     pub error: Option<GuestError>,
+    /// Whether the kernel ran with the XSAVE shim preloaded.
+    pub with_shim: bool,
 }
 
 enum Msg {
@@ -133,12 +139,45 @@ enum Msg {
 
 /// Boots `kernel` with `job`, `limits[i]` being the watchdog limit of `job.runs()[i]`
 /// (before the slack), and calls `on_event` as the guest speaks.
+///
+/// Without [`BootOptions::shim_always`] the kernel first boots as it is; if it dies at
+/// boot with UML's short-XSAVE-buffer failure and the shim is at hand, it boots again with
+/// the shim preloaded ([`Outcome::with_shim`] says so).
 pub fn run(
     kernel: &Kernel,
     job: &Job,
     limits: &[Duration],
     options: &BootOptions,
     mut on_event: impl FnMut(GuestEvent<'_>),
+) -> Outcome {
+    let shim = options.shim.as_deref();
+    let first = run_once(
+        kernel,
+        job,
+        limits,
+        options,
+        shim.filter(|_| options.shim_always),
+        &mut on_event,
+    );
+    let xsave = first
+        .error
+        .as_ref()
+        .is_some_and(|e| looks_like_xsave_failure(&e.console));
+    match shim {
+        Some(shim) if xsave && !first.with_shim && first.boot_ms.is_none() => {
+            run_once(kernel, job, limits, options, Some(shim), &mut on_event)
+        }
+        _ => first,
+    }
+}
+
+fn run_once(
+    kernel: &Kernel,
+    job: &Job,
+    limits: &[Duration],
+    options: &BootOptions,
+    shim: Option<&Path>,
+    on_event: &mut impl FnMut(GuestEvent<'_>),
 ) -> Outcome {
     let started = Instant::now();
     let label = kernel.label();
@@ -147,6 +186,7 @@ pub fn run(
         boot_ms: None,
         total_ms: 0.0,
         error: None,
+        with_shim: shim.is_some(),
     };
     let fail = |what: String, console: Vec<String>| GuestError {
         kernel: label.clone(),
@@ -226,7 +266,7 @@ pub fn run(
     // UML maps its memory from a file in TMPDIR; /dev/shm keeps it in RAM.
     let shm = Path::new("/dev/shm");
     cmd.env("TMPDIR", if shm.is_dir() { shm } else { &dir });
-    if let Some(shim) = &options.shim {
+    if let Some(shim) = shim {
         cmd.env("LD_PRELOAD", shim);
     }
     cmd.stdin(Stdio::null())
@@ -372,7 +412,7 @@ pub fn run(
         });
     }
     if let Some(p) = problem {
-        let console = if looks_like_xsave_failure(&console) && options.shim.is_none() {
+        let console = if looks_like_xsave_failure(&console) && shim.is_none() {
             let mut c = console;
             c.push(format!(
                 "(this is UML's short XSAVE buffer: build the shim with `cargo build -p tcplab-xsave` so that {SHIM_NAME} is beside tcplab, or set TCPLAB_XSAVE_SHIM)"

@@ -75,6 +75,15 @@ fn say(line: &str) {
 
 /// The init: never returns.
 pub fn init(job_path: &Path) -> ! {
+    // Never power off anything but a guest: reboot(2) from a root process on the host
+    // would stop the host.
+    if std::process::id() != 1 {
+        say(&format!(
+            "{ERROR} guest-init is the init of a UML guest (PID 1); this is PID {}",
+            std::process::id()
+        ));
+        std::process::exit(2);
+    }
     let started = Instant::now();
     let outcome = std::panic::catch_unwind(|| run_job(job_path, started));
     match outcome {
@@ -89,12 +98,6 @@ pub fn init(job_path: &Path) -> ! {
 
 fn run_job(job_path: &Path, started: Instant) -> anyhow::Result<()> {
     use anyhow::Context;
-    if std::process::id() != 1 {
-        anyhow::bail!(
-            "guest-init is the init of a UML guest (PID 1); this is PID {}",
-            std::process::id()
-        );
-    }
     // Read the job before mounting anything over the host's view.
     let text = std::fs::read_to_string(job_path)
         .with_context(|| format!("cannot read the job {}", job_path.display()))?;
@@ -161,10 +164,12 @@ fn mount_guest() -> anyhow::Result<()> {
 fn power_off() -> ! {
     #[cfg(target_os = "linux")]
     // reboot(2) with Linux's command word.
-    // SAFETY: sync and reboot take no pointers.
-    unsafe {
-        libc::sync();
-        libc::reboot(libc::RB_POWER_OFF);
+    if std::process::id() == 1 {
+        // SAFETY: sync and reboot take no pointers; this is the guest's init.
+        unsafe {
+            libc::sync();
+            libc::reboot(libc::RB_POWER_OFF);
+        }
     }
     loop {
         std::thread::sleep(Duration::from_secs(3600));
