@@ -537,6 +537,7 @@ mod tests {
                 arch: Some("x86_64".into()),
                 sysctls: BTreeMap::new(),
                 netns: None,
+                guest: None,
             },
             observations: obs
                 .iter()
