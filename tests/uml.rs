@@ -6,6 +6,7 @@
 //! failure tests use stand-in "kernels" (shell scripts) through the library, so they run
 //! everywhere a shell does.
 
+#[allow(dead_code)]
 mod common;
 
 use std::collections::BTreeMap;
