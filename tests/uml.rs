@@ -292,3 +292,125 @@ fn a_kernel_that_fails_for_the_short_xsave_buffer_boots_again_with_the_shim() {
     let e = out.error.expect("an error").to_string();
     assert!(e.contains("cargo build -p tcplab-xsave"), "{e}");
 }
+
+// ---- Expectations for a range of kernels ---------------------------------------------
+
+const RANGED: &str = r#"name = "ranged"
+title = "t"
+summary = "s"
+description = "d"
+source = "s"
+
+[[actors]]
+name = "server"
+steps = [
+  { op = "bind", as = "p" },
+  { op = "signal", sync = "bound" },
+]
+
+[[actors]]
+name = "client"
+steps = [
+  { op = "wait", sync = "bound" },
+  { op = "connect", id = "dial", to = "p", as = "c" },
+]
+
+[observations]
+dial = { step = "dial", take = "outcome", help = "h" }
+
+[expect.linux]
+measured = "m"
+dial = "ECONNREFUSED"
+
+[[expect.linux.kernels]]
+range = "RANGE"
+measured = "UML 5.10.46 (test)"
+why = "an example"
+dial = "ok"
+"#;
+
+#[test]
+fn check_rejects_a_kernel_range_that_holds_no_version() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_scenario(
+        dir.path(),
+        "misc/ranged.toml",
+        &RANGED.replace("RANGE", ">= 6.0, < 5.10"),
+    );
+    common::tcplab_with(dir.path())
+        .arg("check")
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("expect.linux.kernels.range"))
+        .stderr(predicate::str::contains("contains no kernel version"));
+}
+
+#[test]
+fn explain_shows_a_kernel_range_with_its_bounds_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_scenario(
+        dir.path(),
+        "misc/ranged.toml",
+        &RANGED.replace("RANGE", "5.10"),
+    );
+    common::tcplab_with(dir.path())
+        .args(["explain", "ranged"])
+        .timeout(Duration::from_secs(30))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "on linux kernels 5.10 (>= 5.10.0, < 5.11.0) (measured: UML 5.10.46 (test))",
+        ))
+        .stdout(predicate::str::contains("why: an example"));
+}
+
+// The host's own kernel is outside the range, so the OS table holds here.
+#[test]
+fn a_kernel_range_that_excludes_this_kernel_leaves_the_os_expectations() {
+    let dir = tempfile::tempdir().unwrap();
+    common::write_scenario(
+        dir.path(),
+        "misc/ranged.toml",
+        &RANGED.replace("RANGE", "< 2.6"),
+    );
+    let out = common::tcplab_with(dir.path())
+        .args(["run", "ranged", "--json"])
+        .timeout(Duration::from_secs(60))
+        .output()
+        .unwrap();
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    if cfg!(target_os = "linux") {
+        assert_eq!(record["verdict"]["status"], "pass", "{record}");
+        assert_eq!(record["verdict"]["basis"]["measured"], "m");
+    }
+}
+
+// In a guest the range is judged against the guest's kernel: this range holds every kernel
+// from 3.0 on, so its table (which expects the wrong outcome on purpose) decides.
+#[test]
+fn a_kernel_range_is_judged_against_the_guest_s_kernel() {
+    let Some(kernel) = test_kernel() else {
+        println!(
+            "SKIPPED: no UML kernel (apt-get install user-mode-linux, or set TCPLAB_TEST_KERNEL)"
+        );
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    common::write_scenario(
+        dir.path(),
+        "misc/ranged.toml",
+        &RANGED.replace("RANGE", ">= 3.0"),
+    );
+    let out = common::tcplab_with(dir.path())
+        .args(["run", "ranged", "--json", "--kernel"])
+        .arg(&kernel)
+        .timeout(BOOT_TEST_LIMIT)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "a deviation: {stderr}");
+    let record: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(record["verdict"]["status"], "deviation");
+    assert_eq!(record["verdict"]["basis"]["measured"], "UML 5.10.46 (test)");
+}

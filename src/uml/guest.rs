@@ -102,6 +102,13 @@ fn run_job(job_path: &Path, started: Instant) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(job_path)
         .with_context(|| format!("cannot read the job {}", job_path.display()))?;
     let job: Job = serde_json::from_str(&text).context("the job is not valid")?;
+    // The scenarios too: they may live under /tmp, which the guest's tmpfs covers next.
+    let mut scenarios = Vec::new();
+    for item in &job.items {
+        let s = scenario::load(Some(&job.scenarios_dir), &item.path)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        scenarios.push(s);
+    }
     mount_guest()?;
     crate::sys::loopback_up().context("cannot bring lo up")?;
     let mut env = Environment::current();
@@ -110,12 +117,6 @@ fn run_job(job_path: &Path, started: Instant) -> anyhow::Result<()> {
         "{READY} {:.1}",
         started.elapsed().as_secs_f64() * 1e3
     ));
-    let mut scenarios = Vec::new();
-    for item in &job.items {
-        let s = scenario::load(Some(&job.scenarios_dir), &item.path)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        scenarios.push(s);
-    }
     let timeout = job.timeout_ms.map(Duration::from_millis);
     for (i, k, engine) in job.runs() {
         let e = Engine::from_name(&engine)
