@@ -37,7 +37,10 @@ mod linux {
     /// The XSAVE area last read, per traced process: a buffer of [`XSTATE_MAX`] bytes
     /// (allocated once per process, never cleared again) and how much of it the kernel
     /// filled in.
-    static AREAS: Mutex<Option<HashMap<pid_t, (Vec<u8>, usize)>>> = Mutex::new(None);
+    static AREAS: Mutex<Option<Areas>> = Mutex::new(None);
+
+    /// Per traced process: its XSAVE buffer and how many bytes of it are filled in.
+    type Areas = HashMap<pid_t, (Vec<u8>, usize)>;
 
     fn real() -> Option<Ptrace> {
         static REAL: OnceLock<usize> = OnceLock::new();
