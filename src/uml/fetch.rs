@@ -225,7 +225,16 @@ fn fetch_suite(cache: &Path, mirror: &Mirror, suite: &str) -> Result<Kernel, Fet
         why,
     };
     let inrelease_url = format!("{}/dists/{suite}/InRelease", mirror.uri);
-    let inrelease = http_get(&inrelease_url, None)?;
+    let inrelease = match http_get(&inrelease_url, None) {
+        Err(FetchError::Http { why, .. }) if why.contains(" 404 ") => {
+            let _ = std::fs::remove_dir(&dir);
+            return Err(index_err(format!(
+                "the archive has no such suite ({inrelease_url}: {why}); Debian's are {}",
+                SUITES.join(", ")
+            )));
+        }
+        other => other?,
+    };
     verify_signature(&dir, &inrelease, &mirror.keyring, suite);
     let inrelease = String::from_utf8_lossy(&inrelease);
     let index_name = format!("main/binary-{DEB_ARCH}/Packages.xz");
@@ -764,7 +773,7 @@ fn get_once(url: &str, label: Option<&str>) -> Result<Got, FetchError> {
         return Ok(Got::Redirect(to));
     }
     if code != 200 {
-        return Err(http(format!("HTTP {}", status.trim())));
+        return Err(http(status.trim().to_owned()));
     }
     let mut body = Vec::with_capacity(length.unwrap_or(0));
     if chunked {
