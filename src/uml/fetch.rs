@@ -202,7 +202,8 @@ pub fn fetched(cache: &Path) -> Vec<Kernel> {
     out
 }
 
-/// Fetches each suite's kernel into `cache`; narration goes to stderr.
+/// Fetches each suite's kernel into `cache` from the archive apt is configured with;
+/// narration goes to stderr.
 pub fn fetch(cache: &Path, suites: &[String]) -> Result<Vec<Kernel>, FetchError> {
     let mirror = apt_mirror()?;
     eprintln!(
@@ -210,9 +211,18 @@ pub fn fetch(cache: &Path, suites: &[String]) -> Result<Vec<Kernel>, FetchError>
         mirror.uri,
         cache.display()
     );
+    fetch_from(cache, &mirror, suites)
+}
+
+/// Fetches each suite's kernel into `cache` from `mirror`.
+pub fn fetch_from(
+    cache: &Path,
+    mirror: &Mirror,
+    suites: &[String],
+) -> Result<Vec<Kernel>, FetchError> {
     let mut out = Vec::new();
     for suite in suites {
-        out.push(fetch_suite(cache, &mirror, suite)?);
+        out.push(fetch_suite(cache, mirror, suite)?);
     }
     Ok(out)
 }
