@@ -19,6 +19,8 @@ use tcplab::report::{self, Exporter};
 use tcplab::room::{self, Room, RoomChoice, RoomPlan};
 use tcplab::scenario::{self, Scenario, ScenarioError};
 
+mod kernel;
+
 /// Every scenario run passed, or had no expectation for this OS.
 pub const EXIT_OK: u8 = 0;
 /// A scenario deviated from its expectations, or did not complete.
@@ -72,6 +74,20 @@ enum Command {
     Profiles,
     /// Compare record files: one row per scenario observation, one column per environment.
     Compare(CompareArgs),
+    /// The user-mode Linux kernels at hand for `run --kernel`; `kernels fetch` gets Debian's.
+    Kernels {
+        #[command(subcommand)]
+        action: Option<kernel::KernelsAction>,
+    },
+    /// The init of a UML guest (PID 1): runs a job and hands the records back on the console.
+    #[command(name = "guest-init", hide = true)]
+    GuestInit {
+        /// The job file the host wrote
+        job: PathBuf,
+        /// What UML adds to the command line after ours (`console=tty0`); ignored
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+        _rest: Vec<String>,
+    },
 }
 
 #[derive(Args)]
@@ -222,6 +238,9 @@ struct RunArgs {
     timeout_ms: Option<u64>,
     #[command(flatten)]
     netns: NetnsArgs,
+    /// Run inside another Linux kernel booted as user-mode Linux: a release or suite from `tcplab kernels`, a path to a UML `linux` binary, or `all`
+    #[arg(long, value_name = "K")]
+    kernel: Option<String>,
 }
 
 fn parse_set(s: &str) -> Result<(String, String), String> {
@@ -257,6 +276,8 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Check { files } => check(&dir, &files),
         Command::Profiles => profiles(),
         Command::Compare(args) => compare(&args),
+        Command::Kernels { action } => kernel::kernels(action),
+        Command::GuestInit { job, .. } => tcplab::uml::guest::init(&job),
         Command::Env { json, netns } => {
             let env = netns.environment()?;
             let mut text = String::new();
@@ -473,6 +494,21 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     }
     let invalid_exit = report_invalid(&invalid);
 
+    if let Some(k) = &args.kernel {
+        let (records, guest_errors) = kernel::run_in_kernels(k, dir, &args, &plans)?;
+        let comparison = args.kernel.as_deref() == Some("all");
+        return kernel::report_guest_runs(
+            &args,
+            format,
+            &scenarios,
+            records,
+            guest_errors,
+            comparison,
+            &invalid,
+            invalid_exit,
+        );
+    }
+
     let (plan, host) = args.netns.plan()?;
     let timeout = args.timeout_ms.map(Duration::from_millis);
     let narrate = plans.len() > 1 || args.repeat > 1;
@@ -510,28 +546,45 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         records.extend(runs);
     }
 
+    let text = render_runs(&args, format, &scenarios, &records, &host.os);
+    write_output(&args.output, &text)?;
+    if !invalid.is_empty() {
+        return Ok(invalid_exit);
+    }
+    Ok(ExitCode::from(worst))
+}
+
+/// The report of a run's records in `format` (`os`: whose expectations the engines'
+/// comparison shows).
+fn render_runs(
+    args: &RunArgs,
+    format: Format,
+    scenarios: &[Scenario],
+    records: &[Record],
+    os: &str,
+) -> String {
     let by_name: BTreeMap<String, Scenario> = scenarios
         .iter()
         .map(|s| (s.name.clone(), s.clone()))
         .collect();
     let mut text = match format {
-        Format::Json => report::Json.export(&records, &by_name),
-        Format::Markdown => report::Markdown.export(&records, &by_name),
+        Format::Json => report::Json.export(records, &by_name),
+        Format::Markdown => report::Markdown.export(records, &by_name),
         Format::Text if args.engine == EngineChoice::All => {
             let mut out = String::new();
-            for s in &scenarios {
+            for s in scenarios {
                 let mine: Vec<&Record> = records
                     .iter()
                     .filter(|r| r.scenario.name == s.name)
                     .collect();
-                out.push_str(&report::compare(s, &host.os, &mine));
+                out.push_str(&report::compare(s, os, &mine));
                 out.push('\n');
             }
             out
         }
         Format::Text if args.repeat > 1 => {
             let mut out = String::new();
-            for s in &scenarios {
+            for s in scenarios {
                 let mine: Vec<&Record> = records
                     .iter()
                     .filter(|r| r.scenario.name == s.name)
@@ -541,16 +594,12 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
             }
             out
         }
-        Format::Text => report::Text.export(&records, &by_name),
+        Format::Text => report::Text.export(records, &by_name),
     };
-    if format == Format::Text && plans.len() > 1 {
-        text.push_str(&summary(&records));
+    if format == Format::Text && scenarios.len() > 1 {
+        text.push_str(&summary(records));
     }
-    write_output(&args.output, &text)?;
-    if !invalid.is_empty() {
-        return Ok(invalid_exit);
-    }
-    Ok(ExitCode::from(worst))
+    text
 }
 
 fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {

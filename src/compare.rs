@@ -29,6 +29,8 @@ struct ColumnKey {
     sysctls: BTreeMap<String, String>,
     engine: String,
     netns: Option<Netns>,
+    /// `uml` for a run in a kernel the lab booted.
+    guest: Option<String>,
 }
 
 impl ColumnKey {
@@ -43,6 +45,7 @@ impl ColumnKey {
             sysctls: e.env.sysctls.clone(),
             engine: e.engine.clone(),
             netns: e.env.netns.clone(),
+            guest: e.env.guest.as_ref().map(|g| g.kind.clone()),
         }
     }
 }
@@ -330,6 +333,9 @@ fn label(k: &ColumnKey) -> String {
         (None, Some(r)) => format!("{} {r}", k.os),
         (None, None) => k.os.clone(),
     };
+    if let Some(g) = &k.guest {
+        s.push_str(&format!(" ({g})"));
+    }
     if k.published.is_none() && k.engine != STD_ENGINE {
         s.push_str(&format!(" {}", k.engine));
     }
@@ -363,6 +369,9 @@ fn description(k: &ColumnKey) -> String {
     }
     parts.extend(k.arch.iter().cloned());
     parts.push(format!("engine {}", k.engine));
+    if let Some(g) = &k.guest {
+        parts.push(format!("in a {g} guest"));
+    }
     if let Some(n) = &k.netns {
         parts.push(n.describe());
     }
@@ -528,6 +537,7 @@ mod tests {
                 arch: Some("x86_64".into()),
                 sysctls: BTreeMap::new(),
                 netns: None,
+                guest: None,
             },
             observations: obs
                 .iter()

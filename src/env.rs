@@ -43,6 +43,9 @@ pub struct Environment {
     /// cannot be read.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub tcp_metrics: Option<BTreeMap<String, i64>>,
+    /// Present when the run happened inside another kernel the lab booted (`run --kernel`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub guest: Option<Guest>,
 }
 
 /// The address whose metrics cache entry the record keeps: the lab's peers are on loopback.
@@ -75,6 +78,17 @@ pub fn tcp_per_mss(mtu: u32) -> i64 {
     const SK_BUFF_TRUESIZE: i64 = 256;
     let mss = i64::from(mtu) - IPV4_TCP_HEADERS;
     ((mss + HEAD_OVERHEAD) as u64).next_power_of_two() as i64 + SK_BUFF_TRUESIZE
+}
+
+/// The kernel a guest run happened in, as the host saw it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Guest {
+    /// `uml`: user-mode Linux, the kernel as a program on the host.
+    pub kind: String,
+    /// Where the kernel came from (`bookworm (user-mode-linux 6.1um4+b13)`).
+    pub source: String,
+    /// The host's kernel release, which ran the guest.
+    pub host_kernel_release: String,
 }
 
 /// The settings a run was given in its own network namespace.
@@ -110,6 +124,7 @@ impl Environment {
             tcp_metrics: sys::tcp_metrics(METRICS_PEER)
                 .ok()
                 .map(Option::unwrap_or_default),
+            guest: None,
         }
     }
 
@@ -156,6 +171,9 @@ impl Environment {
     /// The facts expressions may name (`somaxconn`, `tcp_wmem_max`, ...), from the sysctls.
     pub fn facts(&self) -> BTreeMap<String, i64> {
         let mut facts = BTreeMap::new();
+        if let Some(v) = kernel_version(&self.os, &self.kernel_release) {
+            facts.insert(KERNEL_VERSION_FACT.to_owned(), v);
+        }
         let one = |name: &str| {
             self.sysctls
                 .get(name)
@@ -250,6 +268,20 @@ impl Environment {
         }
         s
     }
+}
+
+/// The fact that holds the Linux kernel's version, for `kernel = "..."` ranges.
+pub const KERNEL_VERSION_FACT: &str = "kernel_version";
+
+/// A Linux release as one integer that orders like the version:
+/// major * 1_000_000 + minor * 1_000 + patch (`6.1.176` is 6_001_176). Other systems'
+/// kernels have versions of another kind: `None`.
+pub fn kernel_version(os: &str, release: &str) -> Option<i64> {
+    if os != "linux" {
+        return None;
+    }
+    let (a, b, c) = crate::uml::parse_release(release)?;
+    Some(i64::from(a) * 1_000_000 + i64::from(b) * 1_000 + i64::from(c))
 }
 
 impl Netns {

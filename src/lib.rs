@@ -17,6 +17,7 @@ pub mod record;
 pub mod report;
 pub mod room;
 pub mod scenario;
+pub mod uml;
 pub mod verdict;
 
 // OS-specific code lives in one place, picked by target family (as socket2 does).

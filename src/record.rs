@@ -17,7 +17,7 @@ use indexmap::IndexMap;
 use serde::{Deserialize, Serialize};
 
 use crate::engine::Stuck;
-use crate::env::{Environment, Netns};
+use crate::env::{Environment, Guest, Netns};
 use crate::event::Event;
 use crate::observe::Observations;
 use crate::scenario::ParamValue;
@@ -115,6 +115,9 @@ pub struct EntryEnv {
     pub sysctls: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub netns: Option<Netns>,
+    /// Set when the run happened in a kernel the lab booted (`run --kernel`).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub guest: Option<Guest>,
 }
 
 /// Where a published record's figures come from.
@@ -199,6 +202,7 @@ impl From<&Record> for Entry {
                 arch: Some(r.env.arch.clone()),
                 sysctls: r.env.sysctls.clone(),
                 netns: r.env.netns.clone(),
+                guest: r.env.guest.clone(),
             },
             observations: r.observations.clone(),
             published: None,

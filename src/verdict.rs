@@ -112,7 +112,12 @@ pub fn judge(
     observed: &Observations,
     problems: Vec<String>,
 ) -> Verdict {
-    let Some(exp) = scenario.expectations_for(os).map(|e| e.for_engine(engine)) else {
+    // The engine's table over the OS's, then the kernel ranges that hold this run's kernel.
+    let kernel = facts.get(crate::env::KERNEL_VERSION_FACT).copied();
+    let Some(exp) = scenario
+        .expectations_for(os)
+        .map(|e| e.for_engine(engine).for_kernel(kernel))
+    else {
         return Verdict {
             status: if problems.is_empty() {
                 Status::NoExpectation

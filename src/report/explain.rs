@@ -60,6 +60,26 @@ pub fn long_text(s: &Scenario) -> String {
         for (k, v) in &x.values {
             let _ = writeln!(out, "    {k:<width$}  {v}");
         }
+        for k in &x.kernels {
+            let basis = match &k.basis {
+                Basis::Measured(m) => format!("measured: {m}"),
+                Basis::Documented(d) => format!("documented, not measured: {d}"),
+            };
+            let _ = writeln!(
+                out,
+                "  on {} kernels {} ({}) ({basis})",
+                x.os,
+                k.range,
+                k.range.normalized()
+            );
+            let _ = writeln!(out, "    why: {}", k.why);
+            for (name, v) in &k.values {
+                let _ = writeln!(out, "    {name:<width$}  {v}");
+            }
+            for name in &k.skip {
+                let _ = writeln!(out, "    {name:<width$}  not checked");
+            }
+        }
     }
     let _ = writeln!(out, "\nRun it: tcplab run {}", s.name);
     out

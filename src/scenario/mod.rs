@@ -6,7 +6,10 @@
 //! the file, the line and the field instead of surfacing halfway through a run.
 
 mod expr;
+mod kernel;
 mod step;
+
+pub use kernel::{KernelExpectations, KernelRange};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -270,6 +273,8 @@ pub struct Expectations {
     pub values: Vec<(String, Expected)>,
     /// What differs under one engine (`[expect.linux.tokio]`).
     pub engines: Vec<EngineExpectations>,
+    /// What differs in a range of kernel versions (`[[expect.linux.kernels]]`).
+    pub kernels: Vec<KernelExpectations>,
 }
 
 /// Expectations that replace same-named ones of their OS when one engine runs the steps.
@@ -312,7 +317,37 @@ impl Expectations {
             basis: e.basis.clone(),
             values,
             engines: Vec::new(),
+            kernels: self.kernels.clone(),
         }
+    }
+
+    /// The expectations in force in the kernel `version` (the `kernel_version` fact): the
+    /// tables whose range holds it, applied in file order over these (see
+    /// src/scenario/kernel.rs). Without a version, these unchanged.
+    pub fn for_kernel(&self, version: Option<i64>) -> Expectations {
+        let mut out = self.clone();
+        let Some(version) = version else {
+            return out;
+        };
+        for k in self.kernels.iter().filter(|k| k.range.contains(version)) {
+            out.values.retain(|(name, _)| !k.skip.contains(name));
+            for (name, v) in &k.values {
+                match out.values.iter_mut().find(|(n, _)| n == name) {
+                    Some(slot) => slot.1 = v.clone(),
+                    None => out.values.push((name.clone(), v.clone())),
+                }
+            }
+            out.basis = k.basis.clone();
+        }
+        out
+    }
+
+    /// The `why` of each kernel table whose range holds `version`.
+    pub fn kernel_why(&self, version: Option<i64>) -> Vec<&KernelExpectations> {
+        self.kernels
+            .iter()
+            .filter(|k| version.is_some_and(|v| k.range.contains(v)))
+            .collect()
     }
 
     /// The engine's `why`, when its table gives one.
@@ -1006,12 +1041,44 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         let mut basis = None;
         let mut values = Vec::new();
         let mut engines = Vec::new();
+        let mut kernels = Vec::new();
         for (key, v) in table {
             let vline = at(v.span());
             let value = v.into_inner();
             match (key.as_str(), value) {
                 ("measured" | "documented", value) => {
                     parse_basis(&label, &key, vline, &value, &mut basis)?
+                }
+                ("kernels", value) if observations.iter().all(|o| o.name != "kernels") => {
+                    // `[[expect.linux.kernels]]`: what differs in a range of kernels.
+                    let klabel = format!("{label}.kernels");
+                    let Some(tables) = value.as_array() else {
+                        return Err(err(
+                            vline,
+                            Some(klabel),
+                            "write each range as its own `[[expect.<os>.kernels]]` table".into(),
+                        ));
+                    };
+                    for t in tables {
+                        let Some(t) = t.as_table() else {
+                            return Err(err(
+                                vline,
+                                Some(klabel),
+                                "write each range as its own `[[expect.<os>.kernels]]` table"
+                                    .into(),
+                            ));
+                        };
+                        let k = kernel::parse_table(
+                            t,
+                            |obs, v| parse_value(&klabel, obs, vline, v).map_err(|e| e.message),
+                            |key, v, b| {
+                                parse_basis(&klabel, key, vline, v, b).map_err(|e| e.message)
+                            },
+                            |n| observations.iter().any(|o| o.name == n),
+                        )
+                        .map_err(|(key, m)| err(vline, Some(format!("{klabel}.{key}")), m))?;
+                        kernels.push(k);
+                    }
                 }
                 (name, toml::Value::Table(t))
                     if crate::engine::ENGINE_NAMES.contains(&name)
@@ -1114,6 +1181,7 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
             basis,
             values,
             engines,
+            kernels,
         });
     }
 

@@ -1,0 +1,896 @@
+//! `tcplab kernels fetch`: Debian's user-mode Linux packages into the lab's cache folder.
+//!
+//! The archive is the one the system's apt is configured with (its `.sources` files or
+//! `sources.list`), read, never changed. For each suite: `InRelease` (checked with gpgv
+//! against the keyring the sources name, when gpgv is there), the `Packages` index it
+//! lists (checked by SHA-256), then the `user-mode-linux` package (checked by the SHA-256
+//! the index gives) and, when the kernel needs a newer C library than the host's, that
+//! suite's `libc6`, so the kernel runs with its own loader. A suite whose package has not
+//! changed is not downloaded again.
+//!
+//! Layout of the cache: `<cache>/<suite>/linux`, `<suite>/libc6/...`, and
+//! `<suite>/kernel.json` (the [`Manifest`]).
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{banner_release, Kernel};
+
+/// The suites `tcplab kernels fetch` gets by default, oldest first.
+pub const SUITES: [&str; 4] = ["bullseye", "bookworm", "trixie", "sid"];
+/// Debian's name for this architecture.
+const DEB_ARCH: &str = "amd64";
+/// The keyring apt uses when a source names none.
+const DEFAULT_KEYRING: &str = "/usr/share/keyrings/debian-archive-keyring.gpg";
+/// How long one read from the archive may take before the download is given up.
+const READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// Redirects followed before giving up.
+const MAX_REDIRECTS: usize = 5;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    #[error("no Debian archive in apt's configuration (/etc/apt/sources.list.d/*.sources, /etc/apt/sources.list)")]
+    NoMirror,
+    #[error("{url}: {why}")]
+    Http { url: String, why: String },
+    #[error("{suite}: {why}")]
+    Index { suite: String, why: String },
+    #[error("{what}: SHA-256 {got}, the index says {want}")]
+    Checksum {
+        what: String,
+        got: String,
+        want: String,
+    },
+    #[error("{what}: {why}")]
+    Unpack { what: String, why: String },
+    #[error("{}: {e}", path.display())]
+    Io { path: PathBuf, e: std::io::Error },
+}
+
+fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> FetchError + '_ {
+    move |e| FetchError::Io {
+        path: path.to_owned(),
+        e,
+    }
+}
+
+/// The archive apt uses: its URI and the keyring it is signed with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Mirror {
+    pub uri: String,
+    pub keyring: PathBuf,
+}
+
+/// The Debian archive apt is configured with: the first source whose suites are not
+/// security updates (those live in another archive, without user-mode-linux).
+pub fn apt_mirror() -> Result<Mirror, FetchError> {
+    let mut texts = Vec::new();
+    if let Ok(dir) = std::fs::read_dir("/etc/apt/sources.list.d") {
+        let mut paths: Vec<PathBuf> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for p in paths {
+            if let Ok(t) = std::fs::read_to_string(&p) {
+                texts.push((p.extension().is_some_and(|e| e == "sources"), t));
+            }
+        }
+    }
+    if let Ok(t) = std::fs::read_to_string("/etc/apt/sources.list") {
+        texts.push((false, t));
+    }
+    texts
+        .iter()
+        .find_map(|(deb822, t)| {
+            if *deb822 {
+                mirror_from_deb822(t)
+            } else {
+                mirror_from_list(t)
+            }
+        })
+        .ok_or(FetchError::NoMirror)
+}
+
+/// A `.sources` file (deb822): stanzas of `URIs:`, `Suites:`, `Signed-By:`.
+pub fn mirror_from_deb822(text: &str) -> Option<Mirror> {
+    text.split("\n\n").find_map(|stanza| {
+        let field = |name: &str| {
+            stanza.lines().find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|r| r.strip_prefix(':'))
+                    .map(|v| v.trim().to_owned())
+            })
+        };
+        let types = field("Types").unwrap_or_default();
+        let uri = field("URIs")?.split_whitespace().next()?.to_owned();
+        let suites = field("Suites")?;
+        let plain = types.split_whitespace().any(|t| t == "deb")
+            && !suites.split_whitespace().all(|s| s.contains("security"));
+        plain.then(|| Mirror {
+            uri: uri.trim_end_matches('/').to_owned(),
+            keyring: field("Signed-By")
+                .filter(|k| k.starts_with('/'))
+                .map_or_else(|| PathBuf::from(DEFAULT_KEYRING), PathBuf::from),
+        })
+    })
+}
+
+/// A one-line-per-source `sources.list`: `deb [options] URI suite components`.
+pub fn mirror_from_list(text: &str) -> Option<Mirror> {
+    text.lines().find_map(|line| {
+        let line = line.split('#').next()?.trim();
+        let rest = line.strip_prefix("deb ")?.trim();
+        let (options, rest) = match rest.strip_prefix('[') {
+            Some(r) => r.split_once(']')?,
+            None => ("", rest),
+        };
+        let mut words = rest.split_whitespace();
+        let uri = words.next()?;
+        let suite = words.next()?;
+        if suite.contains("security") {
+            return None;
+        }
+        let keyring = options
+            .split_whitespace()
+            .find_map(|o| o.strip_prefix("signed-by="))
+            .map_or_else(|| PathBuf::from(DEFAULT_KEYRING), PathBuf::from);
+        Some(Mirror {
+            uri: uri.trim_end_matches('/').to_owned(),
+            keyring,
+        })
+    })
+}
+
+/// What `kernels fetch` wrote for one suite.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub suite: String,
+    /// `user-mode-linux` package version (`6.1um4+b13`).
+    pub package_version: String,
+    pub release: String,
+    pub url: String,
+    pub sha256: String,
+    /// The suite's libc6, when the kernel runs with its own loader.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub libc6: Option<String>,
+    /// Relative to the suite's folder.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub loader: Option<PathBuf>,
+}
+
+impl Manifest {
+    fn kernel(&self, dir: &Path) -> Option<Kernel> {
+        let linux = dir.join("linux");
+        let size = std::fs::metadata(&linux).ok()?.len();
+        let loader = self.loader.as_ref().map(|l| dir.join(l));
+        Some(Kernel {
+            release: self.release.clone(),
+            source: match &self.libc6 {
+                Some(l) => format!(
+                    "{} (user-mode-linux {}, with libc6 {l})",
+                    self.suite, self.package_version
+                ),
+                None => format!("{} (user-mode-linux {})", self.suite, self.package_version),
+            },
+            suite: Some(self.suite.clone()),
+            lib_dir: loader.as_ref().and_then(|l| l.parent().map(Path::to_owned)),
+            loader,
+            linux,
+            size,
+        })
+    }
+}
+
+/// The kernels already fetched into `cache`.
+pub fn fetched(cache: &Path) -> Vec<Kernel> {
+    let Ok(dir) = std::fs::read_dir(cache) else {
+        return Vec::new();
+    };
+    let mut out: Vec<Kernel> = dir
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let text = std::fs::read_to_string(e.path().join("kernel.json")).ok()?;
+            let m: Manifest = serde_json::from_str(&text).ok()?;
+            m.kernel(&e.path())
+        })
+        .collect();
+    out.sort_by_key(|k| k.version());
+    out
+}
+
+/// Fetches each suite's kernel into `cache` from the archive apt is configured with;
+/// narration goes to stderr.
+pub fn fetch(cache: &Path, suites: &[String]) -> Result<Vec<Kernel>, FetchError> {
+    let mirror = apt_mirror()?;
+    eprintln!(
+        "archive {} (from apt's configuration); cache {}",
+        mirror.uri,
+        cache.display()
+    );
+    fetch_from(cache, &mirror, suites)
+}
+
+/// Fetches each suite's kernel into `cache` from `mirror`.
+pub fn fetch_from(
+    cache: &Path,
+    mirror: &Mirror,
+    suites: &[String],
+) -> Result<Vec<Kernel>, FetchError> {
+    let mut out = Vec::new();
+    for suite in suites {
+        out.push(fetch_suite(cache, mirror, suite)?);
+    }
+    Ok(out)
+}
+
+fn fetch_suite(cache: &Path, mirror: &Mirror, suite: &str) -> Result<Kernel, FetchError> {
+    let dir = cache.join(suite);
+    std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+    let index_err = |why: String| FetchError::Index {
+        suite: suite.to_owned(),
+        why,
+    };
+    let inrelease_url = format!("{}/dists/{suite}/InRelease", mirror.uri);
+    let inrelease = match http_get(&inrelease_url, None) {
+        Err(FetchError::Http { why, .. }) if why.contains(" 404 ") => {
+            let _ = std::fs::remove_dir(&dir);
+            return Err(index_err(format!(
+                "the archive has no such suite ({inrelease_url}: {why}); Debian's are {}",
+                SUITES.join(", ")
+            )));
+        }
+        other => other?,
+    };
+    verify_signature(&dir, &inrelease, &mirror.keyring, suite);
+    let inrelease = String::from_utf8_lossy(&inrelease);
+    let index_name = format!("main/binary-{DEB_ARCH}/Packages.xz");
+    let index_sha = release_sha256(&inrelease, &index_name)
+        .ok_or_else(|| index_err(format!("InRelease lists no {index_name}")))?;
+    let index_url = format!("{}/dists/{suite}/{index_name}", mirror.uri);
+    let xz = http_get(&index_url, Some(&format!("{suite}: Packages index")))?;
+    check_sha256(&format!("{suite} {index_name}"), &xz, &index_sha)?;
+    let mut index = Vec::new();
+    lzma_rs::xz_decompress(&mut &xz[..], &mut index).map_err(|e| FetchError::Unpack {
+        what: index_url.clone(),
+        why: e.to_string(),
+    })?;
+    let index = String::from_utf8_lossy(&index);
+    let uml = package(&index, "user-mode-linux")
+        .ok_or_else(|| index_err("no user-mode-linux package".into()))?;
+    let libc = package(&index, "libc6").ok_or_else(|| index_err("no libc6 package".into()))?;
+
+    let manifest_path = dir.join("kernel.json");
+    let old: Option<Manifest> = std::fs::read_to_string(&manifest_path)
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok());
+    let need_libc = needs_newer_libc(&uml.depends);
+    if let Some(m) = &old {
+        let libc_same = m.libc6.as_deref() == need_libc.then_some(libc.version.as_str());
+        if m.package_version == uml.version && libc_same {
+            if let Some(k) = m.kernel(&dir) {
+                eprintln!("{suite}: user-mode-linux {} already here", uml.version);
+                return Ok(k);
+            }
+        }
+    }
+
+    let deb = download_deb(mirror, suite, &uml, &dir)?;
+    let linux = dir.join("linux");
+    extract_linux(&deb, &linux)?;
+    let bytes = std::fs::read(&linux).map_err(io_err(&linux))?;
+    let release = banner_release(&bytes).ok_or_else(|| FetchError::Unpack {
+        what: uml.filename.clone(),
+        why: "the linux binary has no `Linux version` banner".into(),
+    })?;
+    let _ = std::fs::remove_file(&deb);
+
+    let (libc6, loader) = if need_libc {
+        let deb = download_deb(mirror, suite, &libc, &dir)?;
+        let root = dir.join("libc6");
+        let _ = std::fs::remove_dir_all(&root);
+        let data = deb_data(&deb)?;
+        tar::Archive::new(&data[..])
+            .unpack(&root)
+            .map_err(|e| FetchError::Unpack {
+                what: libc.filename.clone(),
+                why: e.to_string(),
+            })?;
+        let _ = std::fs::remove_file(&deb);
+        let loader = find_loader(&root).ok_or_else(|| FetchError::Unpack {
+            what: libc.filename.clone(),
+            why: "no ld-linux-x86-64.so.2 in it".into(),
+        })?;
+        let rel = loader.strip_prefix(&dir).unwrap_or(&loader).to_owned();
+        (Some(libc.version.clone()), Some(rel))
+    } else {
+        (None, None)
+    };
+    let manifest = Manifest {
+        suite: suite.to_owned(),
+        package_version: uml.version.clone(),
+        release,
+        url: format!("{}/{}", mirror.uri, uml.filename),
+        sha256: uml.sha256.clone(),
+        libc6,
+        loader,
+    };
+    let text = serde_json::to_string_pretty(&manifest).expect("a manifest serialises") + "\n";
+    std::fs::write(&manifest_path, text).map_err(io_err(&manifest_path))?;
+    let k = manifest.kernel(&dir).ok_or_else(|| FetchError::Unpack {
+        what: uml.filename.clone(),
+        why: "the kernel vanished after unpacking".into(),
+    })?;
+    eprintln!("{suite}: Linux {} ready ({})", k.release, k.linux.display());
+    Ok(k)
+}
+
+/// Checks the `InRelease` signature with gpgv when gpgv and the keyring are there; says
+/// so on stderr when it could not (the index hashes are still checked against it).
+fn verify_signature(dir: &Path, inrelease: &[u8], keyring: &Path, suite: &str) {
+    let path = dir.join("InRelease");
+    if std::fs::write(&path, inrelease).is_err() || !keyring.is_file() {
+        eprintln!(
+            "{suite}: note: InRelease signature not checked (no keyring {})",
+            keyring.display()
+        );
+        return;
+    }
+    let out = Command::new("gpgv")
+        .arg("--keyring")
+        .arg(keyring)
+        .arg(&path)
+        .output();
+    match out {
+        Ok(o) if o.status.success() => {}
+        Ok(o) => eprintln!(
+            "{suite}: warning: gpgv did not accept InRelease: {}",
+            String::from_utf8_lossy(&o.stderr).trim()
+        ),
+        Err(e) => eprintln!("{suite}: note: InRelease signature not checked (gpgv: {e})"),
+    }
+    let _ = std::fs::remove_file(&path);
+}
+
+/// The SHA-256 `InRelease` gives for `name`.
+pub fn release_sha256(inrelease: &str, name: &str) -> Option<String> {
+    let mut in_sha = false;
+    for line in inrelease.lines() {
+        if !line.starts_with(' ') {
+            in_sha = line.trim_end() == "SHA256:";
+            continue;
+        }
+        if in_sha {
+            let parts: Vec<&str> = line.split_whitespace().collect();
+            if let [hash, _size, file] = parts[..] {
+                if file == name {
+                    return Some(hash.to_owned());
+                }
+            }
+        }
+    }
+    None
+}
+
+/// One package's stanza in a `Packages` index, the fields the fetch uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Package {
+    pub version: String,
+    pub filename: String,
+    pub size: u64,
+    pub sha256: String,
+    pub depends: String,
+}
+
+/// The stanza of `name` in a `Packages` index (the last one, should there be several).
+pub fn package(index: &str, name: &str) -> Option<Package> {
+    let head = format!("Package: {name}\n");
+    index
+        .split("\n\n")
+        .filter(|s| s.trim_start().starts_with(&head))
+        .filter_map(|stanza| {
+            let field = |f: &str| {
+                stanza.lines().find_map(|l| {
+                    l.strip_prefix(f)
+                        .and_then(|r| r.strip_prefix(": "))
+                        .map(str::to_owned)
+                })
+            };
+            Some(Package {
+                version: field("Version")?,
+                filename: field("Filename")?,
+                size: field("Size")?.parse().ok()?,
+                sha256: field("SHA256")?,
+                depends: field("Depends").unwrap_or_default(),
+            })
+        })
+        .last()
+}
+
+/// Whether a `Depends:` field asks for a newer C library than this process runs on
+/// (`libc6 (>= 2.38)` against the host's 2.36).
+fn needs_newer_libc(depends: &str) -> bool {
+    let Some(want) = depends.split(',').find_map(|d| {
+        let d = d.trim();
+        d.strip_prefix("libc6 (>= ")
+            .and_then(|r| r.strip_suffix(')'))
+            .map(str::to_owned)
+    }) else {
+        return false;
+    };
+    match host_libc() {
+        Some(have) => version_tuple(&have) < version_tuple(&want),
+        None => true,
+    }
+}
+
+fn version_tuple(v: &str) -> Vec<u32> {
+    v.split(|c: char| !c.is_ascii_digit())
+        .map_while(|p| p.parse().ok())
+        .collect()
+}
+
+/// The host's glibc version, when it is glibc.
+fn host_libc() -> Option<String> {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // gnu_get_libc_version is glibc's own.
+    {
+        extern "C" {
+            fn gnu_get_libc_version() -> *const libc::c_char;
+        }
+        // SAFETY: returns a static NUL-terminated string.
+        let v = unsafe { std::ffi::CStr::from_ptr(gnu_get_libc_version()) };
+        Some(v.to_string_lossy().into_owned())
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    {
+        None
+    }
+}
+
+fn download_deb(
+    mirror: &Mirror,
+    suite: &str,
+    pkg: &Package,
+    dir: &Path,
+) -> Result<PathBuf, FetchError> {
+    let name = pkg.filename.rsplit('/').next().unwrap_or(&pkg.filename);
+    let path = dir.join(name);
+    if let Ok(bytes) = std::fs::read(&path) {
+        if sha256_hex(&bytes) == pkg.sha256 {
+            return Ok(path);
+        }
+    }
+    let url = format!("{}/{}", mirror.uri, pkg.filename);
+    let label = format!("{suite}: {name} ({:.1} MB)", pkg.size as f64 / 1e6);
+    let bytes = http_get(&url, Some(&label))?;
+    check_sha256(&url, &bytes, &pkg.sha256)?;
+    let part = path.with_extension("part");
+    std::fs::write(&part, &bytes).map_err(io_err(&part))?;
+    std::fs::rename(&part, &path).map_err(io_err(&path))?;
+    Ok(path)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn check_sha256(what: &str, bytes: &[u8], want: &str) -> Result<(), FetchError> {
+    let got = sha256_hex(bytes);
+    if got != want {
+        return Err(FetchError::Checksum {
+            what: what.to_owned(),
+            got,
+            want: want.to_owned(),
+        });
+    }
+    Ok(())
+}
+
+/// The members of an `ar` archive (a .deb is one): name and contents.
+pub fn ar_members(bytes: &[u8]) -> Result<Vec<(String, &[u8])>, String> {
+    let body = bytes
+        .strip_prefix(b"!<arch>\n")
+        .ok_or("not an ar archive (a .deb is one)")?;
+    let mut out = Vec::new();
+    let mut at = 0;
+    while at + 60 <= body.len() {
+        let header = &body[at..at + 60];
+        let name = String::from_utf8_lossy(&header[..16])
+            .trim_end()
+            .trim_end_matches('/')
+            .to_owned();
+        let size: usize = String::from_utf8_lossy(&header[48..58])
+            .trim()
+            .parse()
+            .map_err(|_| format!("bad size in the ar header of `{name}`"))?;
+        let start = at + 60;
+        let end = start
+            .checked_add(size)
+            .filter(|&e| e <= body.len())
+            .ok_or_else(|| format!("`{name}` runs past the end of the archive"))?;
+        out.push((name, &body[start..end]));
+        at = end + (size & 1);
+    }
+    Ok(out)
+}
+
+/// The uncompressed `data.tar` of a .deb.
+fn deb_data(deb: &Path) -> Result<Vec<u8>, FetchError> {
+    let what = deb.display().to_string();
+    let unpack = |why: String| FetchError::Unpack {
+        what: what.clone(),
+        why,
+    };
+    let bytes = std::fs::read(deb).map_err(io_err(deb))?;
+    let members = ar_members(&bytes).map_err(unpack)?;
+    let (name, data) = members
+        .iter()
+        .find(|(n, _)| n.starts_with("data.tar"))
+        .ok_or_else(|| unpack("no data.tar member".into()))?;
+    let mut out = Vec::new();
+    match name.as_str() {
+        "data.tar.xz" => lzma_rs::xz_decompress(&mut &data[..], &mut out)
+            .map_err(|e| unpack(format!("data.tar.xz: {e}")))?,
+        "data.tar" => out.extend_from_slice(data),
+        other => {
+            return Err(unpack(format!(
+                "{other}: only xz-compressed packages are unpacked (Debian's user-mode-linux and libc6 are)"
+            )))
+        }
+    }
+    Ok(out)
+}
+
+/// Writes the package's `usr/bin/linux.uml` (or `linux`) to `dest`.
+fn extract_linux(deb: &Path, dest: &Path) -> Result<(), FetchError> {
+    let what = deb.display().to_string();
+    let unpack = |why: String| FetchError::Unpack {
+        what: what.clone(),
+        why,
+    };
+    let data = deb_data(deb)?;
+    let mut archive = tar::Archive::new(&data[..]);
+    for entry in archive.entries().map_err(|e| unpack(e.to_string()))? {
+        let mut entry = entry.map_err(|e| unpack(e.to_string()))?;
+        let path = entry
+            .path()
+            .map_err(|e| unpack(e.to_string()))?
+            .into_owned();
+        let p = path.to_string_lossy();
+        let p = p.trim_start_matches("./");
+        if (p == "usr/bin/linux.uml" || p == "usr/bin/linux")
+            && entry.header().entry_type().is_file()
+        {
+            let part = dest.with_extension("part");
+            let mut f = std::fs::File::create(&part).map_err(io_err(&part))?;
+            std::io::copy(&mut entry, &mut f).map_err(io_err(&part))?;
+            drop(f);
+            set_executable(&part)?;
+            std::fs::rename(&part, dest).map_err(io_err(dest))?;
+            return Ok(());
+        }
+    }
+    Err(unpack("no usr/bin/linux.uml in it".into()))
+}
+
+fn set_executable(path: &Path) -> Result<(), FetchError> {
+    #[cfg(unix)]
+    // Permission bits are Unix's.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755))
+            .map_err(io_err(path))?;
+    }
+    let _ = path;
+    Ok(())
+}
+
+/// The real file (not a symlink) `ld-linux-x86-64.so.2` below `root`.
+fn find_loader(root: &Path) -> Option<PathBuf> {
+    let mut stack = vec![root.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).ok()?.flatten() {
+            let t = e.file_type().ok()?;
+            if t.is_dir() {
+                stack.push(e.path());
+            } else if t.is_file() && e.file_name() == "ld-linux-x86-64.so.2" {
+                return Some(e.path());
+            }
+        }
+    }
+    None
+}
+
+/// The interpreter path written into a kernel that runs with its own suite's loader:
+/// relative, resolved in the suite's folder (the kernel is started there).
+pub const OWN_INTERP: &str = "./ld.so";
+/// The copy of such a kernel with [`OWN_INTERP`] as its interpreter.
+pub const OWN_LINUX: &str = "linux.own-libc";
+
+/// For a kernel that needs its own suite's C library: `<suite>/linux.own-libc`, the
+/// kernel with its ELF interpreter (PT_INTERP) rewritten to `./ld.so`, and `<suite>/ld.so`,
+/// a link to the suite's loader; made once. Returns the copy and the folder to start it in.
+///
+/// Starting the kernel as `ld.so linux ...` does not work: the host then sets the program
+/// break after ld.so, not after the kernel, and UML 6.12 sizes its memory from it (`Too few
+/// physical memory!`); UML 7.2 re-executes /proc/self/exe, which is then ld.so itself.
+pub fn own_libc_kernel(kernel: &Kernel) -> Result<(PathBuf, PathBuf), String> {
+    let loader = kernel.loader.as_ref().ok_or("no loader of its own")?;
+    let dir = kernel
+        .linux
+        .parent()
+        .ok_or("the kernel has no folder")?
+        .to_owned();
+    let copy = dir.join(OWN_LINUX);
+    let link = dir.join("ld.so");
+    if !link.exists() {
+        let target = loader.strip_prefix(&dir).unwrap_or(loader);
+        #[cfg(unix)]
+        // Symbolic links as Unix makes them.
+        std::os::unix::fs::symlink(target, &link)
+            .map_err(|e| format!("cannot link {}: {e}", link.display()))?;
+        let _ = target;
+    }
+    if !copy.is_file() {
+        let mut bytes = std::fs::read(&kernel.linux)
+            .map_err(|e| format!("cannot read {}: {e}", kernel.linux.display()))?;
+        set_interp(&mut bytes, OWN_INTERP)?;
+        let part = copy.with_extension("part");
+        std::fs::write(&part, &bytes)
+            .map_err(|e| format!("cannot write {}: {e}", part.display()))?;
+        set_executable(&part).map_err(|e| e.to_string())?;
+        std::fs::rename(&part, &copy)
+            .map_err(|e| format!("cannot write {}: {e}", copy.display()))?;
+    }
+    Ok((copy, dir))
+}
+
+/// Rewrites the PT_INTERP string of a 64-bit little-endian ELF executable in place; the new
+/// path must fit the old one's room.
+pub fn set_interp(elf: &mut [u8], interp: &str) -> Result<(), String> {
+    const PT_INTERP: u32 = 3;
+    let u16_at = |b: &[u8], o: usize| {
+        b.get(o..o + 2)
+            .map(|s| u16::from_le_bytes([s[0], s[1]]) as usize)
+    };
+    let u64_at = |b: &[u8], o: usize| {
+        b.get(o..o + 8)
+            .map(|s| u64::from_le_bytes(s.try_into().expect("8 bytes")) as usize)
+    };
+    if !elf.starts_with(b"\x7fELF\x02\x01") {
+        return Err("not a 64-bit little-endian ELF file".into());
+    }
+    let bad = || "a damaged ELF header".to_owned();
+    let phoff = u64_at(elf, 0x20).ok_or_else(bad)?;
+    let phentsize = u16_at(elf, 0x36).ok_or_else(bad)?;
+    let phnum = u16_at(elf, 0x38).ok_or_else(bad)?;
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        let kind = elf
+            .get(ph..ph + 4)
+            .map(|s| u32::from_le_bytes(s.try_into().expect("4 bytes")))
+            .ok_or_else(bad)?;
+        if kind != PT_INTERP {
+            continue;
+        }
+        let off = u64_at(elf, ph + 8).ok_or_else(bad)?;
+        let size = u64_at(elf, ph + 32).ok_or_else(bad)?;
+        if interp.len() + 1 > size {
+            return Err(format!(
+                "`{interp}` does not fit the interpreter's {size} bytes"
+            ));
+        }
+        let slot = elf.get_mut(off..off + size).ok_or_else(bad)?;
+        slot.fill(0);
+        slot[..interp.len()].copy_from_slice(interp.as_bytes());
+        return Ok(());
+    }
+    Err("no interpreter (PT_INTERP) to rewrite".into())
+}
+
+/// A plain-HTTP GET (Debian's archive is served over HTTP; apt authenticates the files
+/// by signature and hash, as this fetch does). Follows redirects to other `http://`
+/// addresses. With a label, prints progress to stderr.
+pub fn http_get(url: &str, label: Option<&str>) -> Result<Vec<u8>, FetchError> {
+    let mut url = url.to_owned();
+    for _ in 0..=MAX_REDIRECTS {
+        match get_once(&url, label)? {
+            Got::Body(b) => return Ok(b),
+            Got::Redirect(to) => url = to,
+        }
+    }
+    Err(FetchError::Http {
+        url,
+        why: format!("more than {MAX_REDIRECTS} redirects"),
+    })
+}
+
+enum Got {
+    Body(Vec<u8>),
+    Redirect(String),
+}
+
+fn get_once(url: &str, label: Option<&str>) -> Result<Got, FetchError> {
+    let http = |why: String| FetchError::Http {
+        url: url.to_owned(),
+        why,
+    };
+    let rest = url.strip_prefix("http://").ok_or_else(|| {
+        http("only http:// archives are supported (apt's default for deb.debian.org)".into())
+    })?;
+    let (hostport, path) = match rest.find('/') {
+        Some(i) => (&rest[..i], &rest[i..]),
+        None => (rest, "/"),
+    };
+    let addr = if hostport.contains(':') {
+        hostport.to_owned()
+    } else {
+        format!("{hostport}:80")
+    };
+    let stream = TcpStream::connect(&addr).map_err(|e| http(format!("cannot connect: {e}")))?;
+    stream
+        .set_read_timeout(Some(READ_TIMEOUT))
+        .map_err(|e| http(e.to_string()))?;
+    let mut w = &stream;
+    write!(
+        w,
+        "GET {path} HTTP/1.1\r\nHost: {hostport}\r\nUser-Agent: tcplab/{}\r\nAccept-Encoding: identity\r\nConnection: close\r\n\r\n",
+        env!("CARGO_PKG_VERSION")
+    )
+    .map_err(|e| http(e.to_string()))?;
+    let mut r = BufReader::new(&stream);
+    let mut status = String::new();
+    r.read_line(&mut status).map_err(|e| http(e.to_string()))?;
+    let code: u16 = status
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| http(format!("not an HTTP answer: {:?}", status.trim())))?;
+    let mut length: Option<usize> = None;
+    let mut chunked = false;
+    let mut location = None;
+    loop {
+        let mut line = String::new();
+        r.read_line(&mut line).map_err(|e| http(e.to_string()))?;
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        if let Some((k, v)) = line.split_once(':') {
+            let v = v.trim();
+            match k.to_ascii_lowercase().as_str() {
+                "content-length" => length = v.parse().ok(),
+                "transfer-encoding" => chunked = v.eq_ignore_ascii_case("chunked"),
+                "location" => location = Some(v.to_owned()),
+                _ => {}
+            }
+        }
+    }
+    if (300..400).contains(&code) {
+        let to = location.ok_or_else(|| http(format!("HTTP {code} without a Location")))?;
+        let to = if to.starts_with('/') {
+            format!("http://{hostport}{to}")
+        } else {
+            to
+        };
+        return Ok(Got::Redirect(to));
+    }
+    if code != 200 {
+        return Err(http(status.trim().to_owned()));
+    }
+    let mut body = Vec::with_capacity(length.unwrap_or(0));
+    if chunked {
+        loop {
+            let mut line = String::new();
+            r.read_line(&mut line).map_err(|e| http(e.to_string()))?;
+            let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16)
+                .map_err(|_| http(format!("bad chunk size {:?}", line.trim())))?;
+            if size == 0 {
+                break;
+            }
+            let start = body.len();
+            body.resize(start + size, 0);
+            r.read_exact(&mut body[start..])
+                .map_err(|e| http(e.to_string()))?;
+            let mut crlf = [0u8; 2];
+            r.read_exact(&mut crlf).map_err(|e| http(e.to_string()))?;
+        }
+    } else {
+        let mut buf = vec![0u8; 256 * 1024];
+        let mut next_report = 0.25;
+        loop {
+            let n = r.read(&mut buf).map_err(|e| http(e.to_string()))?;
+            if n == 0 {
+                break;
+            }
+            body.extend_from_slice(&buf[..n]);
+            if let (Some(label), Some(total)) = (label, length) {
+                let done = body.len() as f64 / total.max(1) as f64;
+                if done >= next_report && done < 1.0 {
+                    eprintln!("{label}: {:.0}%", done * 100.0);
+                    next_report += 0.25;
+                }
+            }
+            if length.is_some_and(|l| body.len() >= l) {
+                break;
+            }
+        }
+        if let Some(l) = length.filter(|&l| body.len() < l) {
+            return Err(http(format!(
+                "the connection closed after {} of {l} bytes",
+                body.len()
+            )));
+        }
+    }
+    if let Some(label) = label {
+        eprintln!("{label}: done");
+    }
+    Ok(Got::Body(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mirror_comes_from_a_deb822_source_not_the_security_one() {
+        let text = "Types: deb\nURIs: http://deb.example/debian-security\nSuites: bookworm-security\nComponents: main\n\nTypes: deb\nURIs: http://deb.example/debian/\nSuites: bookworm bookworm-updates\nComponents: main\nSigned-By: /k.gpg\n";
+        let m = mirror_from_deb822(text).unwrap();
+        assert_eq!(m.uri, "http://deb.example/debian");
+        assert_eq!(m.keyring, PathBuf::from("/k.gpg"));
+        let list =
+            "# comment\ndeb [arch=amd64 signed-by=/x.gpg] http://m.example/debian bookworm main\n";
+        let m = mirror_from_list(list).unwrap();
+        assert_eq!(m.uri, "http://m.example/debian");
+        assert_eq!(m.keyring, PathBuf::from("/x.gpg"));
+    }
+
+    #[test]
+    fn a_packages_stanza_gives_version_file_and_hash() {
+        let index = "Package: libc6\nVersion: 2.41-12\nFilename: pool/main/g/glibc/libc6_2.41-12_amd64.deb\nSize: 10\nSHA256: ab\n\nPackage: user-mode-linux\nVersion: 6.12um1+b22\nDepends: libc6 (>= 2.38)\nFilename: pool/main/u/user-mode-linux/u.deb\nSize: 35777868\nSHA256: cd\n";
+        let p = package(index, "user-mode-linux").unwrap();
+        assert_eq!(p.version, "6.12um1+b22");
+        assert_eq!(p.size, 35777868);
+        assert_eq!(p.depends, "libc6 (>= 2.38)");
+        assert!(package(index, "user-mode").is_none());
+        let rel = "Origin: Debian\nMD5Sum:\n 00 1 main/binary-amd64/Packages.xz\nSHA256:\n 11 2 main/binary-amd64/Packages\n 22 3 main/binary-amd64/Packages.xz\n";
+        assert_eq!(
+            release_sha256(rel, "main/binary-amd64/Packages.xz").as_deref(),
+            Some("22")
+        );
+    }
+
+    #[test]
+    fn ar_members_are_read_and_a_torn_archive_is_refused() {
+        let mut deb = b"!<arch>\n".to_vec();
+        for (name, body) in [("debian-binary", &b"2.0\n"[..]), ("data.tar", &b"abc"[..])] {
+            deb.extend_from_slice(
+                format!(
+                    "{name:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+                    0,
+                    0,
+                    0,
+                    100644,
+                    body.len()
+                )
+                .as_bytes(),
+            );
+            deb.extend_from_slice(body);
+            if body.len() % 2 == 1 {
+                deb.push(b'\n');
+            }
+        }
+        let m = ar_members(&deb).unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(m[1], ("data.tar".to_owned(), &b"abc"[..]));
+        assert!(ar_members(&deb[..deb.len() - 3]).is_err());
+        assert!(ar_members(b"PK\x03\x04").is_err());
+    }
+}
