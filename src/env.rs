@@ -48,6 +48,10 @@ pub struct Environment {
     pub guest: Option<Guest>,
 }
 
+/// The congestion controls whose presence is a fact (`cc_bbr_available`): Linux's default
+/// ones and the one this kind of machine uses.
+const CONGESTION_CONTROLS: &[&str] = &["reno", "cubic", "bbr"];
+
 /// The address whose metrics cache entry the record keeps: the lab's peers are on loopback.
 const METRICS_PEER: std::net::Ipv4Addr = std::net::Ipv4Addr::LOCALHOST;
 
@@ -233,6 +237,16 @@ impl Environment {
         }
         if let Some(cc) = self.sysctls.get("net.ipv4.tcp_congestion_control") {
             facts.insert("cc_sndbuf_expand".to_owned(), sndbuf_expand(cc));
+        }
+        // Which of the usual algorithms the kernel has (built in or loaded): 1 or 0.
+        if let Some(list) = self
+            .sysctls
+            .get("net.ipv4.tcp_available_congestion_control")
+        {
+            for cc in CONGESTION_CONTROLS {
+                let there = list.split_whitespace().any(|a| a == *cc);
+                facts.insert(format!("cc_{cc}_available"), i64::from(there));
+            }
         }
         if let Some(mtu) = self.lo_mtu {
             facts.insert("lo_mtu".to_owned(), i64::from(mtu));

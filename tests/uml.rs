@@ -229,8 +229,8 @@ fn a_guest_that_dies_mid_run_keeps_the_records_already_received() {
     )
     .unwrap();
     let params = s.resolve_params(&[]).unwrap();
-    let env = tcplab::env::Environment::current();
-    let r = tcplab::lab::run_scenario(&s, &params, &env, None);
+    let r = tcplab::lab::run_scenario(tcplab::engine::Engine::Std, &s, &params)
+        .expect("the run's room can be set up");
     let json = serde_json::to_string(&r).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let line_file = dir.path().join("record.line");

@@ -57,6 +57,10 @@ pub const FACTS: &[&str] = &[
     "rmem_default",
     // The congestion control's send-buffer multiplier (bbr 3, others 2; tcp_sndbuf_expand).
     "cc_sndbuf_expand",
+    // 1 when the kernel has that congestion control (tcp_available_congestion_control).
+    "cc_reno_available",
+    "cc_cubic_available",
+    "cc_bbr_available",
     // The loopback MTU, and what one segment of it costs in a send buffer.
     "lo_mtu",
     "tcp_per_mss",
@@ -64,6 +68,9 @@ pub const FACTS: &[&str] = &[
     "metrics_reordering",
     "metrics_cwnd",
     "metrics_ssthresh",
+    // The kernel's release as one number, major x 1000000 + minor x 1000 + patch (6.18.44:
+    // 6018044), which [[expect.<os>.kernels]] ranges are decided by (env::KERNEL_VERSION_FACT).
+    "kernel_version",
     // 1 when the run happened in a clean room of its own, 0 in the host's namespace.
     CLEAN_ROOM,
 ];

@@ -103,14 +103,17 @@ fn run_job(job_path: &Path, started: Instant) -> anyhow::Result<()> {
     let text = std::fs::read_to_string(job_path)
         .with_context(|| format!("cannot read the job {}", job_path.display()))?;
     let job: Job = serde_json::from_str(&text).context("the job is not valid")?;
-    // The scenarios too: they may live under /tmp, which the guest's tmpfs covers next.
+    // /proc first: checking a scenario reads the kernel's counter names there (the guest's
+    // own, not the host's, which hostfs would show through an unmounted /proc).
+    mount_guest(&[("proc", "/proc"), ("sysfs", "/sys")])?;
+    // The scenarios before the tmpfs: they may live under /tmp, which it covers.
     let mut scenarios = Vec::new();
     for item in &job.items {
         let s = scenario::load(Some(&job.scenarios_dir), &item.path)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         scenarios.push(s);
     }
-    mount_guest()?;
+    mount_guest(&[("tmpfs", "/tmp")])?;
     crate::sys::loopback_up().context("cannot bring lo up")?;
     let mut env = Environment::current();
     env.guest = Some(job.guest.clone());
@@ -148,9 +151,9 @@ fn run_job(job_path: &Path, started: Instant) -> anyhow::Result<()> {
 
 #[cfg(target_os = "linux")]
 // The guest is Linux: mount(2) with Linux's flags.
-fn mount_guest() -> anyhow::Result<()> {
+fn mount_guest(mounts: &[(&str, &str)]) -> anyhow::Result<()> {
     use std::ffi::CString;
-    for (fstype, target) in [("proc", "/proc"), ("sysfs", "/sys"), ("tmpfs", "/tmp")] {
+    for &(fstype, target) in mounts {
         let src = CString::new(fstype).expect("no NUL");
         let dst = CString::new(target).expect("no NUL");
         // SAFETY: NUL-terminated strings that outlive the call; no data argument.
@@ -172,7 +175,8 @@ fn mount_guest() -> anyhow::Result<()> {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn mount_guest() -> anyhow::Result<()> {
+fn mount_guest(mounts: &[(&str, &str)]) -> anyhow::Result<()> {
+    let _ = mounts;
     anyhow::bail!("the guest init runs in a Linux kernel only")
 }
 
