@@ -15,7 +15,7 @@ use socket2::{SockAddr, Socket};
 use super::steps::{ms, new_socket, ABSENT, CHILD_LIMIT, ENGINE_WAIT_LIMIT};
 use super::{ActorCtx, Addrs, FrameCheck, StepResult, MAX_TAGGED_WRITERS};
 use crate::event::{millis, Outcome};
-use crate::scenario::{Expr, How, ParamValue, SigPipe, SockOpt};
+use crate::scenario::{Expr, How, ParamValue, Queue, SigPipe, SockOpt};
 use crate::sys;
 
 /// The engine error of a `read_messages`/`write_messages` step with too many writers.
@@ -243,10 +243,11 @@ impl ReadToEof {
     }
 }
 
-/// `wait_bytes`: how many bytes to wait for, and for how long.
+/// `wait_bytes`: which queue, how many bytes to wait for, and for how long.
 pub(super) struct WaitBytes {
     pub want: usize,
     pub limit: Duration,
+    pub queue: Queue,
 }
 
 impl WaitBytes {
@@ -254,11 +255,29 @@ impl WaitBytes {
         ctx: &impl ActorCtx,
         bytes: &Expr,
         timeout_ms: &Option<Expr>,
+        queue: Queue,
     ) -> Result<Self, String> {
         Ok(WaitBytes {
             want: ctx.eval_size(bytes)?,
             limit: eval_opt(ctx, timeout_ms)?.map_or(ENGINE_WAIT_LIMIT, ms),
+            queue,
         })
+    }
+
+    /// The queue's length now.
+    pub fn read(&self, s: &Socket) -> io::Result<usize> {
+        match self.queue {
+            Queue::In => sys::bytes_queued(s),
+            Queue::Unacked => sys::bytes_unacked(s),
+        }
+    }
+
+    /// Whether the queue is where the step waits for it.
+    pub fn reached(&self, queued: usize) -> bool {
+        match self.queue {
+            Queue::In => queued >= self.want,
+            Queue::Unacked => queued <= self.want,
+        }
     }
 
     /// Records the wait, begun at `at_ms` and lasting `elapsed_ms`, and its figures.
@@ -273,15 +292,25 @@ impl WaitBytes {
         elapsed_ms: f64,
         r: &mut StepResult,
     ) {
+        let (op, note) = match self.queue {
+            Queue::In => (
+                "ioctl(FIONREAD) until enough",
+                format!("{queued} bytes queued"),
+            ),
+            Queue::Unacked => (
+                "ioctl(SIOCOUTQ) until acknowledged",
+                format!("{queued} bytes not yet acknowledged"),
+            ),
+        };
         ctx.record(
-            "ioctl(FIONREAD) until enough",
+            op,
             Some(sock),
             Some(self.want as u64),
             Some(queued as i64),
             outcome.clone(),
             at_ms,
             elapsed_ms,
-            Some(format!("{queued} bytes queued")),
+            Some(note),
         );
         r.value = Some(queued as i64);
         r.outcome = outcome;

@@ -298,18 +298,19 @@ pub(super) fn execute(ctx: &mut Ctx<'_>, step: &Step) -> StepOutcome {
             sock,
             bytes,
             timeout_ms,
+            queue,
         } => {
-            let a = args::WaitBytes::eval(ctx, bytes, timeout_ms)?;
+            let a = args::WaitBytes::eval(ctx, bytes, timeout_ms, *queue)?;
             let s = ctx.socket(sock)?;
             let t0 = Instant::now();
             let at = ctx.now_ms();
             let mut queued = 0;
             let outcome = loop {
-                match sys::bytes_queued(&s) {
+                match a.read(&s) {
                     Ok(q) => queued = q,
                     Err(e) => break Outcome::from_io(&e),
                 }
-                if queued >= a.want {
+                if a.reached(queued) {
                     break Outcome::Ok;
                 }
                 if ctx.cancelled() || t0.elapsed() >= a.limit {

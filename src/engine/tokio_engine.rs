@@ -1132,17 +1132,18 @@ async fn execute(ctx: &mut Ctx, step: &Step) -> StepOutcome {
             sock,
             bytes,
             timeout_ms,
+            queue,
         } => {
-            let a = args::WaitBytes::eval(ctx, bytes, timeout_ms)?;
+            let a = args::WaitBytes::eval(ctx, bytes, timeout_ms, *queue)?;
             let t0 = Instant::now();
             let at = ctx.now_ms();
             let mut queued = 0;
             let outcome = loop {
-                match ctx.with_socket(sock, sys::bytes_queued)? {
+                match ctx.with_socket(sock, |s| a.read(s))? {
                     Ok(q) => queued = q,
                     Err(e) => break Outcome::from_io(&e),
                 }
-                if queued >= a.want {
+                if a.reached(queued) {
                     break Outcome::Ok;
                 }
                 if ctx.cancelled() || t0.elapsed() >= a.limit {

@@ -20,7 +20,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 pub use expr::{Expr, ExprError, Lookup};
-pub use step::{Action, How, PollFor, SigPipe, SockOpt, Step, Take, ValueType};
+pub use step::{Action, How, PollFor, Queue, SigPipe, SockOpt, Step, Take, ValueType};
 
 /// The environment facts an expression may name, besides the parameters.
 ///

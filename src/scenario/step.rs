@@ -158,6 +158,17 @@ pub enum How {
     Both,
 }
 
+/// Which queue a `wait_bytes` step watches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Queue {
+    /// Bytes received and waiting to be read (FIONREAD), until at least `bytes`.
+    #[default]
+    In,
+    /// Bytes sent and not yet acknowledged (SIOCOUTQ, Linux), until at most `bytes`.
+    Unacked,
+}
+
 /// The poll(2) event a `poll` step waits for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -305,11 +316,15 @@ pub enum Action {
         buf: Expr,
         times: Expr,
     },
-    /// Waits until at least `bytes` bytes are queued for reading (FIONREAD); reads nothing.
+    /// Waits until at least `bytes` bytes are queued for reading (FIONREAD; reads nothing),
+    /// or with `queue = "unacked"` until at most `bytes` sent bytes are not yet
+    /// acknowledged by the peer (SIOCOUTQ; `bytes = 0`: everything was acknowledged).
     WaitBytes {
         sock: String,
         bytes: Expr,
         timeout_ms: Option<Expr>,
+        #[serde(default)]
+        queue: Queue,
     },
     Set {
         sock: String,
