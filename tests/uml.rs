@@ -295,39 +295,17 @@ fn a_kernel_that_fails_for_the_short_xsave_buffer_boots_again_with_the_shim() {
 
 // ---- Expectations for a range of kernels ---------------------------------------------
 
-const RANGED: &str = r#"name = "ranged"
-title = "t"
-summary = "s"
-description = "d"
-source = "s"
-
-[[actors]]
-name = "server"
-steps = [
-  { op = "bind", as = "p" },
-  { op = "signal", sync = "bound" },
-]
-
-[[actors]]
-name = "client"
-steps = [
-  { op = "wait", sync = "bound" },
-  { op = "connect", id = "dial", to = "p", as = "c" },
-]
-
-[observations]
-dial = { step = "dial", take = "outcome", help = "h" }
-
-[expect.linux]
-measured = "m"
-dial = "ECONNREFUSED"
-
+/// tests/fixtures/refused-minimal.toml with a kernel range whose bounds each test fills in.
+const RANGED: &str = concat!(
+    include_str!("fixtures/refused-minimal.toml"),
+    r#"
 [[expect.linux.kernels]]
 range = "RANGE"
 measured = "UML 5.10.46 (test)"
 why = "an example"
 dial = "ok"
-"#;
+"#
+);
 
 #[test]
 fn check_rejects_a_kernel_range_that_holds_no_version() {

@@ -287,33 +287,8 @@ mod tests {
         assert!(e.contains("empty comparator"), "{e}");
     }
 
-    const SCENARIO: &str = r#"name = "t"
-title = "t"
-summary = "s"
-description = "d"
-source = "s"
-
-[[actors]]
-name = "server"
-steps = [
-  { op = "bind", as = "p" },
-  { op = "signal", sync = "bound" },
-]
-
-[[actors]]
-name = "client"
-steps = [
-  { op = "wait", sync = "bound" },
-  { op = "connect", id = "dial", to = "p", as = "c" },
-]
-
-[observations]
-dial = { step = "dial", take = "outcome", help = "h" }
-
-[expect.linux]
-measured = "m"
-dial = "ECONNREFUSED"
-"#;
+    /// The shared minimal scenario (tests/fixtures/refused-minimal.toml).
+    const SCENARIO: &str = include_str!("../../tests/fixtures/refused-minimal.toml");
 
     fn with(extra: &str) -> Result<super::super::Scenario, super::super::ScenarioError> {
         super::super::parse(
