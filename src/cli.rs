@@ -264,7 +264,13 @@ pub fn run() -> anyhow::Result<ExitCode> {
         }
     };
     let dir = scenario_dir(cli.scenarios.as_deref());
-    if matches!(cli.command, Command::Run(_) | Command::Env { .. }) {
+    let makes_rooms = match &cli.command {
+        // A guest kernel makes its own rooms; the host side only boots it.
+        Command::Run(args) => args.kernel.is_none(),
+        Command::Env { .. } => true,
+        _ => false,
+    };
+    if makes_rooms {
         // Before the first thread: an unprivileged process can enter a user namespace of
         // its own, in which it can make clean rooms, only while it is single-threaded.
         room::prepare();
