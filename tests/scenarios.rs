@@ -6,10 +6,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use tcplab::engine::Engine;
-use tcplab::env::Netns;
-use tcplab::lab::{run_in_room, run_scenario};
+use tcplab::lab::run_scenario;
 use tcplab::record::Record;
-use tcplab::room::{self, RoomChoice, RoomPlan};
+use tcplab::room;
 use tcplab::scenario::{self, Basis, Scenario};
 use tcplab::verdict::Status;
 
@@ -244,83 +243,90 @@ fn backlog_admits_backlog_plus_one_for_several_backlogs() {
 
 // ---- the rules behind the figures ------------------------------------------------------
 
-/// The congestion controls a fresh namespace may choose (a clean room's
-/// net.ipv4.tcp_allowed_congestion_control), or `None` where no room can be made.
-fn allowed_congestion_controls() -> Option<Vec<String>> {
-    let host = tcplab::env::Environment::current();
-    let env = room::run_in(&RoomPlan::default(), &host, |env| env).ok()?;
-    if !env.room.as_ref()?.is_clean() {
-        return None;
-    }
-    Some(
-        env.sysctls["net.ipv4.tcp_allowed_congestion_control"]
-            .split_whitespace()
-            .map(str::to_owned)
-            .collect(),
-    )
-}
-
-/// tcp_sndbuf_expand's rule, written out here on its own: the congestion control's
-/// multiplier (bbr 3, the rest 2) x max(10 segments, reordering + 1) x 131328 bytes per
-/// loopback segment, capped at tcp_wmem's maximum.
-fn sndbuf_rule(r: &Record, congestion: &str, reordering: i64) -> i64 {
-    let facts = r.env.facts();
-    let multiplier = if congestion == "bbr" { 3 } else { 2 };
-    (multiplier * 10.max(reordering + 1) * facts["tcp_per_mss"]).min(facts["tcp_wmem_max"])
-}
-
-#[cfg(target_os = "linux")]
 // Congestion controls and the send-buffer rule are Linux's.
-#[test]
-fn buffer_sizes_and_write_block_follow_the_send_buffer_rule_under_every_allowed_congestion_control()
-{
-    let Some(allowed) = allowed_congestion_controls() else {
-        use std::io::Write;
-        let _ = writeln!(
-            std::io::stderr(),
-            "SKIPPED buffer_sizes_and_write_block_...: no clean room can be made here"
-        );
-        return;
-    };
-    assert!(
-        allowed.iter().any(|a| a == "reno"),
-        "reno is always allowed"
-    );
-    let host = tcplab::env::Environment::current();
-    for cc in &allowed {
-        let plan = RoomPlan {
-            choice: RoomChoice::Clean,
-            netns: Some(Netns {
-                profile: None,
-                set: [("net.ipv4.tcp_congestion_control".to_owned(), cc.clone())].into(),
-            }),
+#[cfg(target_os = "linux")]
+mod send_buffer_rule {
+    use super::*;
+    use tcplab::env::Netns;
+    use tcplab::lab::run_in_room;
+    use tcplab::room::{RoomChoice, RoomPlan};
+
+    /// The congestion controls a fresh namespace may choose (a clean room's
+    /// net.ipv4.tcp_allowed_congestion_control), or `None` where no room can be made.
+    fn allowed_congestion_controls() -> Option<Vec<String>> {
+        let host = tcplab::env::Environment::current();
+        let env = room::run_in(&RoomPlan::default(), &host, |env| env).ok()?;
+        if !env.room.as_ref()?.is_clean() {
+            return None;
+        }
+        Some(
+            env.sysctls["net.ipv4.tcp_allowed_congestion_control"]
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+        )
+    }
+
+    /// tcp_sndbuf_expand's rule, written out here on its own: the congestion control's
+    /// multiplier (bbr 3, the rest 2) x max(10 segments, reordering + 1) x 131328 bytes per
+    /// loopback segment, capped at tcp_wmem's maximum.
+    fn sndbuf_rule(r: &Record, congestion: &str, reordering: i64) -> i64 {
+        let facts = r.env.facts();
+        let multiplier = if congestion == "bbr" { 3 } else { 2 };
+        (multiplier * 10.max(reordering + 1) * facts["tcp_per_mss"]).min(facts["tcp_wmem_max"])
+    }
+
+    #[test]
+    fn buffer_sizes_and_write_block_follow_the_send_buffer_rule_under_every_allowed_congestion_control(
+    ) {
+        let Some(allowed) = allowed_congestion_controls() else {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED buffer_sizes_and_write_block_...: no clean room can be made here"
+            );
+            return;
         };
-        for engine in Engine::ALL {
-            for name in ["buffer-sizes", "write-block"] {
-                let s = named(name);
-                let params = s.resolve_params(&[]).expect("defaults resolve");
-                let r =
-                    run_in_room(engine, &s, &params, &plan, &host, None).expect("the room is made");
-                assert_eq!(r.verdict.status, Status::Pass, "{cc}: {}", explain(&r));
-                let int = |k: &str| match &r.observations[k] {
-                    tcplab::observe::Value::Int(v) => *v,
-                    other => panic!("{k}: {other:?}"),
-                };
-                if name == "buffer-sizes" {
-                    assert_eq!(
-                        r.observations["congestion"],
-                        tcplab::observe::Value::Text(cc.clone())
-                    );
-                    // A clean room: reordering is the namespace's setting, and the buffer
-                    // is exactly the rule's.
-                    assert_eq!(int("reordering"), 3);
-                    assert_eq!(int("snd_default"), sndbuf_rule(&r, cc, 3), "{cc}");
-                } else {
-                    // Sized by the handshake at least, grown with the window at most.
-                    assert!(
-                        int("sndbuf") >= sndbuf_rule(&r, cc, int("reordering")),
-                        "{cc}"
-                    );
+        assert!(
+            allowed.iter().any(|a| a == "reno"),
+            "reno is always allowed"
+        );
+        let host = tcplab::env::Environment::current();
+        for cc in &allowed {
+            let plan = RoomPlan {
+                choice: RoomChoice::Clean,
+                netns: Some(Netns {
+                    profile: None,
+                    set: [("net.ipv4.tcp_congestion_control".to_owned(), cc.clone())].into(),
+                }),
+            };
+            for engine in Engine::ALL {
+                for name in ["buffer-sizes", "write-block"] {
+                    let s = named(name);
+                    let params = s.resolve_params(&[]).expect("defaults resolve");
+                    let r = run_in_room(engine, &s, &params, &plan, &host, None)
+                        .expect("the room is made");
+                    assert_eq!(r.verdict.status, Status::Pass, "{cc}: {}", explain(&r));
+                    let int = |k: &str| match &r.observations[k] {
+                        tcplab::observe::Value::Int(v) => *v,
+                        other => panic!("{k}: {other:?}"),
+                    };
+                    if name == "buffer-sizes" {
+                        assert_eq!(
+                            r.observations["congestion"],
+                            tcplab::observe::Value::Text(cc.clone())
+                        );
+                        // A clean room: reordering is the namespace's setting, and the buffer
+                        // is exactly the rule's.
+                        assert_eq!(int("reordering"), 3);
+                        assert_eq!(int("snd_default"), sndbuf_rule(&r, cc, 3), "{cc}");
+                    } else {
+                        // Sized by the handshake at least, grown with the window at most.
+                        assert!(
+                            int("sndbuf") >= sndbuf_rule(&r, cc, int("reordering")),
+                            "{cc}"
+                        );
+                    }
                 }
             }
         }
