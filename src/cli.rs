@@ -129,11 +129,12 @@ enum RoomArg {
 }
 
 impl NetnsArgs {
-    /// The room every run asks for, and the environment read outside any room. The
+    /// The room every run asks for, the environment read outside any room, and the one
+    /// seen inside a trial room (what a run sees; `tcplab env` prints it). The
     /// settings are tried once in a room of their own first, so that a refused setting
     /// is a usage error before anything runs; a setting that reads back otherwise than it
     /// was written (the kernel filled in or adjusted part of it) is pointed out there.
-    fn plan(&self) -> anyhow::Result<(RoomPlan, Environment)> {
+    fn plan(&self) -> anyhow::Result<(RoomPlan, Environment, Environment)> {
         let netns = if self.sysctls.is_empty() && self.profile.is_none() {
             None
         } else {
@@ -167,13 +168,12 @@ impl NetnsArgs {
                 }
             }
         }
-        Ok((plan, host))
+        Ok((plan, host, env))
     }
 
-    /// The environment a run sees (`tcplab env`).
+    /// The environment a run sees (`tcplab env`): the trial room's.
     fn environment(&self) -> anyhow::Result<Environment> {
-        let (plan, host) = self.plan()?;
-        Ok(room::run_in(&plan, &host, |env| env)?)
+        Ok(self.plan()?.2)
     }
 }
 
@@ -515,7 +515,7 @@ fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
-    let (plan, host) = args.netns.plan()?;
+    let (plan, host, _) = args.netns.plan()?;
     let timeout = args.timeout_ms.map(Duration::from_millis);
     let narrate = plans.len() > 1 || args.repeat > 1;
     let mut records: Vec<Record> = Vec::new();

@@ -307,14 +307,20 @@ dial = "ok"
 "#
 );
 
-#[test]
-fn check_rejects_a_kernel_range_that_holds_no_version() {
+/// A scenario folder holding RANGED with `range` filled in, as misc/ranged.toml.
+fn ranged(range: &str) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     common::write_scenario(
         dir.path(),
         "misc/ranged.toml",
-        &RANGED.replace("RANGE", ">= 6.0, < 5.10"),
+        &RANGED.replace("RANGE", range),
     );
+    dir
+}
+
+#[test]
+fn check_rejects_a_kernel_range_that_holds_no_version() {
+    let dir = ranged(">= 6.0, < 5.10");
     common::tcplab_with(dir.path())
         .arg("check")
         .timeout(Duration::from_secs(30))
@@ -326,12 +332,7 @@ fn check_rejects_a_kernel_range_that_holds_no_version() {
 
 #[test]
 fn explain_shows_a_kernel_range_with_its_bounds_and_why() {
-    let dir = tempfile::tempdir().unwrap();
-    common::write_scenario(
-        dir.path(),
-        "misc/ranged.toml",
-        &RANGED.replace("RANGE", "5.10"),
-    );
+    let dir = ranged("5.10");
     common::tcplab_with(dir.path())
         .args(["explain", "ranged"])
         .timeout(Duration::from_secs(30))
@@ -346,12 +347,7 @@ fn explain_shows_a_kernel_range_with_its_bounds_and_why() {
 // The host's own kernel is outside the range, so the OS table holds here.
 #[test]
 fn a_kernel_range_that_excludes_this_kernel_leaves_the_os_expectations() {
-    let dir = tempfile::tempdir().unwrap();
-    common::write_scenario(
-        dir.path(),
-        "misc/ranged.toml",
-        &RANGED.replace("RANGE", "< 2.6"),
-    );
+    let dir = ranged("< 2.6");
     let out = common::tcplab_with(dir.path())
         .args(["run", "ranged", "--json"])
         .timeout(Duration::from_secs(60))
@@ -374,12 +370,7 @@ fn a_kernel_range_is_judged_against_the_guest_s_kernel() {
         );
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    common::write_scenario(
-        dir.path(),
-        "misc/ranged.toml",
-        &RANGED.replace("RANGE", ">= 3.0"),
-    );
+    let dir = ranged(">= 3.0");
     let out = common::tcplab_with(dir.path())
         .args(["run", "ranged", "--json", "--kernel"])
         .arg(&kernel)
