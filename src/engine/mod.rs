@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 use socket2::Socket;
 
 use crate::event::{millis, Event, Outcome};
+pub use crate::scenario::{Engine, ENGINE_NAMES};
 use crate::scenario::{Lookup, ParamValue, Scenario, Step};
 use crate::sys;
 
@@ -45,35 +46,6 @@ const GRACE: Duration = Duration::from_secs(2);
 
 /// Calls of one step recorded one by one; later ones are folded into a summary event.
 const MAX_EVENTS_PER_STEP: usize = 200;
-
-/// Which engine runs the steps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Engine {
-    /// Blocking std sockets, one OS thread per actor.
-    Std,
-    /// Non-blocking tokio sockets, one task per actor on a current-thread runtime.
-    Tokio,
-}
-
-impl Engine {
-    /// Every engine, in the order reports show them.
-    pub const ALL: [Engine; 2] = [Engine::Std, Engine::Tokio];
-
-    /// The name records, scenario files (`[expect.linux.tokio]`) and `--engine` use.
-    pub fn name(self) -> &'static str {
-        match self {
-            Engine::Std => "std",
-            Engine::Tokio => "tokio",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Engine> {
-        Engine::ALL.into_iter().find(|e| e.name() == name)
-    }
-}
-
-/// The engine names, for messages and suggestions.
-pub const ENGINE_NAMES: [&str; 2] = ["std", "tokio"];
 
 /// Runs `scenario` on `engine`; see [`run`] and the tokio engine's notes.
 pub fn run_on(engine: Engine, scenario: &Scenario, config: &RunConfig) -> Run {

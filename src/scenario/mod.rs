@@ -9,6 +9,37 @@ mod expr;
 mod kernel;
 mod step;
 
+/// Which engine runs the steps: part of the scenario vocabulary (`[expect.linux.tokio]`,
+/// `--engine`), so the engine layer takes the names from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Engine {
+    /// Blocking std sockets, one OS thread per actor.
+    Std,
+    /// Non-blocking tokio sockets, one task per actor on a current-thread runtime.
+    Tokio,
+}
+
+impl Engine {
+    /// Every engine, in the order reports show them.
+    pub const ALL: [Engine; 2] = [Engine::Std, Engine::Tokio];
+
+    /// The name records, scenario files (`[expect.linux.tokio]`) and `--engine` use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Std => "std",
+            Engine::Tokio => "tokio",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Engine> {
+        Engine::ALL.into_iter().find(|e| e.name() == name)
+    }
+}
+
+/// The engine names, for messages and suggestions.
+pub const ENGINE_NAMES: [&str; 2] = ["std", "tokio"];
+
+
 pub use kernel::{KernelExpectations, KernelRange};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -1088,21 +1119,21 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
                     }
                 }
                 (name, toml::Value::Table(t))
-                    if crate::engine::ENGINE_NAMES.contains(&name)
+                    if ENGINE_NAMES.contains(&name)
                         || (observations.iter().all(|o| o.name != name)
                             && !EXPECTATION_KEYS.iter().any(|k| t.contains_key(*k))) =>
                 {
                     // `[expect.linux.tokio]`: what differs under one engine.
                     let elabel = format!("{label}.{name}");
-                    if !crate::engine::ENGINE_NAMES.contains(&name) {
-                        let near = closest(name, crate::engine::ENGINE_NAMES.into_iter());
+                    if !ENGINE_NAMES.contains(&name) {
+                        let near = closest(name, ENGINE_NAMES.into_iter());
                         return Err(err(
                             vline,
                             Some(elabel),
                             format!(
                                 "unknown engine `{name}` (did you mean {}?); engines: {}",
                                 near.join(", "),
-                                crate::engine::ENGINE_NAMES.join(", ")
+                                ENGINE_NAMES.join(", ")
                             ),
                         ));
                     }
