@@ -7,116 +7,71 @@
 //! engine's `execute` keeps only its calls.
 
 use std::io;
-use std::net::{Ipv4Addr, Shutdown, SocketAddr};
+use std::net::Shutdown;
 use std::time::{Duration, Instant};
 
-use socket2::{SockAddr, Socket};
+use socket2::Socket;
 
-use super::steps::{ms, new_socket, ABSENT, CHILD_LIMIT, ENGINE_WAIT_LIMIT};
-use super::{ActorCtx, Addrs, FrameCheck, StepResult, MAX_TAGGED_WRITERS};
+use super::actor::Actor;
+use super::sockets::{ms, Sockets};
+use super::{
+    Addrs, EngineError, FrameCheck, StepResult, ABSENT, ENGINE_WAIT_LIMIT, MAX_TAGGED_WRITERS,
+};
 use crate::event::{millis, Outcome};
 use crate::scenario::{Expr, How, ParamValue, Queue, SigPipe, SockOpt};
 use crate::sys;
 
-/// The engine error of a `read_messages`/`write_messages` step with too many writers.
-fn too_many_writers() -> String {
-    format!("at most {MAX_TAGGED_WRITERS} writers can be told apart")
-}
+/// How long a `write_in_child` step waits for its child by default.
+const CHILD_LIMIT: Duration = Duration::from_secs(2);
 
 /// An optional expression, evaluated.
-pub(super) fn eval_opt(ctx: &impl ActorCtx, e: &Option<Expr>) -> Result<Option<i64>, String> {
-    e.as_ref().map(|e| ctx.eval(e)).transpose()
+pub(super) fn eval_opt(
+    a: &Actor<impl Sockets>,
+    e: &Option<Expr>,
+) -> Result<Option<i64>, EngineError> {
+    e.as_ref().map(|e| a.eval(e)).transpose()
 }
 
 /// An optional size, evaluated.
 pub(super) fn eval_size_opt(
-    ctx: &impl ActorCtx,
+    a: &Actor<impl Sockets>,
     e: &Option<Expr>,
-) -> Result<Option<usize>, String> {
-    e.as_ref().map(|e| ctx.eval_size(e)).transpose()
+) -> Result<Option<usize>, EngineError> {
+    e.as_ref().map(|e| a.eval_size(e)).transpose()
 }
 
 /// A `listen` step's backlog, as listen(2) takes it.
-pub(super) fn backlog(ctx: &impl ActorCtx, e: &Expr) -> Result<i32, String> {
-    let backlog = ctx.eval(e)?;
-    i32::try_from(backlog).map_err(|_| format!("backlog {backlog} out of range"))
+pub(super) fn backlog(a: &Actor<impl Sockets>, e: &Expr) -> Result<i32, EngineError> {
+    let backlog = a.eval(e)?;
+    i32::try_from(backlog).map_err(|_| EngineError::Backlog(backlog))
 }
 
 /// How many signals a `wait` step waits for (1 unless given).
-pub(super) fn wait_count(ctx: &impl ActorCtx, e: &Option<Expr>) -> Result<i64, String> {
-    Ok(eval_opt(ctx, e)?.unwrap_or(1))
+pub(super) fn wait_count(a: &Actor<impl Sockets>, e: &Option<Expr>) -> Result<i64, EngineError> {
+    Ok(eval_opt(a, e)?.unwrap_or(1))
 }
 
 /// The port a `bind`/`listen` step asks for: that of `port_of`, or 0 (any).
-pub(super) fn port_for(ctx: &impl ActorCtx, port_of: &Option<String>) -> Result<u16, String> {
+pub(super) fn port_for(
+    a: &Actor<impl Sockets>,
+    port_of: &Option<String>,
+) -> Result<u16, EngineError> {
     match port_of {
-        Some(other) => ctx.local_addr_of(other).map(|a| a.port()),
+        Some(other) => a.local_addr_of(other).map(|a| a.port()),
         None => Ok(0),
     }
 }
 
-/// socket(2), SO_REUSEADDR if asked, and bind(2) to 127.0.0.1:`port` (0: any free
-/// port), each call recorded.
-pub(super) fn bound_socket(
-    ctx: &mut impl ActorCtx,
-    name: &str,
-    reuseaddr: bool,
-    port: u16,
-) -> io::Result<Socket> {
-    let s = ctx.call("socket", Some(name), None, new_socket, |_| None)?;
-    if reuseaddr {
-        let set = || s.set_reuse_address(true);
-        ctx.call("setsockopt(SO_REUSEADDR)", Some(name), None, set, |_| {
-            Some(1)
-        })?;
-    }
-    let addr = SockAddr::from(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-    ctx.call("bind", Some(name), None, || s.bind(&addr), |_| None)?;
-    Ok(s)
-}
-
-/// socket(2) and O_NONBLOCK on it, each call recorded (a `connect_start` step's socket).
-pub(super) fn nonblocking_socket(ctx: &mut impl ActorCtx, name: &str) -> io::Result<Socket> {
-    let s = ctx.call("socket", Some(name), None, new_socket, |_| None)?;
-    ctx.call(
-        "set_nonblocking(true)",
-        Some(name),
-        None,
-        || s.set_nonblocking(true),
-        |_| None,
-    )?;
-    Ok(s)
-}
-
-/// [`bound_socket`] and then listen(2) with `backlog`, each call recorded.
-pub(super) fn listening_socket(
-    ctx: &mut impl ActorCtx,
-    name: &str,
-    backlog: i32,
-    reuseaddr: bool,
-    port: u16,
-) -> io::Result<Socket> {
-    let s = bound_socket(ctx, name, reuseaddr, port)?;
-    let requested = Some(backlog.max(0) as u64);
-    ctx.call(
-        "listen",
-        Some(name),
-        requested,
-        || s.listen(backlog),
-        |_| None,
-    )?;
-    Ok(s)
-}
-
 /// The algorithm a `set TCP_CONGESTION` step names: its `value` is a text parameter's name
 /// (that parameter's value) or the algorithm's own name (`value = "reno"`).
-pub(super) fn congestion_name(ctx: &impl ActorCtx, value: &Expr) -> Result<String, String> {
+pub(super) fn congestion_name(
+    a: &Actor<impl Sockets>,
+    value: &Expr,
+) -> Result<String, EngineError> {
     let Expr::Name(name) = value else {
-        return Err(format!(
-            "TCP_CONGESTION takes an algorithm's name (`reno`, `cubic`, `bbr`) or a text parameter, not `{value}`"
-        ));
+        return Err(EngineError::CongestionName(value.to_string()));
     };
-    Ok(match ctx.scope().0.params.get(name) {
+    Ok(match a.config.params.get(name) {
         Some(ParamValue::Text(t)) => t.clone(),
         _ => name.clone(),
     })
@@ -124,7 +79,7 @@ pub(super) fn congestion_name(ctx: &impl ActorCtx, value: &Expr) -> Result<Strin
 
 /// setsockopt(TCP_CONGESTION) with `name`, recorded with the name as the event's note.
 pub(super) fn set_congestion(
-    ctx: &mut impl ActorCtx,
+    a: &mut Actor<impl Sockets>,
     s: &Socket,
     sock: &str,
     name: &str,
@@ -133,7 +88,7 @@ pub(super) fn set_congestion(
     let res = sys::set_congestion(s, name);
     let el = millis(t0.elapsed());
     let note = Some(format!("`{name}`"));
-    ctx.record_call(
+    a.record_call(
         "setsockopt(TCP_CONGESTION)",
         Some(sock),
         None,
@@ -147,12 +102,17 @@ pub(super) fn set_congestion(
 
 /// getsockopt(TCP_CONGESTION), recorded with the name read as the event's note; the name
 /// goes into the step's result for `take = "name"`.
-pub(super) fn get_congestion(ctx: &mut impl ActorCtx, s: &Socket, sock: &str, r: &mut StepResult) {
+pub(super) fn get_congestion(
+    a: &mut Actor<impl Sockets>,
+    s: &Socket,
+    sock: &str,
+    r: &mut StepResult,
+) {
     let t0 = Instant::now();
     let res = sys::congestion(s);
     let el = millis(t0.elapsed());
     let note = res.as_ref().ok().map(|n| format!("`{n}`"));
-    r.outcome = ctx.record_call(
+    r.outcome = a.record_call(
         "getsockopt(TCP_CONGESTION)",
         Some(sock),
         None,
@@ -207,13 +167,13 @@ pub(super) struct WriteUntilBlocked {
 
 impl WriteUntilBlocked {
     pub fn eval(
-        ctx: &impl ActorCtx,
+        a: &Actor<impl Sockets>,
         chunk: &Expr,
         max_bytes: &Option<Expr>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, EngineError> {
         Ok(WriteUntilBlocked {
-            chunk: ctx.eval_size(chunk)?,
-            max: eval_size_opt(ctx, max_bytes)?,
+            chunk: a.eval_size(chunk)?,
+            max: eval_size_opt(a, max_bytes)?,
         })
     }
 
@@ -230,10 +190,14 @@ pub(super) struct ReadToEof {
 }
 
 impl ReadToEof {
-    pub fn eval(ctx: &impl ActorCtx, buf: &Expr, max_calls: &Option<Expr>) -> Result<Self, String> {
+    pub fn eval(
+        a: &Actor<impl Sockets>,
+        buf: &Expr,
+        max_calls: &Option<Expr>,
+    ) -> Result<Self, EngineError> {
         Ok(ReadToEof {
-            buf: ctx.eval_size(buf)?,
-            max: eval_size_opt(ctx, max_calls)?,
+            buf: a.eval_size(buf)?,
+            max: eval_size_opt(a, max_calls)?,
         })
     }
 
@@ -252,14 +216,14 @@ pub(super) struct WaitBytes {
 
 impl WaitBytes {
     pub fn eval(
-        ctx: &impl ActorCtx,
+        a: &Actor<impl Sockets>,
         bytes: &Expr,
         timeout_ms: &Option<Expr>,
         queue: Queue,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, EngineError> {
         Ok(WaitBytes {
-            want: ctx.eval_size(bytes)?,
-            limit: eval_opt(ctx, timeout_ms)?.map_or(ENGINE_WAIT_LIMIT, ms),
+            want: a.eval_size(bytes)?,
+            limit: eval_opt(a, timeout_ms)?.map_or(ENGINE_WAIT_LIMIT, ms),
             queue,
         })
     }
@@ -284,7 +248,7 @@ impl WaitBytes {
     #[allow(clippy::too_many_arguments)]
     pub fn finish(
         &self,
-        ctx: &mut impl ActorCtx,
+        a: &mut Actor<impl Sockets>,
         sock: &str,
         queued: usize,
         outcome: Outcome,
@@ -302,7 +266,7 @@ impl WaitBytes {
                 format!("{queued} bytes not yet acknowledged"),
             ),
         };
-        ctx.record(
+        a.record(
             op,
             Some(sock),
             Some(self.want as u64),
@@ -328,14 +292,14 @@ pub(super) struct WriteInChild {
 
 impl WriteInChild {
     pub fn eval(
-        ctx: &impl ActorCtx,
+        a: &Actor<impl Sockets>,
         bytes: &Expr,
         sigpipe: SigPipe,
         timeout_ms: &Option<Expr>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, EngineError> {
         Ok(WriteInChild {
-            bytes: ctx.eval_size(bytes)?,
-            limit: eval_opt(ctx, timeout_ms)?.map_or(CHILD_LIMIT, ms),
+            bytes: a.eval_size(bytes)?,
+            limit: eval_opt(a, timeout_ms)?.map_or(CHILD_LIMIT, ms),
             default: sigpipe == SigPipe::Default,
         })
     }
@@ -357,7 +321,7 @@ pub(super) fn child_ended(r: &mut StepResult, end: io::Result<sys::ChildEnd>) {
             r.status = Some(format!("exited {status}"));
             match write {
                 Some(Ok(k)) => r.moved(k),
-                Some(Err(code)) => r.failed(&io::Error::from_raw_os_error(code)),
+                Some(Err(code)) => r.failed(Outcome::from_io(&io::Error::from_raw_os_error(code))),
                 None => {}
             }
         }
@@ -380,17 +344,17 @@ pub(super) struct Request {
 
 impl Request {
     pub fn eval(
-        ctx: &impl ActorCtx,
+        a: &Actor<impl Sockets>,
         count: &Expr,
         parts: &Expr,
         part_bytes: &Expr,
         reply_bytes: &Expr,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, EngineError> {
         Ok(Request {
-            count: ctx.eval_size(count)?,
-            parts: ctx.eval_size(parts)?,
-            part: vec![b'q'; ctx.eval_size(part_bytes)?],
-            reply: ctx.eval_size(reply_bytes)?,
+            count: a.eval_size(count)?,
+            parts: a.eval_size(parts)?,
+            part: vec![b'q'; a.eval_size(part_bytes)?],
+            reply: a.eval_size(reply_bytes)?,
         })
     }
 }
@@ -404,15 +368,15 @@ pub(super) struct Respond {
 
 impl Respond {
     pub fn eval(
-        ctx: &impl ActorCtx,
+        a: &Actor<impl Sockets>,
         count: &Expr,
         request_bytes: &Expr,
         reply_bytes: &Expr,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, EngineError> {
         Ok(Respond {
-            count: ctx.eval_size(count)?,
-            request: ctx.eval_size(request_bytes)?,
-            reply: vec![b'r'; ctx.eval_size(reply_bytes)?],
+            count: a.eval_size(count)?,
+            request: a.eval_size(request_bytes)?,
+            reply: vec![b'r'; a.eval_size(reply_bytes)?],
         })
     }
 }
@@ -429,17 +393,17 @@ pub(super) struct WriteMessages {
 
 impl WriteMessages {
     pub fn eval(
-        ctx: &impl ActorCtx,
+        a: &Actor<impl Sockets>,
         count: &Expr,
         size: &Expr,
         lock: &Expr,
-    ) -> Result<Self, String> {
-        let count = ctx.eval_size(count)?;
-        let size = ctx.eval_size(size)?;
-        let locked = ctx.eval(lock)? != 0;
-        let writer = ctx.scope().1;
+    ) -> Result<Self, EngineError> {
+        let count = a.eval_size(count)?;
+        let size = a.eval_size(size)?;
+        let locked = a.eval(lock)? != 0;
+        let writer = a.index;
         if writer >= MAX_TAGGED_WRITERS {
-            return Err(too_many_writers());
+            return Err(EngineError::TooManyWriters);
         }
         Ok(WriteMessages {
             count,
@@ -468,18 +432,18 @@ pub(super) struct ReadMessages {
 
 impl ReadMessages {
     pub fn eval(
-        ctx: &impl ActorCtx,
+        a: &Actor<impl Sockets>,
         writers: &Expr,
         count: &Expr,
         size: &Expr,
         buf: &Expr,
-    ) -> Result<Self, String> {
-        let writers = ctx.eval_size(writers)?;
-        let count = ctx.eval_size(count)?;
-        let size = ctx.eval_size(size)?.max(1);
-        let buf = ctx.eval_size(buf)?;
+    ) -> Result<Self, EngineError> {
+        let writers = a.eval_size(writers)?;
+        let count = a.eval_size(count)?;
+        let size = a.eval_size(size)?.max(1);
+        let buf = a.eval_size(buf)?;
         if writers > MAX_TAGGED_WRITERS {
-            return Err(too_many_writers());
+            return Err(EngineError::TooManyWriters);
         }
         Ok(ReadMessages {
             writers,
@@ -520,43 +484,4 @@ pub(super) fn pending_error(option: SockOpt, v: i64) -> Option<Outcome> {
         0 => Outcome::Ok,
         code => Outcome::from_io(&io::Error::from_raw_os_error(code as i32)),
     })
-}
-
-/// The step's result after a call that failed and ended it.
-pub(super) fn failed(mut r: StepResult, e: &io::Error) -> StepResult {
-    r.failed(e);
-    r
-}
-
-impl StepResult {
-    /// A call that moved `k` bytes.
-    pub(super) fn moved(&mut self, k: usize) {
-        self.bytes += k as i64;
-        self.sizes.push(k as i64);
-        self.count += 1;
-        self.calls.push(k.to_string());
-    }
-
-    /// A call that failed.
-    pub(super) fn failed(&mut self, e: &io::Error) {
-        self.outcome = Outcome::from_io(e);
-        self.calls.push(call_label(&self.outcome));
-    }
-
-    /// A call that failed, in a step that goes on: the first error stays the step's
-    /// outcome.
-    pub(super) fn failed_again(&mut self, o: Outcome) {
-        self.calls.push(call_label(&o));
-        if self.outcome.is_ok() {
-            self.outcome = o;
-        }
-    }
-}
-
-/// How `calls` shows a failed call: its errno name, else the outcome.
-fn call_label(o: &Outcome) -> String {
-    match o {
-        Outcome::Err { errno: Some(n), .. } => n.clone(),
-        other => other.to_string(),
-    }
 }
