@@ -5,7 +5,6 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::room::Room;
 use crate::sys;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +92,35 @@ pub struct Guest {
     pub source: String,
     /// The host's kernel release, which ran the guest.
     pub host_kernel_release: String,
+}
+
+/// Where a run happened, as its record tells (made by `crate::room`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Room {
+    /// `clean` (a fresh network namespace of the run's own) or `host` (the machine's own).
+    pub kind: String,
+    /// For a clean room, how it was made: `unshare(CLONE_NEWNET)` with the process's own
+    /// privilege, or inside an unprivileged `user namespace`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub via: Option<String>,
+    /// Why a run that asked for a clean room ran in the host's namespace instead.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub fallback: Option<String>,
+}
+
+impl Room {
+    /// `clean room (user namespace)`, `host namespace`, `host namespace (no clean room: ...)`.
+    pub fn describe(&self) -> String {
+        match (&self.via, &self.fallback) {
+            (_, Some(why)) => format!("host namespace (no clean room: {why})"),
+            (Some(via), None) => format!("clean room ({via})"),
+            (None, None) => format!("{} namespace", self.kind),
+        }
+    }
+
+    pub fn is_clean(&self) -> bool {
+        self.kind == "clean"
+    }
 }
 
 /// The settings a run was given in its own network namespace.

@@ -30,8 +30,6 @@
 
 use std::sync::OnceLock;
 
-use serde::{Deserialize, Serialize};
-
 use crate::env::{Environment, Netns};
 use crate::profile::{self, ProfileError};
 use crate::sys;
@@ -46,34 +44,7 @@ pub enum RoomChoice {
     Host,
 }
 
-/// Where a run happened, as its record tells.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Room {
-    /// `clean` (a fresh network namespace of the run's own) or `host` (the machine's own).
-    pub kind: String,
-    /// For a clean room, how it was made: `unshare(CLONE_NEWNET)` with the process's own
-    /// privilege, or inside an unprivileged `user namespace`.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub via: Option<String>,
-    /// Why a run that asked for a clean room ran in the host's namespace instead.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub fallback: Option<String>,
-}
-
-impl Room {
-    /// `clean room (user namespace)`, `host namespace`, `host namespace (no clean room: ...)`.
-    pub fn describe(&self) -> String {
-        match (&self.via, &self.fallback) {
-            (_, Some(why)) => format!("host namespace (no clean room: {why})"),
-            (Some(via), None) => format!("clean room ({via})"),
-            (None, None) => format!("{} namespace", self.kind),
-        }
-    }
-
-    pub fn is_clean(&self) -> bool {
-        self.kind == "clean"
-    }
-}
+pub use crate::env::Room;
 
 /// How this process can make rooms; decided once.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,10 +1,6 @@
-//! The engine-neutral halves of the steps: arguments evaluated and checked, sockets
-//! bound, results folded.
-//!
-//! Both engines run the same step the same way up to the socket call, and read its
-//! figures the same way after it; only the call itself differs (a blocking call on std,
-//! an await on tokio). What is the same lives here once, built on [`ActorCtx`]; each
-//! engine's `execute` keeps only its calls.
+//! Each step's arguments, evaluated and checked against the actor's parameters, and the
+//! folding of its calls' results into the step's result: the parts of the interpreter's
+//! arms that make no call.
 
 use std::io;
 use std::net::Shutdown;
@@ -12,11 +8,10 @@ use std::time::{Duration, Instant};
 
 use socket2::Socket;
 
-use super::actor::Actor;
-use super::sockets::{ms, Sockets};
-use super::{
-    Addrs, EngineError, FrameCheck, StepResult, ABSENT, ENGINE_WAIT_LIMIT, MAX_TAGGED_WRITERS,
-};
+use super::context::Ctx;
+use super::framing::{tag_byte, FrameCheck, MAX_TAGGED_WRITERS};
+use super::sockets::{ms, WriteInChild};
+use super::types::{Addrs, EngineError, StepResult, ABSENT, ENGINE_WAIT_LIMIT};
 use crate::event::{millis, Outcome};
 use crate::scenario::{Expr, How, ParamValue, Queue, SigPipe, SockOpt};
 use crate::sys;
@@ -25,70 +20,45 @@ use crate::sys;
 const CHILD_LIMIT: Duration = Duration::from_secs(2);
 
 /// An optional expression, evaluated.
-pub(super) fn eval_opt(
-    a: &Actor<impl Sockets>,
-    e: &Option<Expr>,
-) -> Result<Option<i64>, EngineError> {
-    e.as_ref().map(|e| a.eval(e)).transpose()
+pub(super) fn eval_opt(cx: &Ctx, e: &Option<Expr>) -> Result<Option<i64>, EngineError> {
+    e.as_ref().map(|e| cx.eval(e)).transpose()
 }
 
 /// An optional size, evaluated.
-pub(super) fn eval_size_opt(
-    a: &Actor<impl Sockets>,
-    e: &Option<Expr>,
-) -> Result<Option<usize>, EngineError> {
-    e.as_ref().map(|e| a.eval_size(e)).transpose()
+pub(super) fn eval_size_opt(cx: &Ctx, e: &Option<Expr>) -> Result<Option<usize>, EngineError> {
+    e.as_ref().map(|e| cx.eval_size(e)).transpose()
 }
 
 /// A `listen` step's backlog, as listen(2) takes it.
-pub(super) fn backlog(a: &Actor<impl Sockets>, e: &Expr) -> Result<i32, EngineError> {
-    let backlog = a.eval(e)?;
+pub(super) fn backlog(cx: &Ctx, e: &Expr) -> Result<i32, EngineError> {
+    let backlog = cx.eval(e)?;
     i32::try_from(backlog).map_err(|_| EngineError::Backlog(backlog))
 }
 
 /// How many signals a `wait` step waits for (1 unless given).
-pub(super) fn wait_count(a: &Actor<impl Sockets>, e: &Option<Expr>) -> Result<i64, EngineError> {
-    Ok(eval_opt(a, e)?.unwrap_or(1))
-}
-
-/// The port a `bind`/`listen` step asks for: that of `port_of`, or 0 (any).
-pub(super) fn port_for(
-    a: &Actor<impl Sockets>,
-    port_of: &Option<String>,
-) -> Result<u16, EngineError> {
-    match port_of {
-        Some(other) => a.local_addr_of(other).map(|a| a.port()),
-        None => Ok(0),
-    }
+pub(super) fn wait_count(cx: &Ctx, e: &Option<Expr>) -> Result<i64, EngineError> {
+    Ok(eval_opt(cx, e)?.unwrap_or(1))
 }
 
 /// The algorithm a `set TCP_CONGESTION` step names: its `value` is a text parameter's name
 /// (that parameter's value) or the algorithm's own name (`value = "reno"`).
-pub(super) fn congestion_name(
-    a: &Actor<impl Sockets>,
-    value: &Expr,
-) -> Result<String, EngineError> {
+pub(super) fn congestion_name(cx: &Ctx, value: &Expr) -> Result<String, EngineError> {
     let Expr::Name(name) = value else {
         return Err(EngineError::CongestionName(value.to_string()));
     };
-    Ok(match a.config.params.get(name) {
+    Ok(match cx.config.params.get(name) {
         Some(ParamValue::Text(t)) => t.clone(),
         _ => name.clone(),
     })
 }
 
 /// setsockopt(TCP_CONGESTION) with `name`, recorded with the name as the event's note.
-pub(super) fn set_congestion(
-    a: &mut Actor<impl Sockets>,
-    s: &Socket,
-    sock: &str,
-    name: &str,
-) -> Outcome {
+pub(super) fn set_congestion(cx: &mut Ctx, s: &Socket, sock: &str, name: &str) -> Outcome {
     let t0 = Instant::now();
     let res = sys::set_congestion(s, name);
     let el = millis(t0.elapsed());
     let note = Some(format!("`{name}`"));
-    a.record_call(
+    cx.record_call(
         "setsockopt(TCP_CONGESTION)",
         Some(sock),
         None,
@@ -102,17 +72,12 @@ pub(super) fn set_congestion(
 
 /// getsockopt(TCP_CONGESTION), recorded with the name read as the event's note; the name
 /// goes into the step's result for `take = "name"`.
-pub(super) fn get_congestion(
-    a: &mut Actor<impl Sockets>,
-    s: &Socket,
-    sock: &str,
-    r: &mut StepResult,
-) {
+pub(super) fn get_congestion(cx: &mut Ctx, s: &Socket, sock: &str, r: &mut StepResult) {
     let t0 = Instant::now();
     let res = sys::congestion(s);
     let el = millis(t0.elapsed());
     let note = res.as_ref().ok().map(|n| format!("`{n}`"));
-    r.outcome = a.record_call(
+    r.outcome = cx.record_call(
         "getsockopt(TCP_CONGESTION)",
         Some(sock),
         None,
@@ -166,14 +131,10 @@ pub(super) struct WriteUntilBlocked {
 }
 
 impl WriteUntilBlocked {
-    pub fn eval(
-        a: &Actor<impl Sockets>,
-        chunk: &Expr,
-        max_bytes: &Option<Expr>,
-    ) -> Result<Self, EngineError> {
+    pub fn eval(cx: &Ctx, chunk: &Expr, max_bytes: &Option<Expr>) -> Result<Self, EngineError> {
         Ok(WriteUntilBlocked {
-            chunk: a.eval_size(chunk)?,
-            max: eval_size_opt(a, max_bytes)?,
+            chunk: cx.eval_size(chunk)?,
+            max: eval_size_opt(cx, max_bytes)?,
         })
     }
 
@@ -190,14 +151,10 @@ pub(super) struct ReadToEof {
 }
 
 impl ReadToEof {
-    pub fn eval(
-        a: &Actor<impl Sockets>,
-        buf: &Expr,
-        max_calls: &Option<Expr>,
-    ) -> Result<Self, EngineError> {
+    pub fn eval(cx: &Ctx, buf: &Expr, max_calls: &Option<Expr>) -> Result<Self, EngineError> {
         Ok(ReadToEof {
-            buf: a.eval_size(buf)?,
-            max: eval_size_opt(a, max_calls)?,
+            buf: cx.eval_size(buf)?,
+            max: eval_size_opt(cx, max_calls)?,
         })
     }
 
@@ -216,14 +173,14 @@ pub(super) struct WaitBytes {
 
 impl WaitBytes {
     pub fn eval(
-        a: &Actor<impl Sockets>,
+        cx: &Ctx,
         bytes: &Expr,
         timeout_ms: &Option<Expr>,
         queue: Queue,
     ) -> Result<Self, EngineError> {
         Ok(WaitBytes {
-            want: a.eval_size(bytes)?,
-            limit: eval_opt(a, timeout_ms)?.map_or(ENGINE_WAIT_LIMIT, ms),
+            want: cx.eval_size(bytes)?,
+            limit: eval_opt(cx, timeout_ms)?.map_or(ENGINE_WAIT_LIMIT, ms),
             queue,
         })
     }
@@ -248,7 +205,7 @@ impl WaitBytes {
     #[allow(clippy::too_many_arguments)]
     pub fn finish(
         &self,
-        a: &mut Actor<impl Sockets>,
+        cx: &mut Ctx,
         sock: &str,
         queued: usize,
         outcome: Outcome,
@@ -266,7 +223,7 @@ impl WaitBytes {
                 format!("{queued} bytes not yet acknowledged"),
             ),
         };
-        a.record(
+        cx.record(
             op,
             Some(sock),
             Some(self.want as u64),
@@ -281,36 +238,18 @@ impl WaitBytes {
     }
 }
 
-/// `write_in_child`: what the child writes, how long to wait for it, its SIGPIPE.
-pub(super) struct WriteInChild {
-    /// How many bytes the child writes.
-    pub bytes: usize,
-    pub limit: Duration,
-    /// SIGPIPE left at its default (the child dies of it), else ignored.
-    pub default: bool,
-}
-
 impl WriteInChild {
     pub fn eval(
-        a: &Actor<impl Sockets>,
+        cx: &Ctx,
         bytes: &Expr,
         sigpipe: SigPipe,
         timeout_ms: &Option<Expr>,
     ) -> Result<Self, EngineError> {
         Ok(WriteInChild {
-            bytes: a.eval_size(bytes)?,
-            limit: eval_opt(a, timeout_ms)?.map_or(CHILD_LIMIT, ms),
+            bytes: cx.eval_size(bytes)?,
+            limit: eval_opt(cx, timeout_ms)?.map_or(CHILD_LIMIT, ms),
             default: sigpipe == SigPipe::Default,
         })
-    }
-
-    /// What the child does, for the event's name.
-    pub fn child_op(&self) -> &'static str {
-        if self.default {
-            "fork; child: signal(SIGPIPE, SIG_DFL), write"
-        } else {
-            "fork; child: signal(SIGPIPE, SIG_IGN), write"
-        }
     }
 }
 
@@ -344,17 +283,17 @@ pub(super) struct Request {
 
 impl Request {
     pub fn eval(
-        a: &Actor<impl Sockets>,
+        cx: &Ctx,
         count: &Expr,
         parts: &Expr,
         part_bytes: &Expr,
         reply_bytes: &Expr,
     ) -> Result<Self, EngineError> {
         Ok(Request {
-            count: a.eval_size(count)?,
-            parts: a.eval_size(parts)?,
-            part: vec![b'q'; a.eval_size(part_bytes)?],
-            reply: a.eval_size(reply_bytes)?,
+            count: cx.eval_size(count)?,
+            parts: cx.eval_size(parts)?,
+            part: vec![b'q'; cx.eval_size(part_bytes)?],
+            reply: cx.eval_size(reply_bytes)?,
         })
     }
 }
@@ -368,15 +307,15 @@ pub(super) struct Respond {
 
 impl Respond {
     pub fn eval(
-        a: &Actor<impl Sockets>,
+        cx: &Ctx,
         count: &Expr,
         request_bytes: &Expr,
         reply_bytes: &Expr,
     ) -> Result<Self, EngineError> {
         Ok(Respond {
-            count: a.eval_size(count)?,
-            request: a.eval_size(request_bytes)?,
-            reply: vec![b'r'; a.eval_size(reply_bytes)?],
+            count: cx.eval_size(count)?,
+            request: cx.eval_size(request_bytes)?,
+            reply: vec![b'r'; cx.eval_size(reply_bytes)?],
         })
     }
 }
@@ -392,16 +331,11 @@ pub(super) struct WriteMessages {
 }
 
 impl WriteMessages {
-    pub fn eval(
-        a: &Actor<impl Sockets>,
-        count: &Expr,
-        size: &Expr,
-        lock: &Expr,
-    ) -> Result<Self, EngineError> {
-        let count = a.eval_size(count)?;
-        let size = a.eval_size(size)?;
-        let locked = a.eval(lock)? != 0;
-        let writer = a.index;
+    pub fn eval(cx: &Ctx, count: &Expr, size: &Expr, lock: &Expr) -> Result<Self, EngineError> {
+        let count = cx.eval_size(count)?;
+        let size = cx.eval_size(size)?;
+        let locked = cx.eval(lock)? != 0;
+        let writer = cx.index;
         if writer >= MAX_TAGGED_WRITERS {
             return Err(EngineError::TooManyWriters);
         }
@@ -416,7 +350,7 @@ impl WriteMessages {
     /// Fills `msg` with message number `m` of this writer.
     pub fn fill(&self, msg: &mut [u8], m: usize) {
         for (i, b) in msg.iter_mut().enumerate() {
-            *b = super::tag_byte(self.writer, m * self.size + i);
+            *b = tag_byte(self.writer, m * self.size + i);
         }
     }
 }
@@ -432,16 +366,16 @@ pub(super) struct ReadMessages {
 
 impl ReadMessages {
     pub fn eval(
-        a: &Actor<impl Sockets>,
+        cx: &Ctx,
         writers: &Expr,
         count: &Expr,
         size: &Expr,
         buf: &Expr,
     ) -> Result<Self, EngineError> {
-        let writers = a.eval_size(writers)?;
-        let count = a.eval_size(count)?;
-        let size = a.eval_size(size)?.max(1);
-        let buf = a.eval_size(buf)?;
+        let writers = cx.eval_size(writers)?;
+        let count = cx.eval_size(count)?;
+        let size = cx.eval_size(size)?.max(1);
+        let buf = cx.eval_size(buf)?;
         if writers > MAX_TAGGED_WRITERS {
             return Err(EngineError::TooManyWriters);
         }

@@ -14,19 +14,23 @@ use std::time::Instant;
 
 use socket2::SockAddr;
 
-use super::actor::{stale, stale_call, Actor};
+use std::sync::Arc;
+
+use super::actor::Actor;
 use super::args;
 use super::sockets::{
-    closing_addrs, get_option, listening_socket, ms, nonblocking_socket, set_option, Direction,
-    Sockets,
+    bound_socket, closing_addrs, get_option, listening_socket, ms, nonblocking_socket, set_option,
+    Direction, Sockets, WriteInChild,
 };
-use super::{EngineError, StepOutcome, StepResult, ENGINE_WAIT_LIMIT};
+use super::types::{EngineError, StepOutcome, StepResult, ENGINE_WAIT_LIMIT};
 use crate::event::{millis, Outcome};
 use crate::scenario::{Action, SockOpt, Step};
 use crate::sys;
 
 /// Runs one step of actor `a`.
 pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOutcome {
+    let shared = Arc::clone(&a.shared);
+    let e = &shared.engine;
     let mut r = StepResult::new(&a.name, step.action.op());
     match &step.action {
         Action::Bind {
@@ -34,8 +38,8 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             reuseaddr,
             port_of,
         } => {
-            let port = args::port_for(a, port_of)?;
-            match super::sockets::bound_socket(a, name, *reuseaddr, port) {
+            let port = port_for(a, port_of)?;
+            match bound_socket(a, name, *reuseaddr, port) {
                 Ok(s) => a.put_socket(name, E::bound(s)),
                 Err(e) => r.failed(Outcome::from_io(&e)),
             }
@@ -47,9 +51,9 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             port_of,
         } => {
             let backlog = args::backlog(a, backlog)?;
-            let port = args::port_for(a, port_of)?;
+            let port = port_for(a, port_of)?;
             let listening = listening_socket(a, name, backlog, *reuseaddr, port)
-                .and_then(|s| E::listener(a, name, s));
+                .and_then(|s| e.listener(a, name, s));
             match listening {
                 Ok(l) => a.put_socket(name, l),
                 Err(e) => r.failed(Outcome::from_io(&e)),
@@ -62,7 +66,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
         } => {
             let l = a.socket(from)?;
             let limit = args::eval_opt(a, timeout_ms)?.map(ms);
-            match E::accept(a, &l, from, limit).await? {
+            match e.accept(a, &l, from, limit).await? {
                 Ok(s) => a.put_socket(name, s),
                 Err(o) => r.failed(o),
             }
@@ -74,7 +78,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
         } => {
             let addr = a.target(to)?;
             let limit = args::eval_opt(a, timeout_ms)?.map(ms);
-            match E::dial(a, name, addr, limit).await {
+            match e.dial(a, name, addr, limit).await {
                 Ok(s) => a.put_socket(name, s),
                 Err(o) => r.outcome = o,
             }
@@ -91,7 +95,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             let mut group = Vec::new();
             while (group.len() as i64) < max && !a.cancelled() {
                 let label = format!("{name}#{}", group.len());
-                match E::dial(a, &label, addr, limit).await {
+                match e.dial(a, &label, addr, limit).await {
                     Ok(s) => group.push(s),
                     Err(o) => {
                         r.outcome = o;
@@ -104,17 +108,14 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
         }
         Action::Write { sock, bytes } => {
             let buf = vec![b'x'; a.eval_size(bytes)?];
-            let res = match stale(a, sock) {
-                Some(h) => {
-                    Ok(
-                        stale_call(a, "write", sock, buf.len(), || sys::stale_write(h, &buf))
-                            .map_err(|e| Outcome::from_io(&e)),
-                    )
-                }
+            let res = match a.stale(sock) {
+                Some(h) => Ok(a
+                    .stale_call("write", sock, buf.len(), || sys::stale_write(h, &buf))
+                    .map_err(|e| Outcome::from_io(&e))),
                 None => {
                     let s = a.socket(sock)?;
-                    let limit = E::timer(a, sock, Direction::Write);
-                    E::write(a, &s, sock, &buf, limit).await
+                    let limit = e.timer(sock, Direction::Write);
+                    e.write(a, &s, sock, &buf, limit).await
                 }
             };
             match res? {
@@ -135,12 +136,12 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             let w = args::WriteUntilBlocked::eval(a, chunk, max_bytes)?;
             let s = a.socket(sock)?;
             let buf = vec![b'x'; w.chunk];
-            if let Err(o) = E::begin_try_writes(a, &s, sock).await? {
+            if let Err(o) = e.begin_try_writes(a, &s, sock).await? {
                 r.failed(o);
                 return Ok(r);
             }
             while !a.cancelled() && !w.full(&r) {
-                match E::try_write(a, &s, sock, &buf)? {
+                match e.try_write(a, &s, sock, &buf)? {
                     Ok(k) => r.moved(k),
                     Err(o) => {
                         r.failed(o);
@@ -148,7 +149,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
                     }
                 }
             }
-            E::end_try_writes(a, &s, sock);
+            e.end_try_writes(a, &s, sock);
         }
         Action::Read { sock, buf } => {
             let mut b = vec![0u8; a.eval_size(buf)?];
@@ -164,10 +165,10 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
         } => {
             let rd = args::ReadToEof::eval(a, buf, max_calls)?;
             let s = a.socket(sock)?;
-            let limit = E::timer(a, sock, Direction::Read);
+            let limit = e.timer(sock, Direction::Read);
             let mut b = vec![0u8; rd.buf];
             while !a.cancelled() && !rd.done(&r) {
-                match E::read(a, &s, sock, &mut b, limit).await? {
+                match e.read(a, &s, sock, &mut b, limit).await? {
                     Ok(k) => {
                         r.moved(k);
                         if k == 0 {
@@ -184,7 +185,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
         Action::ReadTimes { sock, buf, times } => {
             let mut b = vec![0u8; a.eval_size(buf)?];
             let times = a.eval_size(times)?;
-            if stale(a, sock).is_none() {
+            if a.stale(sock).is_none() {
                 // The socket must exist before the first read, as for one read.
                 a.socket(sock)?;
             }
@@ -260,7 +261,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             let res = E::kernel(&s).and_then(|k| set_option(&k, *option, v));
             let el = millis(t0.elapsed());
             let note = match res {
-                Ok(()) => E::option_set(a, sock, *option, v),
+                Ok(()) => e.option_set(sock, *option, v),
                 Err(_) => None,
             };
             let op = format!("setsockopt({})", option.name());
@@ -309,7 +310,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
         } => {
             let t = a.eval(timeout_ms)?;
             let s = a.socket(sock)?;
-            let (revents, outcome) = E::poll(a, &s, sock, *wait_for, ms(t)).await?;
+            let (revents, outcome) = e.poll(a, &s, sock, *wait_for, ms(t)).await?;
             r.revents = Some(revents);
             r.outcome = outcome;
         }
@@ -322,7 +323,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             let n = args::wait_count(a, count)?;
             let at = a.now_ms();
             let t0 = Instant::now();
-            if !E::wait_sync(a, sync, n).await {
+            if !e.wait_sync(a, sync, n).await {
                 return Err(EngineError::CancelledSync(sync.clone()));
             }
             let el = millis(t0.elapsed());
@@ -363,7 +364,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             }
             // Kept whatever connect said, so that poll and SO_ERROR can follow.
             a.remember_peer(name, addr);
-            let s = E::connecting(a, name, s)?;
+            let s = e.connecting(a, name, s)?;
             a.put_socket(name, s);
         }
         Action::ConnectAgain { sock, to } => {
@@ -396,9 +397,9 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             sigpipe,
             timeout_ms,
         } => {
-            let w = args::WriteInChild::eval(a, bytes, *sigpipe, timeout_ms)?;
+            let w = WriteInChild::eval(a, bytes, *sigpipe, timeout_ms)?;
             let s = a.socket(sock)?;
-            let end = E::write_in_child(a, &s, sock, &w).await;
+            let end = e.write_in_child(a, &s, sock, &w).await;
             args::child_ended(&mut r, end);
         }
         Action::Request {
@@ -491,11 +492,11 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
         } => {
             let rm = args::ReadMessages::eval(a, writers, n, size, buf)?;
             let s = a.socket(sock)?;
-            let limit = E::timer(a, sock, Direction::Read);
+            let limit = e.timer(sock, Direction::Read);
             let mut check = rm.check();
             let mut b = vec![0u8; rm.buf];
             while !a.cancelled() {
-                match E::read(a, &s, sock, &mut b, limit).await? {
+                match e.read(a, &s, sock, &mut b, limit).await? {
                     Ok(0) => break,
                     Ok(k) => check.feed(&b[..k]),
                     Err(o) => {
@@ -510,6 +511,14 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
     Ok(r)
 }
 
+/// The port a `bind`/`listen` step asks for: that of `port_of`, or 0 (any).
+fn port_for<E: Sockets>(a: &Actor<E>, port_of: &Option<String>) -> Result<u16, EngineError> {
+    match port_of {
+        Some(other) => a.local_addr_of(other).map(|a| a.port()),
+        None => Ok(0),
+    }
+}
+
 /// Whether every instance of `actor` waits on a socket, as the engine tells.
 fn all_blocked<E: Sockets>(a: &Actor<E>, actor: &str) -> Result<bool, EngineError> {
     let mut slots = (a.shared.run.actors.iter().enumerate())
@@ -519,7 +528,7 @@ fn all_blocked<E: Sockets>(a: &Actor<E>, actor: &str) -> Result<bool, EngineErro
     if slots.peek().is_none() {
         return Err(EngineError::NoActor(actor.to_owned()));
     }
-    Ok(slots.all(|slot| E::instance_blocked(&a.shared, slot)))
+    Ok(slots.all(|slot| a.shared.engine.instance_blocked(&a.run, slot)))
 }
 
 /// One read on socket `sock`, or a raw read(2) on its descriptor number once closed.
@@ -528,14 +537,16 @@ async fn read_or_stale<E: Sockets>(
     sock: &str,
     b: &mut [u8],
 ) -> Result<Result<usize, Outcome>, EngineError> {
-    if let Some(h) = stale(a, sock) {
+    let shared = Arc::clone(&a.shared);
+    let e = &shared.engine;
+    if let Some(h) = a.stale(sock) {
         let n = b.len();
-        let res = stale_call(a, "read", sock, n, || sys::stale_read(h, b));
+        let res = a.stale_call("read", sock, n, || sys::stale_read(h, b));
         return Ok(res.map_err(|e| Outcome::from_io(&e)));
     }
     let s = a.socket(sock)?;
-    let limit = E::timer(a, sock, Direction::Read);
-    E::read(a, &s, sock, b, limit).await
+    let limit = e.timer(sock, Direction::Read);
+    e.read(a, &s, sock, b, limit).await
 }
 
 /// Writes until all of `buf` is written or a write fails: std's `write_all` and tokio's.
@@ -548,14 +559,16 @@ async fn write_all<E: Sockets>(
     buf: &[u8],
     r: &mut StepResult,
 ) -> Result<(), EngineError> {
-    let deadline = E::timer(a, sock, Direction::Write).map(|d| Instant::now() + d);
+    let shared = Arc::clone(&a.shared);
+    let e = &shared.engine;
+    let deadline = e.timer(sock, Direction::Write).map(|d| Instant::now() + d);
     let mut off = 0;
     while off < buf.len() {
         if a.cancelled() {
             return Ok(());
         }
         let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-        match E::write(a, s, sock, &buf[off..], left).await? {
+        match e.write(a, s, sock, &buf[off..], left).await? {
             Ok(0) => {
                 r.failed(Outcome::from_io(&io::Error::from(io::ErrorKind::WriteZero)));
                 return Ok(());
@@ -600,7 +613,9 @@ async fn read_exactly<E: Sockets>(
     sock: &str,
     want: usize,
 ) -> Result<Result<usize, Outcome>, EngineError> {
-    let limit = E::timer(a, sock, Direction::Read);
+    let shared = Arc::clone(&a.shared);
+    let e = &shared.engine;
+    let limit = e.timer(sock, Direction::Read);
     let mut b = vec![0u8; want.max(1)];
     let mut got = 0;
     while got < want {
@@ -608,7 +623,7 @@ async fn read_exactly<E: Sockets>(
             return Ok(Err(Outcome::deadline()));
         }
         let left = want - got;
-        match E::read(a, s, sock, &mut b[..left], limit).await? {
+        match e.read(a, s, sock, &mut b[..left], limit).await? {
             Ok(0) => {
                 let eof = io::Error::from(io::ErrorKind::UnexpectedEof);
                 return Ok(Err(Outcome::from_io(&eof)));

@@ -16,11 +16,11 @@ use std::time::Duration;
 
 use socket2::{SockRef, Socket};
 
-use super::actor::Actor;
-use super::args::WriteInChild;
-use super::run::{self, block_on, lock, Shared};
-use super::sockets::{CallNames, Direction, Prim, Sockets};
-use super::{EngineError, Run, RunConfig};
+use super::context::{Ctx, RunState};
+use super::resources::Resources;
+use super::run::{self, block_on};
+use super::sockets::{CallNames, Direction, Prim, Sockets, WriteInChild};
+use super::types::{lock, EngineError, Run, RunConfig, StepResult};
 use crate::event::Outcome;
 use crate::scenario::{PollFor, SockOpt};
 use crate::sys;
@@ -74,11 +74,11 @@ impl Sockets for Mock {
         Arc::default()
     }
 
-    fn listener(_: &mut Actor<Self>, _: &str, _: Socket) -> io::Result<Arc<MockSock>> {
+    fn listener(&self, _: &mut Ctx, _: &str, _: Socket) -> io::Result<Arc<MockSock>> {
         Ok(Arc::default())
     }
 
-    fn connecting(_: &mut Actor<Self>, _: &str, _: Socket) -> Result<Arc<MockSock>, EngineError> {
+    fn connecting(&self, _: &mut Ctx, _: &str, _: Socket) -> Result<Arc<MockSock>, EngineError> {
         Ok(Arc::default())
     }
 
@@ -87,7 +87,8 @@ impl Sockets for Mock {
     }
 
     async fn accept(
-        _: &mut Actor<Self>,
+        &self,
+        _: &mut Ctx,
         _: &Arc<MockSock>,
         _: &str,
         _: Option<Duration>,
@@ -96,18 +97,19 @@ impl Sockets for Mock {
     }
 
     async fn dial(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         label: &str,
         _: SocketAddr,
         _: Option<Duration>,
     ) -> Result<Arc<MockSock>, Outcome> {
-        let answer = lock(&a.shared.engine.dials).pop_front();
+        let answer = lock(&self.dials).pop_front();
         let answer = answer.unwrap_or_else(|| {
             let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);
             Err(Outcome::from_io(&refused))
         });
-        let at = a.now_ms();
-        a.record(
+        let at = cx.now_ms();
+        cx.record(
             "connect",
             Some(label),
             None,
@@ -120,14 +122,15 @@ impl Sockets for Mock {
         answer.map(|()| Arc::default())
     }
 
-    fn timer(a: &Actor<Self>, _: &str, d: Direction) -> Option<Duration> {
+    fn timer(&self, _: &str, d: Direction) -> Option<Duration> {
         (d == Direction::Write)
-            .then_some(a.shared.engine.write_timer)
+            .then_some(self.write_timer)
             .flatten()
     }
 
     async fn read(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &Arc<MockSock>,
         sock: &str,
         buf: &mut [u8],
@@ -135,12 +138,13 @@ impl Sockets for Mock {
     ) -> Prim<usize> {
         let answer = lock(&s.reads).pop_front().unwrap_or(Ok(0));
         let answer = answer.map(|k| k.min(buf.len()));
-        record(a, "read", sock, buf.len(), &answer);
+        record(cx, "read", sock, buf.len(), &answer);
         Ok(answer)
     }
 
     async fn write(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &Arc<MockSock>,
         sock: &str,
         buf: &[u8],
@@ -148,24 +152,25 @@ impl Sockets for Mock {
     ) -> Prim<usize> {
         let answer = lock(&s.writes).pop_front().unwrap_or(Ok(buf.len()));
         let answer = answer.map(|k| k.min(buf.len()));
-        record(a, "write", sock, buf.len(), &answer);
+        record(cx, "write", sock, buf.len(), &answer);
         Ok(answer)
     }
 
-    async fn begin_try_writes(_: &mut Actor<Self>, _: &Arc<MockSock>, _: &str) -> Prim<()> {
+    async fn begin_try_writes(&self, _: &mut Ctx, _: &Arc<MockSock>, _: &str) -> Prim<()> {
         Ok(Ok(()))
     }
 
-    fn try_write(a: &mut Actor<Self>, s: &Arc<MockSock>, sock: &str, buf: &[u8]) -> Prim<usize> {
+    fn try_write(&self, cx: &mut Ctx, s: &Arc<MockSock>, sock: &str, buf: &[u8]) -> Prim<usize> {
         let answer = lock(&s.writes).pop_front().unwrap_or(Err(eagain()));
-        record(a, "try_write", sock, buf.len(), &answer);
+        record(cx, "try_write", sock, buf.len(), &answer);
         Ok(answer)
     }
 
-    fn end_try_writes(_: &mut Actor<Self>, _: &Arc<MockSock>, _: &str) {}
+    fn end_try_writes(&self, _: &mut Ctx, _: &Arc<MockSock>, _: &str) {}
 
     async fn poll(
-        _: &mut Actor<Self>,
+        &self,
+        _: &mut Ctx,
         _: &Arc<MockSock>,
         _: &str,
         _: PollFor,
@@ -178,12 +183,13 @@ impl Sockets for Mock {
         Ok(())
     }
 
-    fn option_set(_: &mut Actor<Self>, _: &str, _: SockOpt, _: i64) -> Option<String> {
+    fn option_set(&self, _: &str, _: SockOpt, _: i64) -> Option<String> {
         None
     }
 
     fn write_in_child(
-        _: &mut Actor<Self>,
+        &self,
+        _: &mut Ctx,
         _: &Arc<MockSock>,
         _: &str,
         _: &WriteInChild,
@@ -191,13 +197,13 @@ impl Sockets for Mock {
         std::future::ready(Err(io::Error::other("the mock forks nothing")))
     }
 
-    async fn wait_sync(a: &mut Actor<Self>, sync: &str, count: i64) -> bool {
-        a.signalled(sync, count)
+    async fn wait_sync(&self, cx: &Ctx, sync: &str, count: i64) -> bool {
+        cx.signalled(sync, count)
     }
 
-    fn wake_waiters(_: &Shared<Self>) {}
+    fn wake_waiters(&self) {}
 
-    fn instance_blocked(_: &Shared<Self>, _: usize) -> bool {
+    fn instance_blocked(&self, _: &RunState, _: usize) -> bool {
         true
     }
 
@@ -207,19 +213,19 @@ impl Sockets for Mock {
         lock(l)
     }
 
-    fn cancel_all(shared: &Shared<Self>) {
-        shared.run.cancel();
+    fn cancel_all(&self, run: &RunState, _: &Resources<Arc<MockSock>>) {
+        run.cancel();
     }
 }
 
 /// Records a scripted call as an event.
-fn record(a: &mut Actor<Mock>, op: &str, sock: &str, n: usize, answer: &Answer) {
-    let at = a.now_ms();
+fn record(cx: &mut Ctx, op: &str, sock: &str, n: usize, answer: &Answer) {
+    let at = cx.now_ms();
     let (returned, outcome) = match answer {
         Ok(k) => (Some(*k as i64), Outcome::Ok),
         Err(o) => (None, o.clone()),
     };
-    a.record(
+    cx.record(
         op,
         Some(sock),
         Some(n as u64),
@@ -294,7 +300,7 @@ fn scripted(reads: Vec<Answer>, writes: Vec<Answer>) -> MockSock {
     }
 }
 
-fn only_step(run: &Run) -> &super::StepResult {
+fn only_step(run: &Run) -> &StepResult {
     assert!(
         run.failures.is_empty(),
         "engine failures: {:?}",

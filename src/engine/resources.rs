@@ -3,8 +3,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use super::run::lock;
-use super::{Addrs, EngineError};
+use super::types::{lock, Addrs, EngineError};
 use crate::sys;
 
 /// A scenario resource, `S` being the engine's socket.

@@ -4,206 +4,20 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::panic::{self, AssertUnwindSafe};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, MutexGuard};
+use std::sync::{mpsc, Arc, Mutex};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
 
 use super::actor::Actor;
+use super::context::{Ctx, RunState};
+use super::interp;
 use super::resources::Resources;
-use super::sockets::Sockets;
-use super::{interp, EngineError, Run, RunConfig, StepOutcome, StepResult, Stuck};
-use crate::event::{millis, Event};
-use crate::scenario::{Lookup, ParamValue, Scenario, Step};
+use super::sockets::{Shared, Sockets};
+use super::types::{EngineError, Run, RunConfig, Stuck};
+use crate::scenario::{ParamValue, Scenario, Step};
 
 /// How long the watchdog waits, after ending every actor's calls, for stuck actors.
 pub(super) const GRACE: Duration = Duration::from_secs(2);
-
-/// A poisoned lock only means another actor panicked; the data is still what it was.
-pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// Where an actor instance is, for the watchdog and `wait_blocked`.
-pub(super) struct ActorState {
-    pub name: String,
-    /// The logical actor (without `#i`), for `wait_blocked`.
-    pub base: String,
-    /// The OS thread it runs on (std engine), to ask whether it sleeps in the kernel.
-    pub tid: Mutex<Option<u64>>,
-    pub step: AtomicUsize,
-    pub line: AtomicUsize,
-    pub op: Mutex<String>,
-    /// Inside a socket call (std) or parked in an await on a socket future (tokio).
-    pub in_call: AtomicBool,
-}
-
-impl ActorState {
-    fn new(name: &str, base: &str) -> ActorState {
-        ActorState {
-            name: name.to_owned(),
-            base: base.to_owned(),
-            tid: Mutex::new(None),
-            step: AtomicUsize::new(0),
-            line: AtomicUsize::new(0),
-            op: Mutex::new("starting".into()),
-            in_call: AtomicBool::new(false),
-        }
-    }
-
-    /// Its steps are over (done, failed or cancelled).
-    pub fn finished(&self) {
-        self.step.store(0, Ordering::SeqCst);
-        *lock(&self.op) = "finished".into();
-    }
-
-    /// Where this actor is now, for the watchdog's report.
-    fn stuck(&self) -> Stuck {
-        Stuck {
-            actor: self.name.clone(),
-            step: self.step.load(Ordering::SeqCst),
-            op: lock(&self.op).clone(),
-            line: self.line.load(Ordering::SeqCst),
-            released: false,
-        }
-    }
-}
-
-/// The run's clock and cancel flag, the watchdog's table of actors, the sync points,
-/// the peers remembered per socket, and what the actors produce.
-pub(super) struct RunState {
-    pub start: Instant,
-    cancel: AtomicBool,
-    pub actors: Vec<ActorState>,
-    pub syncs: Mutex<HashMap<String, i64>>,
-    /// The peer each connected socket was created for, by socket name: getpeername(2)
-    /// fails once the connection is gone, and a `state` step after close needs it.
-    pub peers: Mutex<HashMap<String, std::net::SocketAddr>>,
-    pub out: Outputs,
-}
-
-impl RunState {
-    /// A run started at `start` with these actor instances.
-    fn new(start: Instant, instances: &[Instance<'_>]) -> RunState {
-        RunState {
-            start,
-            cancel: AtomicBool::new(false),
-            actors: instances
-                .iter()
-                .map(|i| ActorState::new(&i.name, &i.actor.name))
-                .collect(),
-            syncs: Mutex::new(HashMap::new()),
-            peers: Mutex::new(HashMap::new()),
-            out: Outputs::default(),
-        }
-    }
-
-    /// Milliseconds from the run's start to `t`.
-    pub fn ms(&self, t: Instant) -> f64 {
-        millis(t.duration_since(self.start))
-    }
-
-    pub fn cancelled(&self) -> bool {
-        self.cancel.load(Ordering::SeqCst)
-    }
-
-    /// Raises the cancel flag; the engine's `cancel_all` then ends what it can.
-    pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::SeqCst);
-    }
-}
-
-/// Everything a run's actors share: the run's state, its sockets by name, the writers'
-/// locks, and the engine's own state.
-pub(super) struct Shared<E: Sockets> {
-    pub run: RunState,
-    pub resources: Resources<E::Socket>,
-    pub write_locks: Mutex<HashMap<String, Arc<E::WriteLock>>>,
-    pub engine: E,
-}
-
-impl<E: Sockets> Shared<E> {
-    /// The lock `write_messages` writers on socket `name` share.
-    pub fn write_lock(&self, name: &str) -> Arc<E::WriteLock> {
-        Arc::clone(lock(&self.write_locks).entry(name.to_owned()).or_default())
-    }
-
-    /// Closes every socket the scenario left open.
-    pub fn close_all(&self) {
-        self.resources.clear();
-        lock(&self.write_locks).clear();
-    }
-}
-
-/// What a run's actors produce, gathered as they go.
-#[derive(Default)]
-pub(super) struct Outputs {
-    pub events: Mutex<Vec<Event>>,
-    results: Mutex<Vec<StepResult>>,
-    /// Errors of the engine itself, each naming actor and step.
-    failures: Mutex<Vec<String>>,
-}
-
-impl Outputs {
-    pub fn fail(&self, e: impl std::fmt::Display) {
-        lock(&self.failures).push(e.to_string());
-    }
-
-    /// A panic of actor `name`: a bug of the engine, not a finding.
-    pub fn panicked(&self, name: &str, p: &(dyn std::any::Any + Send)) {
-        let what = p
-            .downcast_ref::<&str>()
-            .map(|s| s.to_string())
-            .or_else(|| p.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        self.fail(format!("{name}: the engine panicked (a bug): {what}"));
-    }
-
-    /// Files how step `no` of `actor`, begun at `t0`, ended; false when it was an engine
-    /// error, which ends the run.
-    fn settle(
-        &self,
-        actor: &str,
-        no: usize,
-        step: &Step,
-        t0: Instant,
-        outcome: StepOutcome,
-    ) -> bool {
-        match outcome {
-            Ok(mut r) => {
-                r.id = step.id.clone();
-                r.elapsed_ms = millis(t0.elapsed());
-                lock(&self.results).push(r);
-                true
-            }
-            Err(e) => {
-                self.fail(format!(
-                    "{actor} step {no} ({}, line {}): {e}",
-                    step.action.op(),
-                    step.line
-                ));
-                false
-            }
-        }
-    }
-
-    /// The run: events in time order, step results, and the failures of the engine
-    /// after those found before it started.
-    pub fn take_run(&self, stuck: Vec<Stuck>, elapsed_ms: f64, timeout: Duration) -> Run {
-        let mut events = std::mem::take(&mut *lock(&self.events));
-        events.sort_by(|a, b| a.at_ms.total_cmp(&b.at_ms));
-        Run {
-            events,
-            steps: std::mem::take(&mut *lock(&self.results)),
-            stuck,
-            failures: std::mem::take(&mut *lock(&self.failures)),
-            elapsed_ms,
-            timeout_ms: timeout.as_millis() as u64,
-            // Set by the lab around the engine.
-            counters: None,
-        }
-    }
-}
 
 /// One running copy of an actor: its name (`writer#2`), instance number and definition.
 pub(super) struct Instance<'a> {
@@ -240,8 +54,12 @@ pub(super) fn start<E: Sockets>(
             }))
         }
     };
+    let names = instances
+        .iter()
+        .map(|i| (i.name.as_str(), i.actor.name.as_str()));
+    let run = Arc::new(RunState::new(Instant::now(), names));
     let shared = Arc::new(Shared {
-        run: RunState::new(Instant::now(), &instances),
+        run: Arc::clone(&run),
         resources: Resources::default(),
         write_locks: Mutex::new(HashMap::new()),
         engine: engine(instances.len()),
@@ -251,14 +69,9 @@ pub(super) fn start<E: Sockets>(
         .into_iter()
         .enumerate()
         .map(|(slot, i)| {
-            let a = Actor::new(
-                Arc::clone(&shared),
-                slot,
-                i.name,
-                i.index,
-                Arc::clone(&config),
-            );
-            (a, i.actor.steps.clone())
+            let cx = Ctx::new(Arc::clone(&run), slot, i.name, i.index, Arc::clone(&config));
+            let shared = Arc::clone(&shared);
+            (Actor { cx, shared }, i.actor.steps.clone())
         })
         .collect();
     Ok(Started {
@@ -276,7 +89,7 @@ fn instances<'a>(
     let mut failures = Vec::new();
     let mut instances = Vec::new();
     for actor in &scenario.actors {
-        let lookup = |n: &str| lookup_in(config, n, 0);
+        let lookup = |n: &str| crate::scenario::lookup(&config.params, &config.facts, Some(0), n);
         match actor.count.eval(&lookup) {
             Ok(n) if (1..=64).contains(&n) => {
                 for index in 0..n as usize {
@@ -305,10 +118,6 @@ fn instances<'a>(
     }
 }
 
-pub(super) fn lookup_in(config: &RunConfig, name: &str, index: usize) -> Lookup {
-    crate::scenario::lookup(&config.params, &config.facts, Some(index), name)
-}
-
 /// The watchdog: waits for every actor until `until`; then notes who is stuck where,
 /// ends everything (`cancel_all`) and gives them [`GRACE`] to notice. Returns the run.
 pub(super) fn watch<E: Sockets>(
@@ -326,7 +135,7 @@ pub(super) fn watch<E: Sockets>(
         .map(|(st, _)| st.stuck())
         .collect();
     if !stuck.is_empty() {
-        E::cancel_all(shared);
+        shared.cancel_all();
         collect_done(done_rx, &mut finished, Instant::now() + GRACE);
         for s in &mut stuck {
             s.released = actors
@@ -381,7 +190,7 @@ pub(super) async fn run_actor<E: Sockets>(a: &mut Actor<E>, steps: &[Step]) {
             break;
         }
         if !a.shared.run.out.settle(&a.name, i + 1, step, t0, outcome) {
-            E::cancel_all(&a.shared);
+            a.shared.cancel_all();
             break;
         }
     }
@@ -397,7 +206,7 @@ pub(super) fn run_actor_here<E: Sockets>(mut a: Actor<E>, steps: &[Step]) {
     if let Err(p) = ran {
         shared.run.out.panicked(&a.name, &*p);
         a.actor_state().finished();
-        E::cancel_all(&shared);
+        shared.cancel_all();
     }
 }
 

@@ -17,10 +17,12 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, SockAddr, SockRef, Socket, Type};
 
-use super::actor::Actor;
-use super::args::WriteInChild;
-use super::run::Shared;
-use super::{Addrs, EngineError};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use super::context::{Ctx, RunState};
+use super::resources::Resources;
+use super::types::{lock, Addrs, EngineError};
 use crate::event::Outcome;
 use crate::scenario::{PollFor, SockOpt};
 use crate::sys;
@@ -52,9 +54,9 @@ pub(super) struct CallNames {
     pub not_blocked: &'static str,
 }
 
-/// The socket primitives of an engine. Every method that takes an actor records its own
-/// events through it (`a.call`, `a.record`); a call's failure is the `Outcome` of
-/// [`Prim`], never an engine error.
+/// The socket primitives of an engine; `self` is the engine's own state in one run. Every
+/// method that takes an actor's context records its own events through it (`cx.call`,
+/// `cx.record`); a call's failure is the `Outcome` of [`Prim`], never an engine error.
 pub(super) trait Sockets: Sized + Send + Sync + 'static {
     /// A socket as the engine holds it (std: a socket2 socket; tokio: a listener, a
     /// stream, or a socket that is only bound).
@@ -78,11 +80,11 @@ pub(super) trait Sockets: Sized + Send + Sync + 'static {
 
     /// A listening socket (`listen`). std keeps it blocking; tokio makes it non-blocking
     /// and registers it with the runtime (`TcpListener::from_std`, recorded).
-    fn listener(a: &mut Actor<Self>, name: &str, s: Socket) -> io::Result<Self::Socket>;
+    fn listener(&self, cx: &mut Ctx, name: &str, s: Socket) -> io::Result<Self::Socket>;
 
     /// The socket of a non-blocking connect in progress (`connect_start`). std keeps the
     /// socket2 socket; tokio registers it (`TcpStream::from_std`, recorded).
-    fn connecting(a: &mut Actor<Self>, name: &str, s: Socket) -> Result<Self::Socket, EngineError>;
+    fn connecting(&self, cx: &mut Ctx, name: &str, s: Socket) -> Result<Self::Socket, EngineError>;
 
     /// The socket of `s` alone, for `close`; gives `s` back while another actor holds it.
     /// tokio deregisters the socket from the runtime first.
@@ -92,7 +94,8 @@ pub(super) trait Sockets: Sized + Send + Sync + 'static {
     /// within the limit, then a blocking accept(2); tokio: `accept().await` under
     /// `tokio::time::timeout`.
     fn accept(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         l: &Self::Socket,
         from: &str,
         limit: Option<Duration>,
@@ -102,7 +105,8 @@ pub(super) trait Sockets: Sized + Send + Sync + 'static {
     /// connect(2), or with a limit a non-blocking one, poll(2) for POLLOUT and SO_ERROR;
     /// tokio: `TcpSocket::connect().await`, under `tokio::time::timeout` with a limit.
     fn dial(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         label: &str,
         addr: SocketAddr,
         limit: Option<Duration>,
@@ -112,12 +116,13 @@ pub(super) trait Sockets: Sized + Send + Sync + 'static {
     /// the kernel applies SO_RCVTIMEO/SO_SNDTIMEO to each blocking call (EAGAIN); tokio:
     /// the kernel ignores them on its non-blocking sockets, so the engine times each read,
     /// each write and the whole of a `write_all` with `tokio::time::timeout` of that length.
-    fn timer(a: &Actor<Self>, name: &str, d: Direction) -> Option<Duration>;
+    fn timer(&self, name: &str, d: Direction) -> Option<Duration>;
 
     /// One read into `buf` (std: a blocking recv(2); tokio: `read().await`, which parks on
     /// EAGAIN until the socket is readable), within `limit` (tokio's timer).
     fn read(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &Self::Socket,
         sock: &str,
         buf: &mut [u8],
@@ -128,7 +133,8 @@ pub(super) trait Sockets: Sized + Send + Sync + 'static {
     /// or a timeout or error cut it short; tokio: `write().await`, which parks until some
     /// space is free and takes what fits), within `limit` (tokio's timer).
     fn write(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &Self::Socket,
         sock: &str,
         buf: &[u8],
@@ -138,24 +144,26 @@ pub(super) trait Sockets: Sized + Send + Sync + 'static {
     /// Before `write_until_blocked`'s writes: std sets O_NONBLOCK; tokio awaits
     /// writability once, so that the first `try_write` reaches the kernel.
     fn begin_try_writes(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &Self::Socket,
         sock: &str,
     ) -> impl Future<Output = Prim<()>>;
 
     /// One write that does not wait (std: send(2) on the non-blocking socket; tokio:
     /// `try_write`): EAGAIN is where a writer would block or park.
-    fn try_write(a: &mut Actor<Self>, s: &Self::Socket, sock: &str, buf: &[u8]) -> Prim<usize>;
+    fn try_write(&self, cx: &mut Ctx, s: &Self::Socket, sock: &str, buf: &[u8]) -> Prim<usize>;
 
     /// After `write_until_blocked`: std clears O_NONBLOCK again; tokio has nothing to undo.
-    fn end_try_writes(a: &mut Actor<Self>, s: &Self::Socket, sock: &str);
+    fn end_try_writes(&self, cx: &mut Ctx, s: &Self::Socket, sock: &str);
 
     /// Waits until `s` is ready as `wait_for` asks, or `limit` passes; gives the readiness
     /// seen by name and how the wait ended, and records its event. std: poll(2) and its
     /// revents bits (`POLLIN|POLLHUP`); tokio: `ready(Interest).await` and tokio's
     /// readiness set (`READABLE|READ_CLOSED`).
     fn poll(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &Self::Socket,
         sock: &str,
         wait_for: PollFor,
@@ -167,13 +175,14 @@ pub(super) trait Sockets: Sized + Send + Sync + 'static {
 
     /// After an option was set: what the engine does with it besides the kernel, as the
     /// event's note (tokio: SO_RCVTIMEO/SO_SNDTIMEO become its timers).
-    fn option_set(a: &mut Actor<Self>, sock: &str, opt: SockOpt, v: i64) -> Option<String>;
+    fn option_set(&self, sock: &str, opt: SockOpt, v: i64) -> Option<String>;
 
     /// Forks a child that writes on `s` as `w` says (its bytes, SIGPIPE at its default or
     /// ignored) and waits for it within `w.limit`. std: from the actor's thread; tokio:
     /// from a thread of the blocking pool (`spawn_blocking`), so the other tasks go on.
     fn write_in_child(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &Self::Socket,
         sock: &str,
         w: &WriteInChild,
@@ -181,15 +190,15 @@ pub(super) trait Sockets: Sized + Send + Sync + 'static {
 
     /// Waits until `sync` was signalled `count` times; false if the run was cancelled.
     /// std: a condition variable; tokio: `Notify`.
-    fn wait_sync(a: &mut Actor<Self>, sync: &str, count: i64) -> impl Future<Output = bool>;
+    fn wait_sync(&self, cx: &Ctx, sync: &str, count: i64) -> impl Future<Output = bool>;
 
     /// Wakes the actors waiting in [`Sockets::wait_sync`].
-    fn wake_waiters(shared: &Shared<Self>);
+    fn wake_waiters(&self);
 
     /// Whether actor instance `slot` waits on a socket (`wait_blocked`): std: inside a
     /// call and asleep in the kernel; tokio: parked in an await on a socket future (a
     /// connect only while its handshake is not done).
-    fn instance_blocked(shared: &Shared<Self>, slot: usize) -> bool;
+    fn instance_blocked(&self, run: &RunState, slot: usize) -> bool;
 
     /// A short pause between looks at what the kernel does not signal (FIONREAD, a
     /// thread's sleep): std sleeps the thread, tokio a timer.
@@ -200,7 +209,54 @@ pub(super) trait Sockets: Sized + Send + Sync + 'static {
 
     /// Ends every wait and call a run's actors are in: std shuts every socket down (which
     /// wakes blocked calls); tokio aborts the tasks (drops their futures).
-    fn cancel_all(shared: &Shared<Self>);
+    fn cancel_all(&self, run: &RunState, resources: &Resources<Self::Socket>);
+}
+
+/// What `write_in_child` writes and how long it waits for the child.
+pub(super) struct WriteInChild {
+    /// How many bytes the child writes.
+    pub bytes: usize,
+    pub limit: Duration,
+    /// SIGPIPE left at its default (the child dies of it), else ignored.
+    pub default: bool,
+}
+
+impl WriteInChild {
+    /// What the child does, for the event's name.
+    pub fn child_op(&self) -> &'static str {
+        if self.default {
+            "fork; child: signal(SIGPIPE, SIG_DFL), write"
+        } else {
+            "fork; child: signal(SIGPIPE, SIG_IGN), write"
+        }
+    }
+}
+
+/// Everything a run's actors share on engine `E`: the run's state, its sockets by name,
+/// the writers' locks, and the engine's own state.
+pub(super) struct Shared<E: Sockets> {
+    pub run: Arc<RunState>,
+    pub resources: Resources<E::Socket>,
+    pub write_locks: Mutex<HashMap<String, Arc<E::WriteLock>>>,
+    pub engine: E,
+}
+
+impl<E: Sockets> Shared<E> {
+    /// The lock `write_messages` writers on socket `name` share.
+    pub fn write_lock(&self, name: &str) -> Arc<E::WriteLock> {
+        Arc::clone(lock(&self.write_locks).entry(name.to_owned()).or_default())
+    }
+
+    /// Ends every wait and call of the run's actors.
+    pub fn cancel_all(&self) {
+        self.engine.cancel_all(&self.run, &self.resources);
+    }
+
+    /// Closes every socket the scenario left open.
+    pub fn close_all(&self) {
+        self.resources.clear();
+        lock(&self.write_locks).clear();
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -217,35 +273,35 @@ pub(super) fn ms(d: i64) -> Duration {
 
 /// socket(2), SO_REUSEADDR if asked, and bind(2) to 127.0.0.1:`port` (0: any free
 /// port), each call recorded.
-pub(super) fn bound_socket<E: Sockets>(
-    a: &mut Actor<E>,
+pub(super) fn bound_socket(
+    cx: &mut Ctx,
     name: &str,
     reuseaddr: bool,
     port: u16,
 ) -> io::Result<Socket> {
-    let s = a.call("socket", Some(name), None, new_socket, |_| None)?;
+    let s = cx.call("socket", Some(name), None, new_socket, |_| None)?;
     if reuseaddr {
         let set = || s.set_reuse_address(true);
-        a.call("setsockopt(SO_REUSEADDR)", Some(name), None, set, |_| {
+        cx.call("setsockopt(SO_REUSEADDR)", Some(name), None, set, |_| {
             Some(1)
         })?;
     }
     let addr = SockAddr::from(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
-    a.call("bind", Some(name), None, || s.bind(&addr), |_| None)?;
+    cx.call("bind", Some(name), None, || s.bind(&addr), |_| None)?;
     Ok(s)
 }
 
 /// [`bound_socket`] and then listen(2) with `backlog`, each call recorded.
-pub(super) fn listening_socket<E: Sockets>(
-    a: &mut Actor<E>,
+pub(super) fn listening_socket(
+    cx: &mut Ctx,
     name: &str,
     backlog: i32,
     reuseaddr: bool,
     port: u16,
 ) -> io::Result<Socket> {
-    let s = bound_socket(a, name, reuseaddr, port)?;
+    let s = bound_socket(cx, name, reuseaddr, port)?;
     let requested = Some(backlog.max(0) as u64);
-    a.call(
+    cx.call(
         "listen",
         Some(name),
         requested,
@@ -256,10 +312,10 @@ pub(super) fn listening_socket<E: Sockets>(
 }
 
 /// socket(2) and O_NONBLOCK on it, each call recorded (a `connect_start` step's socket).
-pub(super) fn nonblocking_socket<E: Sockets>(a: &mut Actor<E>, name: &str) -> io::Result<Socket> {
-    let s = a.call("socket", Some(name), None, new_socket, |_| None)?;
+pub(super) fn nonblocking_socket(cx: &mut Ctx, name: &str) -> io::Result<Socket> {
+    let s = cx.call("socket", Some(name), None, new_socket, |_| None)?;
     let set = || s.set_nonblocking(true);
-    a.call("set_nonblocking(true)", Some(name), None, set, |_| None)?;
+    cx.call("set_nonblocking(true)", Some(name), None, set, |_| None)?;
     Ok(s)
 }
 

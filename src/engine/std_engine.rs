@@ -15,11 +15,11 @@ use std::time::{Duration, Instant};
 
 use socket2::{SockAddr, SockRef, Socket};
 
-use super::actor::{count, Actor};
-use super::args::WriteInChild;
-use super::run::{self, lock, Shared};
-use super::sockets::{new_socket, CallNames, Direction, Prim, Sockets};
-use super::{EngineError, Run, RunConfig, SLICE};
+use super::context::{count, Ctx, RunState};
+use super::resources::Resources;
+use super::run;
+use super::sockets::{new_socket, CallNames, Direction, Prim, Sockets, WriteInChild};
+use super::types::{lock, EngineError, Run, RunConfig, SLICE};
 use crate::event::{millis, Outcome};
 use crate::scenario::{PollFor, Scenario, SockOpt};
 use crate::sys;
@@ -52,7 +52,7 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
         if let Err(cause) = spawned {
             let what = "a thread for an actor";
             shared.run.out.fail(EngineError::Start { what, cause });
-            Std::cancel_all(&shared);
+            shared.cancel_all();
         }
     }
     drop(done_tx);
@@ -86,11 +86,11 @@ impl Sockets for Std {
         Arc::new(s)
     }
 
-    fn listener(_: &mut Actor<Self>, _: &str, s: Socket) -> io::Result<Arc<Socket>> {
+    fn listener(&self, _: &mut Ctx, _: &str, s: Socket) -> io::Result<Arc<Socket>> {
         Ok(Arc::new(s))
     }
 
-    fn connecting(_: &mut Actor<Self>, _: &str, s: Socket) -> Result<Arc<Socket>, EngineError> {
+    fn connecting(&self, _: &mut Ctx, _: &str, s: Socket) -> Result<Arc<Socket>, EngineError> {
         Ok(Arc::new(s))
     }
 
@@ -99,76 +99,81 @@ impl Sockets for Std {
     }
 
     async fn accept(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         l: &Arc<Socket>,
         from: &str,
         limit: Option<Duration>,
     ) -> Prim<Arc<Socket>> {
         if let Some(limit) = limit {
-            if let Some(out) = poll_for(a, l, from, sys::POLLIN, limit) {
+            if let Some(out) = poll_for(cx, l, from, sys::POLLIN, limit) {
                 return Ok(Err(out));
             }
         }
-        let accepted = a.call("accept", Some(from), None, || l.accept(), |_| None);
+        let accepted = cx.call("accept", Some(from), None, || l.accept(), |_| None);
         Ok(accepted
             .map(|(s, _)| Arc::new(s))
             .map_err(|e| Outcome::from_io(&e)))
     }
 
     async fn dial(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         label: &str,
         addr: SocketAddr,
         limit: Option<Duration>,
     ) -> Result<Arc<Socket>, Outcome> {
-        dial(a, label, &SockAddr::from(addr), limit).map(Arc::new)
+        dial(cx, label, &SockAddr::from(addr), limit).map(Arc::new)
     }
 
-    fn timer(_: &Actor<Self>, _: &str, _: Direction) -> Option<Duration> {
+    fn timer(&self, _: &str, _: Direction) -> Option<Duration> {
         None
     }
 
     async fn read(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &Arc<Socket>,
         sock: &str,
         buf: &mut [u8],
         _: Option<Duration>,
     ) -> Prim<usize> {
         let n = Some(buf.len() as u64);
-        let res = a.call("recv", Some(sock), n, || (&**s).read(buf), count);
+        let res = cx.call("recv", Some(sock), n, || (&**s).read(buf), count);
         Ok(res.map_err(|e| Outcome::from_io(&e)))
     }
 
     async fn write(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &Arc<Socket>,
         sock: &str,
         buf: &[u8],
         _: Option<Duration>,
     ) -> Prim<usize> {
-        Self::try_write(a, s, sock, buf)
+        self.try_write(cx, s, sock, buf)
     }
 
-    async fn begin_try_writes(a: &mut Actor<Self>, s: &Arc<Socket>, sock: &str) -> Prim<()> {
+    async fn begin_try_writes(&self, cx: &mut Ctx, s: &Arc<Socket>, sock: &str) -> Prim<()> {
         let set = || s.set_nonblocking(true);
-        let res = a.call("set_nonblocking(true)", Some(sock), None, set, |_| None);
+        let res = cx.call("set_nonblocking(true)", Some(sock), None, set, |_| None);
         Ok(res.map_err(|e| Outcome::from_io(&e)))
     }
 
-    fn try_write(a: &mut Actor<Self>, s: &Arc<Socket>, sock: &str, buf: &[u8]) -> Prim<usize> {
+    fn try_write(&self, cx: &mut Ctx, s: &Arc<Socket>, sock: &str, buf: &[u8]) -> Prim<usize> {
         let n = Some(buf.len() as u64);
-        let res = a.call("send", Some(sock), n, || (&**s).write(buf), count);
+        let res = cx.call("send", Some(sock), n, || (&**s).write(buf), count);
         Ok(res.map_err(|e| Outcome::from_io(&e)))
     }
 
-    fn end_try_writes(a: &mut Actor<Self>, s: &Arc<Socket>, sock: &str) {
+    fn end_try_writes(&self, cx: &mut Ctx, s: &Arc<Socket>, sock: &str) {
         let set = || s.set_nonblocking(false);
-        let _ = a.call("set_nonblocking(false)", Some(sock), None, set, |_| None);
+        let _ = cx.call("set_nonblocking(false)", Some(sock), None, set, |_| None);
     }
 
     async fn poll(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &Arc<Socket>,
         sock: &str,
         wait_for: PollFor,
@@ -176,7 +181,7 @@ impl Sockets for Std {
     ) -> Result<(String, Outcome), EngineError> {
         let (events, wanted) = poll_bits(wait_for);
         let t0 = Instant::now();
-        let at = a.now_ms();
+        let at = cx.now_ms();
         let mut seen = 0i16;
         let outcome = loop {
             let left = limit.saturating_sub(t0.elapsed());
@@ -189,12 +194,12 @@ impl Sockets for Std {
                 }
                 Err(e) => break Outcome::from_io(&e),
             }
-            if a.cancelled() || t0.elapsed() >= limit {
+            if cx.cancelled() || t0.elapsed() >= limit {
                 break Outcome::deadline();
             }
         };
         let names = revent_names(seen);
-        a.record(
+        cx.record(
             &format!("poll({})", revent_names(events | wanted)),
             Some(sock),
             None,
@@ -211,19 +216,20 @@ impl Sockets for Std {
         Ok(())
     }
 
-    fn option_set(_: &mut Actor<Self>, _: &str, _: SockOpt, _: i64) -> Option<String> {
+    fn option_set(&self, _: &str, _: SockOpt, _: i64) -> Option<String> {
         None
     }
 
     async fn write_in_child(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &Arc<Socket>,
         sock: &str,
         w: &WriteInChild,
     ) -> io::Result<sys::ChildEnd> {
         let buf = vec![b'x'; w.bytes];
         let child = || sys::write_in_child(s, &buf, w.default, w.limit);
-        a.call(
+        cx.call(
             w.child_op(),
             Some(sock),
             Some(w.bytes as u64),
@@ -232,18 +238,16 @@ impl Sockets for Std {
         )
     }
 
-    async fn wait_sync(a: &mut Actor<Self>, sync: &str, count: i64) -> bool {
-        let shared = Arc::clone(&a.shared);
-        let mut syncs = lock(&shared.run.syncs);
+    async fn wait_sync(&self, cx: &Ctx, sync: &str, count: i64) -> bool {
+        let mut syncs = lock(&cx.run.syncs);
         loop {
             if syncs.get(sync).copied().unwrap_or(0) >= count {
                 return true;
             }
-            if shared.run.cancelled() {
+            if cx.run.cancelled() {
                 return false;
             }
-            syncs = shared
-                .engine
+            syncs = self
                 .sync_cv
                 .wait_timeout(syncs, SLICE)
                 .unwrap_or_else(|e| e.into_inner())
@@ -251,14 +255,14 @@ impl Sockets for Std {
         }
     }
 
-    fn wake_waiters(shared: &Shared<Self>) {
-        shared.engine.sync_cv.notify_all();
+    fn wake_waiters(&self) {
+        self.sync_cv.notify_all();
     }
 
     /// Where the system cannot tell a thread's sleep from running, being inside the call
     /// counts.
-    fn instance_blocked(shared: &Shared<Self>, slot: usize) -> bool {
-        let st = &shared.run.actors[slot];
+    fn instance_blocked(&self, run: &RunState, slot: usize) -> bool {
+        let st = &run.actors[slot];
         if !st.in_call.load(Ordering::SeqCst) {
             return false;
         }
@@ -276,12 +280,12 @@ impl Sockets for Std {
         lock(l)
     }
 
-    fn cancel_all(shared: &Shared<Self>) {
-        shared.run.cancel();
-        shared.engine.sync_cv.notify_all();
+    fn cancel_all(&self, run: &RunState, resources: &Resources<Self::Socket>) {
+        run.cancel();
+        self.sync_cv.notify_all();
         // Wakes blocked reads, writes and (on Linux) accepts; errors are expected on
         // sockets that are not connected.
-        shared.resources.each_open(|s| {
+        resources.each_open(|s| {
             let _ = s.shutdown(std::net::Shutdown::Both);
         });
     }
@@ -289,35 +293,35 @@ impl Sockets for Std {
 
 /// One dial: blocking connect(2), or with a limit a non-blocking connect and poll.
 fn dial(
-    a: &mut Actor<Std>,
+    cx: &mut Ctx,
     label: &str,
     addr: &SockAddr,
     limit: Option<Duration>,
 ) -> Result<Socket, Outcome> {
     let from_io = |e: io::Error| Outcome::from_io(&e);
-    let s = a
+    let s = cx
         .call("socket", Some(label), None, new_socket, |_| None)
         .map_err(from_io)?;
     let Some(limit) = limit else {
         let connect = || s.connect(addr);
-        a.call("connect", Some(label), None, connect, |_| None)
+        cx.call("connect", Some(label), None, connect, |_| None)
             .map_err(from_io)?;
         return Ok(s);
     };
     s.set_nonblocking(true).map_err(from_io)?;
     let connect = || s.connect(addr);
-    match a.call("connect (non-blocking)", Some(label), None, connect, |_| {
+    match cx.call("connect (non-blocking)", Some(label), None, connect, |_| {
         None
     }) {
         Ok(()) => {}
         Err(e) if e.raw_os_error() == Some(sys::EINPROGRESS) => {
-            if let Some(out) = poll_for(a, &s, label, sys::POLLOUT, limit) {
+            if let Some(out) = poll_for(cx, &s, label, sys::POLLOUT, limit) {
                 return Err(out);
             }
             let pending = |e: &Option<io::Error>| {
                 Some(e.as_ref().and_then(|e| e.raw_os_error()).unwrap_or(0) as i64)
             };
-            match a.call(
+            match cx.call(
                 "getsockopt(SO_ERROR)",
                 Some(label),
                 None,
@@ -337,19 +341,19 @@ fn dial(
 /// Polls until `events` show up or `limit` passes. `Some(outcome)` means stop: the
 /// deadline passed (or the run was cancelled), or poll itself failed.
 fn poll_for(
-    a: &mut Actor<Std>,
+    cx: &mut Ctx,
     s: &Socket,
     label: &str,
     events: i16,
     limit: Duration,
 ) -> Option<Outcome> {
     let t0 = Instant::now();
-    let at = a.now_ms();
+    let at = cx.now_ms();
     let op = format!("poll({})", revent_names(events));
     loop {
         let left = limit.saturating_sub(t0.elapsed());
         let (returned, outcome, note) = match sys::poll(s, events, left.min(SLICE)) {
-            Ok(0) if !a.cancelled() && t0.elapsed() < limit => continue,
+            Ok(0) if !cx.cancelled() && t0.elapsed() < limit => continue,
             Ok(0) => {
                 let note = format!("nothing within {} ms", limit.as_millis());
                 (Some(0), Outcome::deadline(), Some(note))
@@ -358,7 +362,7 @@ fn poll_for(
             Err(e) => (None, Outcome::from_io(&e), None),
         };
         let el = millis(t0.elapsed());
-        a.record(
+        cx.record(
             &op,
             Some(label),
             None,

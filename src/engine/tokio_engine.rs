@@ -67,12 +67,12 @@ use tokio::io::{Interest, Ready};
 use tokio::net::{TcpListener, TcpSocket, TcpStream};
 use tokio::task::AbortHandle;
 
-use super::actor::{count, Actor};
-use super::args::WriteInChild;
-use super::run::{self, lock, Shared, GRACE};
-use super::sockets::{ms, CallNames, Direction, Prim, Sockets};
+use super::context::{count, Ctx, RunState};
+use super::resources::Resources;
+use super::run::{self, GRACE};
+use super::sockets::{ms, CallNames, Direction, Prim, Sockets, WriteInChild};
 use super::tokio_parking::{await_call, ready_names, ready_then, Wait};
-use super::{EngineError, Run, RunConfig, SLICE};
+use super::types::{lock, EngineError, Run, RunConfig, SLICE};
 use crate::event::Outcome;
 use crate::scenario::{PollFor, Scenario, SockOpt};
 use crate::sys;
@@ -122,13 +122,6 @@ pub(super) struct Tokio {
     tasks: Mutex<Vec<AbortHandle>>,
     /// Per actor instance: its connect in progress, for `wait_blocked`.
     connecting: Vec<Connecting>,
-}
-
-impl Tokio {
-    /// Whether actor instance `slot`'s connect is parked (see [`Wait::Handshake`]).
-    pub(super) fn handshake(&self, slot: usize) -> &AtomicBool {
-        &self.connecting[slot].parked
-    }
 }
 
 /// A connect an actor instance is awaiting.
@@ -218,7 +211,7 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
                     if let Err(e) = h.await {
                         if e.is_panic() {
                             sh.run.out.panicked(&name, &*e.into_panic());
-                            Tokio::cancel_all(&sh);
+                            sh.cancel_all();
                         }
                     }
                 }
@@ -230,7 +223,7 @@ pub(super) fn run(scenario: &Scenario, config: &RunConfig) -> Run {
     if let Err(cause) = runtime_thread {
         let what = "the runtime's thread";
         shared.run.out.fail(EngineError::Start { what, cause });
-        Tokio::cancel_all(&shared);
+        shared.cancel_all();
     }
     // The watchdog: as in the std engine, but ending a stuck task is dropping it.
     let run = run::watch(&shared, &done_rx, started.timeout);
@@ -284,18 +277,18 @@ impl Sockets for Tokio {
     }
 
     /// tokio needs a non-blocking socket; registering it is `TcpListener::from_std`.
-    fn listener(a: &mut Actor<Self>, name: &str, s: Socket) -> io::Result<TokioSocket> {
+    fn listener(&self, cx: &mut Ctx, name: &str, s: Socket) -> io::Result<TokioSocket> {
         s.set_nonblocking(true)?;
         let register = || TcpListener::from_std(s.into());
-        let l = a.call("TcpListener::from_std", Some(name), None, register, |_| {
+        let l = cx.call("TcpListener::from_std", Some(name), None, register, |_| {
             None
         })?;
         Ok(TokioSocket::Listener(Arc::new(l)))
     }
 
-    fn connecting(a: &mut Actor<Self>, name: &str, s: Socket) -> Result<TokioSocket, EngineError> {
+    fn connecting(&self, cx: &mut Ctx, name: &str, s: Socket) -> Result<TokioSocket, EngineError> {
         let register = || TcpStream::from_std(s.into());
-        match a.call("TcpStream::from_std", Some(name), None, register, |_| None) {
+        match cx.call("TcpStream::from_std", Some(name), None, register, |_| None) {
             Ok(stream) => Ok(TokioSocket::Stream(Arc::new(stream))),
             Err(e) => Err(EngineError::Adopt(e)),
         }
@@ -314,7 +307,8 @@ impl Sockets for Tokio {
     }
 
     async fn accept(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         l: &TokioSocket,
         from: &str,
         limit: Option<Duration>,
@@ -327,34 +321,41 @@ impl Sockets for Tokio {
             });
         };
         let op = "accept().await";
-        let accepted = await_call(a, Wait::Io, op, Some(from), None, limit, l.accept(), |_| {
-            None
-        });
+        let accepted = await_call(
+            cx,
+            Wait::Io,
+            op,
+            Some(from),
+            None,
+            limit,
+            l.accept(),
+            |_| None,
+        );
         Ok(accepted
             .await
             .map(|(s, _)| TokioSocket::Stream(Arc::new(s))))
     }
 
     async fn dial(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         label: &str,
         addr: SocketAddr,
         limit: Option<Duration>,
     ) -> Result<TokioSocket, Outcome> {
-        let s = a
+        let s = cx
             .call("socket", Some(label), None, TcpSocket::new_v4, |_| None)
             .map_err(|e| Outcome::from_io(&e))?;
         // The engine's own look at the handshake, for `wait_blocked`; not a call of the
         // scenario's, so not recorded.
-        let shared = Arc::clone(&a.shared);
-        let connecting = &shared.engine.connecting[a.slot];
+        let connecting = &self.connecting[cx.slot];
         *lock(&connecting.probe) = SockRef::from(&s).try_clone().ok();
         let _forget = ConnectingGuard(connecting);
         let op = "connect().await";
         let connect = s.connect(addr);
         let stream = await_call(
-            a,
-            Wait::Handshake,
+            cx,
+            Wait::Handshake(&connecting.parked),
             op,
             Some(label),
             None,
@@ -365,8 +366,8 @@ impl Sockets for Tokio {
         stream.await.map(|s| TokioSocket::Stream(Arc::new(s)))
     }
 
-    fn timer(a: &Actor<Self>, name: &str, d: Direction) -> Option<Duration> {
-        let all = lock(&a.shared.engine.deadlines);
+    fn timer(&self, name: &str, d: Direction) -> Option<Duration> {
+        let all = lock(&self.deadlines);
         let deadlines = all.get(name).copied().unwrap_or_default();
         match d {
             Direction::Read => deadlines.read,
@@ -375,7 +376,8 @@ impl Sockets for Tokio {
     }
 
     async fn read(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &TokioSocket,
         sock: &str,
         buf: &mut [u8],
@@ -385,11 +387,12 @@ impl Sockets for Tokio {
         let n = Some(buf.len() as u64);
         let fut = ready_then(s, Interest::READABLE, |s| s.try_read(buf));
         let op = "read().await";
-        Ok(await_call(a, Wait::Io, op, Some(sock), n, limit, fut, count).await)
+        Ok(await_call(cx, Wait::Io, op, Some(sock), n, limit, fut, count).await)
     }
 
     async fn write(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &TokioSocket,
         sock: &str,
         buf: &[u8],
@@ -399,14 +402,14 @@ impl Sockets for Tokio {
         let n = Some(buf.len() as u64);
         let fut = ready_then(s, Interest::WRITABLE, |s| s.try_write(buf));
         let op = "write().await";
-        Ok(await_call(a, Wait::Io, op, Some(sock), n, limit, fut, count).await)
+        Ok(await_call(cx, Wait::Io, op, Some(sock), n, limit, fut, count).await)
     }
 
-    async fn begin_try_writes(a: &mut Actor<Self>, s: &TokioSocket, sock: &str) -> Prim<()> {
+    async fn begin_try_writes(&self, cx: &mut Ctx, s: &TokioSocket, sock: &str) -> Prim<()> {
         let s = s.stream(sock)?;
         let op = "writable().await";
         Ok(await_call(
-            a,
+            cx,
             Wait::Io,
             op,
             Some(sock),
@@ -418,17 +421,18 @@ impl Sockets for Tokio {
         .await)
     }
 
-    fn try_write(a: &mut Actor<Self>, s: &TokioSocket, sock: &str, buf: &[u8]) -> Prim<usize> {
+    fn try_write(&self, cx: &mut Ctx, s: &TokioSocket, sock: &str, buf: &[u8]) -> Prim<usize> {
         let s = s.stream(sock)?;
         let n = Some(buf.len() as u64);
-        let res = a.call("try_write", Some(sock), n, || s.try_write(buf), count);
+        let res = cx.call("try_write", Some(sock), n, || s.try_write(buf), count);
         Ok(res.map_err(|e| Outcome::from_io(&e)))
     }
 
-    fn end_try_writes(_: &mut Actor<Self>, _: &TokioSocket, _: &str) {}
+    fn end_try_writes(&self, _: &mut Ctx, _: &TokioSocket, _: &str) {}
 
     async fn poll(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &TokioSocket,
         sock: &str,
         wait_for: PollFor,
@@ -463,9 +467,16 @@ impl Sockets for Tokio {
             }
         };
         let op = format!("ready({}).await", ready_names(wanted));
-        let res = await_call(a, Wait::Io, &op, Some(sock), None, Some(limit), fut, |_| {
-            None
-        })
+        let res = await_call(
+            cx,
+            Wait::Io,
+            &op,
+            Some(sock),
+            None,
+            Some(limit),
+            fut,
+            |_| None,
+        )
         .await;
         let names = ready_names(*lock(&seen));
         Ok((names, res.err().unwrap_or(Outcome::Ok)))
@@ -483,11 +494,11 @@ impl Sockets for Tokio {
         Ok(())
     }
 
-    fn option_set(a: &mut Actor<Self>, sock: &str, opt: SockOpt, v: i64) -> Option<String> {
+    fn option_set(&self, sock: &str, opt: SockOpt, v: i64) -> Option<String> {
         match opt {
             SockOpt::RcvTimeo | SockOpt::SndTimeo => {
                 let d = (v > 0).then(|| ms(v));
-                let mut all = lock(&a.shared.engine.deadlines);
+                let mut all = lock(&self.deadlines);
                 let entry = all.entry(sock.to_owned()).or_default();
                 let what = if opt == SockOpt::RcvTimeo {
                     entry.read = d;
@@ -512,7 +523,8 @@ impl Sockets for Tokio {
     /// for the child (bounded by `limit`) does not stall the other actors' tasks. The child
     /// writes on tokio's descriptor, which is non-blocking.
     async fn write_in_child(
-        a: &mut Actor<Self>,
+        &self,
+        cx: &mut Ctx,
         s: &TokioSocket,
         sock: &str,
         w: &WriteInChild,
@@ -529,39 +541,38 @@ impl Sockets for Tokio {
         };
         let op = format!("spawn_blocking: {}", w.child_op());
         let n = Some(w.bytes as u64);
-        let end = await_call(a, Wait::Child, &op, Some(sock), n, None, child, |_| None).await;
+        let end = await_call(cx, Wait::Child, &op, Some(sock), n, None, child, |_| None).await;
         end.map_err(|o| match o {
             Outcome::Err { code: Some(c), .. } => io::Error::from_raw_os_error(c),
             _ => io::Error::from(io::ErrorKind::TimedOut),
         })
     }
 
-    async fn wait_sync(a: &mut Actor<Self>, sync: &str, count: i64) -> bool {
-        let shared = Arc::clone(&a.shared);
+    async fn wait_sync(&self, cx: &Ctx, sync: &str, count: i64) -> bool {
         loop {
-            let notified = shared.engine.sync_notify.notified();
+            let notified = self.sync_notify.notified();
             let mut notified = std::pin::pin!(notified);
             // Registered before looking, so a signal in between is not missed.
             notified.as_mut().enable();
-            if a.signalled(sync, count) {
+            if cx.signalled(sync, count) {
                 return true;
             }
-            if a.cancelled() {
+            if cx.cancelled() {
                 return false;
             }
             let _ = tokio::time::timeout(SLICE, notified).await;
         }
     }
 
-    fn wake_waiters(shared: &Shared<Self>) {
-        shared.engine.sync_notify.notify_waiters();
+    fn wake_waiters(&self) {
+        self.sync_notify.notify_waiters();
     }
 
-    fn instance_blocked(shared: &Shared<Self>, slot: usize) -> bool {
-        if shared.run.actors[slot].in_call.load(Ordering::SeqCst) {
+    fn instance_blocked(&self, run: &RunState, slot: usize) -> bool {
+        if run.actors[slot].in_call.load(Ordering::SeqCst) {
             return true;
         }
-        let c = &shared.engine.connecting[slot];
+        let c = &self.connecting[slot];
         c.parked.load(Ordering::SeqCst)
             && match lock(&c.probe).as_ref().map(sys::tcp_state) {
                 Some(Some(state)) => state == SYN_SENT,
@@ -580,10 +591,10 @@ impl Sockets for Tokio {
     }
 
     /// A tokio program cancels by dropping futures.
-    fn cancel_all(shared: &Shared<Self>) {
-        shared.run.cancel();
-        shared.engine.sync_notify.notify_waiters();
-        for t in lock(&shared.engine.tasks).iter() {
+    fn cancel_all(&self, run: &RunState, _: &Resources<TokioSocket>) {
+        run.cancel();
+        self.sync_notify.notify_waiters();
+        for t in lock(&self.tasks).iter() {
             t.abort();
         }
     }

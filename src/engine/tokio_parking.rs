@@ -13,9 +13,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{Interest, Ready};
 use tokio::net::TcpStream;
 
-use super::actor::Actor;
-use super::run::lock;
-use super::tokio_engine::Tokio;
+use super::context::Ctx;
+use super::types::lock;
 use crate::event::{millis, Outcome};
 
 /// Marks the actor parked while `inner` is pending, and counts how often it parked.
@@ -45,15 +44,16 @@ impl<F: Future> Future for Parked<'_, F> {
 }
 
 /// What a pending socket future means for `wait_blocked`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Wait {
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Wait<'a> {
     /// Waiting for data, buffer space, a connection to accept or an event: blocked.
     Io,
     /// A connect. It parks at least once on tokio even when the kernel completes the
     /// handshake at once (a non-blocking connect(2) says EINPROGRESS), where the std
     /// engine's blocking connect to loopback does not sleep; counting it would let
-    /// `wait_blocked` end before the actor reaches the call the scenario means.
-    Handshake,
+    /// `wait_blocked` end before the actor reaches the call the scenario means. The flag
+    /// is the instance's own, which `wait_blocked` reads beside the socket's TCP state.
+    Handshake(&'a AtomicBool),
     /// A blocking thread waiting for a child process (`write_in_child`): not a socket.
     Child,
 }
@@ -63,8 +63,8 @@ pub(super) enum Wait {
 /// event. An expired timer is the outcome `deadline`.
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn await_call<T, F>(
-    a: &mut Actor<Tokio>,
-    kind: Wait,
+    cx: &mut Ctx,
+    kind: Wait<'_>,
     op: &str,
     sock: Option<&str>,
     requested: Option<u64>,
@@ -75,8 +75,8 @@ pub(super) async fn await_call<T, F>(
 where
     F: Future<Output = io::Result<T>>,
 {
-    let shared = Arc::clone(&a.shared);
-    let st = &shared.run.actors[a.slot];
+    let run = Arc::clone(&cx.run);
+    let st = &run.actors[cx.slot];
     *lock(&st.op) = op.to_owned();
     let parks = AtomicUsize::new(0);
     let not_blocking = AtomicBool::new(false);
@@ -85,7 +85,7 @@ where
         inner: fut.as_mut(),
         flag: match kind {
             Wait::Io => &st.in_call,
-            Wait::Handshake => shared.engine.handshake(a.slot),
+            Wait::Handshake(flag) => flag,
             Wait::Child => &not_blocking,
         },
         parks: &parks,
@@ -99,7 +99,7 @@ where
     let elapsed_ms = millis(t0.elapsed());
     let parks = parks.load(Ordering::SeqCst);
     let mut notes = Vec::new();
-    if parks > 0 && kind == Wait::Child {
+    if parks > 0 && matches!(kind, Wait::Child) {
         notes.push("the task parked while a blocking-pool thread waited for the child".into());
     } else if parks > 0 {
         notes.push(format!(
@@ -121,9 +121,9 @@ where
         }
     };
     let outcome = result.as_ref().err().cloned().unwrap_or(Outcome::Ok);
-    let at = shared.run.ms(t0);
+    let at = run.ms(t0);
     let note = (!notes.is_empty()).then(|| notes.join("; "));
-    a.record(op, sock, requested, ret, outcome, at, elapsed_ms, note);
+    cx.record(op, sock, requested, ret, outcome, at, elapsed_ms, note);
     result
 }
 
