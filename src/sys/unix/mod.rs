@@ -911,10 +911,10 @@ unsafe fn child_close_others(keep_a: RawFd, keep_b: RawFd) {
 // TCP_CONGESTION): Linux's in a file of their own, stand-ins answering Unsupported
 // elsewhere.
 #[cfg(target_os = "linux")]
-#[path = "linux_room.rs"]
+#[path = "../linux_room.rs"]
 mod room;
 #[cfg(not(target_os = "linux"))]
-#[path = "no_room.rs"]
+#[path = "../no_room.rs"]
 mod room;
 pub use room::{
     can_make_namespaces, congestion, enter_user_namespace, mtu, set_congestion, tcp_info_field,
