@@ -13,12 +13,14 @@ use socket2::Socket;
 mod poll;
 mod sockopt;
 mod stale;
+mod thread;
 
 pub use poll::{poll, POLLERR, POLLHUP, POLLIN, POLLOUT, POLL_FLAGS};
 pub use sockopt::{
     bytes_queued, bytes_unacked, is_nonblocking, keepalive, set_keepalive, Keepalive,
 };
 pub use stale::{close_to_stale, stale_read, stale_write, StaleHandle};
+pub use thread::{thread_count, thread_id, thread_is_asleep};
 
 /// The symbolic name of an errno value on this system, as the man pages spell it.
 ///
@@ -79,43 +81,6 @@ const ERRNOS: &[(i32, &str)] = &[
 ];
 
 pub const EINPROGRESS: i32 = libc::EINPROGRESS;
-/// An identifier of the calling thread that `thread_is_asleep` understands.
-pub fn thread_id() -> u64 {
-    #[cfg(target_os = "linux")]
-    // gettid is the key to /proc/self/task; other systems have no such file to read.
-    {
-        // SAFETY: gettid has no preconditions.
-        (unsafe { libc::gettid() }) as u64
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        0
-    }
-}
-
-/// Whether the thread is asleep in the kernel (state `S` in /proc), or `None` where the
-/// system does not say.
-///
-/// # Notes
-/// On Linux a thread blocked in a socket call waiting for buffer space or data sleeps
-/// interruptibly (`S`). On macOS and FreeBSD there is no /proc to read and `None` is
-/// returned.
-pub fn thread_is_asleep(tid: u64) -> Option<bool> {
-    #[cfg(target_os = "linux")]
-    // /proc/self/task/TID/stat is Linux's; see proc(5).
-    {
-        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).ok()?;
-        // The state follows the command name, which is in parentheses and may hold spaces.
-        let after = stat.rsplit_once(')')?.1;
-        after.split_whitespace().next().map(|s| s == "S")
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        let _ = tid;
-        None
-    }
-}
-
 /// Moves the calling thread into a fresh, anonymous network namespace (unshare(2) with
 /// CLONE_NEWNET). Call it on the main thread before any other thread exists: threads
 /// created afterwards inherit the namespace, threads that already exist do not.
@@ -218,19 +183,6 @@ pub fn write_sysctl(name: &str, value: &str) -> Result<(), SysctlError> {
         .open(sysctl_path(name))
         .map_err(SysctlError::Open)?;
     f.write_all(value.as_bytes()).map_err(SysctlError::Write)
-}
-
-/// Threads in this process, where the system says (Linux: /proc/self/task).
-pub fn thread_count() -> Option<usize> {
-    #[cfg(target_os = "linux")]
-    // /proc/self/task is Linux's; see proc(5).
-    {
-        std::fs::read_dir("/proc/self/task").ok().map(|d| d.count())
-    }
-    #[cfg(not(target_os = "linux"))]
-    {
-        None
-    }
 }
 
 /// The kernel's name and release, from uname(2).
