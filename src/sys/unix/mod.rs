@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use socket2::Socket;
 
+mod host;
 mod netns;
 mod poll;
 mod sockopt;
@@ -17,6 +18,7 @@ mod stale;
 mod sysctl;
 mod thread;
 
+pub use host::{os_version, uname};
 pub use netns::{loopback_up, unshare_netns};
 pub use poll::{poll, POLLERR, POLLHUP, POLLIN, POLLOUT, POLL_FLAGS};
 pub use sockopt::{
@@ -85,33 +87,6 @@ const ERRNOS: &[(i32, &str)] = &[
 ];
 
 pub const EINPROGRESS: i32 = libc::EINPROGRESS;
-/// The kernel's name and release, from uname(2).
-pub fn uname() -> (String, String) {
-    // SAFETY: utsname is plain data; uname fills it.
-    let mut u: libc::utsname = unsafe { std::mem::zeroed() };
-    // SAFETY: a valid pointer to a utsname.
-    if unsafe { libc::uname(&mut u) } != 0 {
-        return (std::env::consts::OS.to_owned(), "unknown".to_owned());
-    }
-    let field = |f: &[libc::c_char]| {
-        let bytes: Vec<u8> = f
-            .iter()
-            .take_while(|&&c| c != 0)
-            .map(|&c| c as u8)
-            .collect();
-        String::from_utf8_lossy(&bytes).into_owned()
-    };
-    (field(&u.sysname), field(&u.release))
-}
-
-/// The system's own description of its version (Linux: PRETTY_NAME of os-release).
-pub fn os_version() -> Option<String> {
-    let text = std::fs::read_to_string("/etc/os-release").ok()?;
-    text.lines()
-        .find_map(|l| l.strip_prefix("PRETTY_NAME="))
-        .map(|v| v.trim_matches('"').to_owned())
-}
-
 // =======================================================================================
 // Kernel evidence and the catalogue's extra calls (issue 4): TCP states, SNMP counters,
 // keepalive knobs, non-blocking mode, and a write made by a child process.
