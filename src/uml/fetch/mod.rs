@@ -12,10 +12,8 @@
 //! `<suite>/kernel.json` (the [`Manifest`]).
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::{banner_release, Kernel};
 
@@ -23,6 +21,7 @@ mod archive;
 mod http;
 mod index;
 mod own_libc;
+mod verify;
 
 pub use archive::ar_members;
 pub use http::http_get;
@@ -31,6 +30,7 @@ pub use own_libc::{own_libc_kernel, set_interp, OWN_INTERP, OWN_LINUX};
 
 use archive::{deb_data, extract_linux, find_loader};
 use index::needs_newer_libc;
+use verify::{check_sha256, sha256_hex, verify_signature};
 
 /// The suites `tcplab kernels fetch` gets by default, oldest first.
 pub const SUITES: [&str; 4] = ["bullseye", "bookworm", "trixie", "sid"];
@@ -334,33 +334,6 @@ fn fetch_suite(cache: &Path, mirror: &Mirror, suite: &str) -> Result<Kernel, Fet
     Ok(k)
 }
 
-/// Checks the `InRelease` signature with gpgv when gpgv and the keyring are there; says
-/// so on stderr when it could not (the index hashes are still checked against it).
-fn verify_signature(dir: &Path, inrelease: &[u8], keyring: &Path, suite: &str) {
-    let path = dir.join("InRelease");
-    if std::fs::write(&path, inrelease).is_err() || !keyring.is_file() {
-        eprintln!(
-            "{suite}: note: InRelease signature not checked (no keyring {})",
-            keyring.display()
-        );
-        return;
-    }
-    let out = Command::new("gpgv")
-        .arg("--keyring")
-        .arg(keyring)
-        .arg(&path)
-        .output();
-    match out {
-        Ok(o) if o.status.success() => {}
-        Ok(o) => eprintln!(
-            "{suite}: warning: gpgv did not accept InRelease: {}",
-            String::from_utf8_lossy(&o.stderr).trim()
-        ),
-        Err(e) => eprintln!("{suite}: note: InRelease signature not checked (gpgv: {e})"),
-    }
-    let _ = std::fs::remove_file(&path);
-}
-
 fn download_deb(
     mirror: &Mirror,
     suite: &str,
@@ -382,25 +355,6 @@ fn download_deb(
     std::fs::write(&part, &bytes).map_err(io_err(&part))?;
     std::fs::rename(&part, &path).map_err(io_err(&path))?;
     Ok(path)
-}
-
-fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-fn check_sha256(what: &str, bytes: &[u8], want: &str) -> Result<(), FetchError> {
-    let got = sha256_hex(bytes);
-    if got != want {
-        return Err(FetchError::Checksum {
-            what: what.to_owned(),
-            got,
-            want: want.to_owned(),
-        });
-    }
-    Ok(())
 }
 
 fn set_executable(path: &Path) -> Result<(), FetchError> {
