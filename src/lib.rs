@@ -21,6 +21,6 @@ pub mod uml;
 pub mod verdict;
 
 // OS-specific code lives in one place, picked by target family (as socket2 does).
-#[cfg_attr(unix, path = "sys/unix.rs")]
+#[cfg_attr(unix, path = "sys/unix/mod.rs")]
 #[cfg_attr(windows, path = "sys/windows.rs")]
 mod sys;

@@ -2,7 +2,7 @@
 //! kernel's per-destination TCP metrics cache (generic netlink), TCP_INFO fields and the
 //! congestion control of a socket.
 //!
-//! Included by `unix.rs` on Linux only; the functions are re-exported from there with
+//! Included by `unix/mod.rs` on Linux only; the functions are re-exported from there with
 //! answers of `Unsupported` / `None` on other systems.
 
 use std::collections::BTreeMap;

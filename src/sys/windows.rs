@@ -1,4 +1,4 @@
-//! Windows specific pieces, with the same API as `sys/unix.rs`: error names, stale
+//! Windows specific pieces, with the same API as `sys/unix/`: error names, stale
 //! handles, poll, and what the system says about itself.
 //!
 //! The lab is measured on Linux; this file makes it build and run on Windows, reporting
@@ -67,7 +67,7 @@ const WSA_ERRORS: &[(i32, &str)] = &[
     (ws::WSAEHOSTUNREACH, "WSAEHOSTUNREACH"),
 ];
 
-/// The errno names `sys/unix.rs` reports, for validating other systems' expectations.
+/// The errno names `sys/unix/errno.rs` reports, for validating other systems' expectations.
 const POSIX_NAMES: &[&str] = &[
     "EPERM",
     "ENOENT",

@@ -1,10 +1,7 @@
-//! The scenario the op tests (`tcp_ops.rs`, `tokio_ops.rs`) run their steps in, and how
-//! they read its observations: one connected pair, on either engine.
+//! The scenario the op tests (`engine_ops.rs`) run their steps in, and how they read its
+//! observations: one connected pair, on either engine.
 //!
 //! The pair binds 127.0.0.1:0 and orders its actors with sync points.
-
-// Each test file uses its own share of these (and some only on some systems).
-#![allow(dead_code)]
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,0 +1,45 @@
+//! Unix (Linux, macOS, FreeBSD) specific pieces, one file per concern: errno names,
+//! descriptors, poll, socket options, thread states, namespaces and the kernel's own
+//! settings and evidence.
+//!
+//! Everything in this folder is reached through the OS-neutral functions it exports
+//! (re-exported here, so callers name them `crate::sys::...`); no other module names a
+//! libc call.
+
+mod child;
+mod errno;
+mod evidence;
+mod host;
+mod netns;
+mod poll;
+mod sockopt;
+mod stale;
+mod sysctl;
+mod thread;
+
+pub use child::{write_in_child, ChildEnd};
+pub use errno::{errno_name, errno_names, EINPROGRESS};
+pub use evidence::{net_counters, tcp_state, tcp_state_in_table};
+pub use host::{os_version, uname};
+pub use netns::{loopback_up, unshare_netns};
+pub use poll::{poll, POLLERR, POLLHUP, POLLIN, POLLOUT, POLL_FLAGS};
+pub use sockopt::{
+    bytes_queued, bytes_unacked, is_nonblocking, keepalive, set_keepalive, Keepalive,
+};
+pub use stale::{close_to_stale, stale_read, stale_write, StaleHandle};
+pub use sysctl::{read_sysctl, tcp_sysctls, write_sysctl, SysctlError};
+pub use thread::{thread_count, thread_id, thread_is_asleep};
+
+// The clean rooms' pieces (namespaces, the TCP metrics cache, TCP_INFO fields,
+// TCP_CONGESTION): Linux's in a file of their own, stand-ins answering Unsupported
+// elsewhere.
+#[cfg(target_os = "linux")]
+#[path = "../linux_room.rs"]
+mod room;
+#[cfg(not(target_os = "linux"))]
+#[path = "../no_room.rs"]
+mod room;
+pub use room::{
+    can_make_namespaces, congestion, enter_user_namespace, mtu, set_congestion, tcp_info_field,
+    tcp_metrics,
+};

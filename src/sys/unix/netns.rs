@@ -1,0 +1,69 @@
+//! The network namespace of the run: a fresh anonymous one, and its loopback brought up.
+//!
+//! Both are Linux's (unshare(2), netdevice(7)); elsewhere they answer `Unsupported`.
+
+use std::io;
+
+/// Moves the calling thread into a fresh, anonymous network namespace (unshare(2) with
+/// CLONE_NEWNET). Call it on the main thread before any other thread exists: threads
+/// created afterwards inherit the namespace, threads that already exist do not.
+///
+/// # Notes
+/// On Linux this needs CAP_SYS_ADMIN (root) and fails with EPERM otherwise. The namespace
+/// has no name and no mount: it ends with the last process in it, so nothing is left
+/// behind however the process ends (even SIGKILL). On other systems there are no network
+/// namespaces and `Unsupported` is returned. See unshare(2), network_namespaces(7).
+pub fn unshare_netns() -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    // Network namespaces are Linux's.
+    {
+        // SAFETY: unshare takes a flag word and changes only this thread's namespaces.
+        if unsafe { libc::unshare(libc::CLONE_NEWNET) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
+/// Brings the loopback interface of the current network namespace up (a new namespace
+/// starts with `lo` down), the way `ip link set lo up` does: SIOCGIFFLAGS, then
+/// SIOCSIFFLAGS with IFF_UP added. See netdevice(7).
+pub fn loopback_up() -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    // The ioctl layout (struct ifreq) is Linux's here; only Linux has namespaces to use it in.
+    {
+        // SAFETY: a plain socket call; the descriptor is closed below.
+        let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: ifreq is plain data; zeroed is a valid value.
+        let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+        for (dst, src) in req.ifr_name.iter_mut().zip(b"lo\0") {
+            *dst = *src as libc::c_char;
+        }
+        // SAFETY: SIOCGIFFLAGS fills ifru_flags of the ifreq we pass.
+        let mut rc = unsafe { libc::ioctl(fd, libc::SIOCGIFFLAGS as _, &mut req) };
+        if rc == 0 {
+            // SAFETY: the kernel just wrote ifru_flags; IFF_UP fits a c_short.
+            unsafe { req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+            // SAFETY: SIOCSIFFLAGS reads the ifreq we pass.
+            rc = unsafe { libc::ioctl(fd, libc::SIOCSIFFLAGS as _, &req) };
+        }
+        let err = io::Error::last_os_error();
+        // SAFETY: fd is ours and closed once.
+        unsafe { libc::close(fd) };
+        if rc != 0 {
+            return Err(err);
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
