@@ -445,7 +445,7 @@ fn find(
     }) {
         bail!("scenario `{t}` cannot be used: {e}");
     }
-    let near = scenario::closest(t, catalogue.iter().map(|s| s.name.as_str()));
+    let near = tcplab::suggest::closest(t, catalogue.iter().map(|s| s.name.as_str()));
     if near.is_empty() {
         bail!(
             "unknown scenario `{t}`; the folder {} has none",

@@ -17,6 +17,7 @@ pub mod record;
 pub mod report;
 pub mod room;
 pub mod scenario;
+pub mod suggest;
 pub mod uml;
 pub mod verdict;
 

@@ -39,7 +39,6 @@ impl Engine {
 /// The engine names, for messages and suggestions.
 pub const ENGINE_NAMES: [&str; 2] = ["std", "tokio"];
 
-
 pub use kernel::{KernelExpectations, KernelRange};
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -49,6 +48,8 @@ use std::path::{Path, PathBuf};
 use indexmap::IndexMap;
 use serde::Deserialize;
 use toml::Spanned;
+
+use crate::suggest::closest;
 
 pub use expr::{Expr, ExprError, Lookup};
 pub use step::{Action, How, PollFor, Queue, SigPipe, SockOpt, Step, Take, ValueType};
@@ -1548,35 +1549,6 @@ pub fn catalogue(dir: &Path) -> std::io::Result<(Vec<Scenario>, Vec<ScenarioErro
         }
     }
     Ok((good, bad))
-}
-
-/// Similarity below which a name is not offered as a suggestion (Jaro-Winkler).
-const SUGGEST_FROM: f64 = 0.75;
-
-/// Up to three known names closest to `wanted`, closest first; the single closest one
-/// when none is really close.
-pub fn closest<'a>(wanted: &str, names: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
-    let mut scored: Vec<(f64, &str)> = names
-        .map(|n| {
-            let mut score = strsim::jaro_winkler(wanted, n);
-            if n.contains(wanted) || wanted.contains(n) {
-                score += 0.5;
-            }
-            (score, n)
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(b.1)));
-    let close: Vec<&str> = scored
-        .iter()
-        .filter(|(s, _)| *s >= SUGGEST_FROM)
-        .take(3)
-        .map(|(_, n)| *n)
-        .collect();
-    if close.is_empty() {
-        scored.into_iter().take(1).map(|(_, n)| n).collect()
-    } else {
-        close
-    }
 }
 
 #[cfg(test)]

@@ -779,7 +779,7 @@ impl Step {
         match t.get("op") {
             None => return Err(format!("a step needs `op` (one of {})", OPS.join(", "))),
             Some(toml::Value::String(op)) if !OPS.contains(&op.as_str()) => {
-                let near = super::closest(op, OPS.iter().copied());
+                let near = crate::suggest::closest(op, OPS.iter().copied());
                 return Err(format!(
                     "unknown op `{op}` (did you mean {}?); ops: {}",
                     near.first().copied().unwrap_or("?"),
