@@ -10,7 +10,7 @@ use super::kernel::{self, KernelExpectations};
 use super::model::{
     Basis, EngineExpectations, Expectations, Expected, ObservationDef, ScenarioError,
 };
-use super::step::ValueType;
+use super::take::ValueType;
 use super::validate::{Cx, Names};
 use super::vocab::{CLEAN_ROOM, ENGINE_NAMES, FACTS, OSES};
 use crate::suggest::closest;

@@ -7,18 +7,21 @@
 //!
 //! The flow through this folder: [`catalogue`](fn@catalogue) finds the files; `raw.rs`
 //! holds the file as written (serde structs); `validate.rs` turns it into the
-//! [`model`](Scenario), section by section, with `step.rs` (the step vocabulary),
-//! `expr.rs` (expressions), `expect.rs` (the expectation grammar) and `kernel.rs`
-//! (kernel-range tables); `vocab.rs` names the engines, systems, facts and counter
-//! groups a file may use.
+//! [`model`](Scenario), section by section, with `step.rs` (the ops, each named once),
+//! `operands.rs` (socket options and the other enumerated step fields), `take.rs` (what
+//! an observation takes), `expr.rs` (expressions), `expect.rs` (the expectation tables
+//! and grammar) and `kernel.rs` (kernel-range tables); `vocab.rs` names the engines,
+//! systems, facts and counter groups a file may use.
 
 mod catalogue;
 mod expect;
 mod expr;
 mod kernel;
 mod model;
+mod operands;
 mod raw;
 mod step;
+mod take;
 mod validate;
 mod vocab;
 
@@ -32,6 +35,8 @@ pub use model::{
     lookup, Actor, Basis, EngineExpectations, Expectations, Expected, Explain, ObservationDef,
     Param, ParamKind, ParamValue, Scenario, ScenarioError, DEFAULT_TIMEOUT_MS,
 };
-pub use step::{Action, How, PollFor, Queue, SigPipe, SockOpt, Step, Take, ValueType};
+pub use operands::{How, PollFor, Queue, SigPipe, SockOpt};
+pub use step::{Action, Step, OPS};
+pub use take::{Take, ValueType};
 pub use validate::{parse, placeholders};
 pub use vocab::{Engine, CLEAN_ROOM, COUNTER_GROUPS, ENGINE_NAMES, FACTS, INDEX, OSES};

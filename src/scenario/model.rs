@@ -7,7 +7,8 @@ use std::path::PathBuf;
 
 use super::expr::{Expr, Lookup};
 use super::kernel::KernelExpectations;
-use super::step::{Step, Take, ValueType};
+use super::step::Step;
+use super::take::{Take, ValueType};
 use super::vocab::INDEX;
 
 /// Longest run the watchdog allows when a scenario does not say (milliseconds).

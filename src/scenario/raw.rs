@@ -6,7 +6,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::expr::Expr;
-use super::step::Take;
+use super::take::Take;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -16,8 +16,10 @@ use toml::Spanned;
 use super::expect;
 use super::expr::{Expr, Lookup};
 use super::model::*;
+use super::operands::SockOpt;
 use super::raw::{RawActor, RawExplain, RawObservation, RawParam, RawScenario};
-use super::step::{Action, SockOpt, Step, Take};
+use super::step::{Action, Step};
+use super::take::Take;
 use super::vocab::{COUNTER_GROUPS, FACTS, INDEX};
 use crate::suggest::closest;
 
