@@ -6,13 +6,14 @@ use indexmap::IndexMap;
 use toml::Spanned;
 
 use super::expr::Expr;
+use super::host;
 use super::kernel::{self, KernelExpectations};
 use super::model::{
     Basis, EngineExpectations, Expectations, Expected, ObservationDef, ScenarioError,
 };
 use super::take::ValueType;
 use super::validate::{Cx, Names};
-use super::vocab::{CLEAN_ROOM, ENGINE_NAMES, FACTS, OSES};
+use super::vocab::{CLEAN_ROOM, ENGINE_NAMES, ERRNO_NAMES, FACTS, OSES};
 use crate::suggest::closest;
 
 /// The `[expect]` section as written: per OS, its keys with their places.
@@ -246,6 +247,15 @@ impl Tables<'_> {
         };
         let expected = expected_from(value, def.value_type())
             .map_err(|m| self.cx.err(vline, field.clone(), m))?;
+        for name in outcomes(&expected) {
+            if let Some(m) = ERRNO_NAMES
+                .contains(&name)
+                .then(|| host::errno_warning(name))
+                .flatten()
+            {
+                self.cx.warn(vline, field.clone(), m);
+            }
+        }
         let lower_bound = matches!(
             expected,
             Expected::Range {
@@ -324,6 +334,16 @@ impl Tables<'_> {
             Some(label.to_owned()),
             "say where the expectations come from: `measured = \"<system, command, date>\"` or `documented = \"<source>\"`".into(),
         )
+    }
+}
+
+/// The outcome names an expectation uses (`EPIPE`, `ok`), alternatives included.
+fn outcomes(e: &Expected) -> Vec<&str> {
+    match e {
+        Expected::Outcome(s) => vec![s],
+        Expected::AnyOf(alts) => alts.iter().flat_map(outcomes).collect(),
+        Expected::When(_, e) => outcomes(e),
+        _ => vec![],
     }
 }
 
@@ -444,10 +464,12 @@ fn expected_from(v: &toml::Value, ty: ValueType) -> Result<Expected, String> {
             .map(Expected::List),
         (ValueType::List, _) => Err("expected a list of integers such as [10, 5]".into()),
         (ValueType::Outcome, V::String(s)) => {
-            // Windows' WSAE* names are not in this system's table; accept them by form.
+            // Windows' WSAE* names are accepted by form. Any system's errno name is
+            // accepted, so the file is valid everywhere; one this system does not report
+            // is a warning (see `Tables::value`).
             let known = OUTCOME_WORDS.contains(&s.as_str())
                 || ERROR_KINDS.contains(&s.as_str())
-                || crate::sys::errno_names().any(|n| n == s)
+                || ERRNO_NAMES.contains(&s.as_str())
                 || s.starts_with("WSAE");
             if known {
                 Ok(Expected::Outcome(s.clone()))

@@ -12,10 +12,15 @@
 //! an observation takes), `expr.rs` (expressions), `expect.rs` (the expectation tables
 //! and grammar) and `kernel.rs` (kernel-range tables); `vocab.rs` names the engines,
 //! systems, facts and counter groups a file may use.
+//!
+//! Whether a file is valid depends on its text alone, never on the machine: what only
+//! this machine can tell (`host.rs`: an errno name this system does not report, a
+//! counter this kernel lacks) becomes a [`ScenarioWarning`] on the parsed [`Scenario`].
 
 mod catalogue;
 mod expect;
 mod expr;
+mod host;
 mod kernel;
 mod model;
 mod operands;
@@ -33,10 +38,12 @@ pub use expr::{Expr, ExprError, Lookup};
 pub use kernel::{KernelExpectations, KernelRange};
 pub use model::{
     lookup, Actor, Basis, EngineExpectations, Expectations, Expected, Explain, ObservationDef,
-    Param, ParamKind, ParamValue, Scenario, ScenarioError, DEFAULT_TIMEOUT_MS,
+    Param, ParamKind, ParamValue, Scenario, ScenarioError, ScenarioWarning, DEFAULT_TIMEOUT_MS,
 };
 pub use operands::{How, PollFor, Queue, SigPipe, SockOpt};
 pub use step::{Action, Step, OPS};
 pub use take::{Take, ValueType};
 pub use validate::{parse, placeholders};
-pub use vocab::{Engine, CLEAN_ROOM, COUNTER_GROUPS, ENGINE_NAMES, FACTS, INDEX, OSES};
+pub use vocab::{
+    Engine, CLEAN_ROOM, COUNTER_GROUPS, ENGINE_NAMES, ERRNO_NAMES, FACTS, INDEX, OSES,
+};

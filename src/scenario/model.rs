@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use super::expr::{Expr, Lookup};
 use super::kernel::KernelExpectations;
@@ -27,15 +27,60 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.path.display())?;
-        if let Some(line) = self.line {
-            write!(f, ":{line}")?;
-        }
-        if let Some(field) = &self.field {
-            write!(f, ": {field}")?;
-        }
-        write!(f, ": {}", self.message)
+        place(
+            f,
+            &self.path,
+            self.line,
+            self.field.as_deref(),
+            &self.message,
+        )
     }
+}
+
+/// Something in a valid scenario file that this machine cannot honour: an errno name
+/// this system does not report, a kernel counter this kernel does not have.
+///
+/// The same file is valid on every machine; a warning says what will not hold here (the
+/// expectation cannot be met, the observation will be absent). `tcplab check` prints
+/// warnings without failing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioWarning {
+    pub path: PathBuf,
+    /// 1-based line, when the thing warned about has a place in the file.
+    pub line: Option<usize>,
+    /// The field it is in (`observations.aborts`, `expect.linux.dial`).
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        place(
+            f,
+            &self.path,
+            self.line,
+            self.field.as_deref(),
+            &self.message,
+        )
+    }
+}
+
+/// `file:line: field: message`, leaving out what is not known.
+fn place(
+    f: &mut fmt::Formatter<'_>,
+    path: &Path,
+    line: Option<usize>,
+    field: Option<&str>,
+    message: &str,
+) -> fmt::Result {
+    write!(f, "{}", path.display())?;
+    if let Some(line) = line {
+        write!(f, ":{line}")?;
+    }
+    if let Some(field) = field {
+        write!(f, ": {field}")?;
+    }
+    write!(f, ": {message}")
 }
 
 /// A parameter's type and default.
@@ -323,6 +368,8 @@ pub struct Scenario {
     pub actors: Vec<Actor>,
     pub observations: Vec<ObservationDef>,
     pub expectations: Vec<Expectations>,
+    /// What this machine cannot honour, in file order (empty on most machines).
+    pub warnings: Vec<ScenarioWarning>,
 }
 
 impl Scenario {

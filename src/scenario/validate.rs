@@ -6,6 +6,7 @@
 //! the expectations (in `expect.rs`), the explanations and the timeout. The first
 //! problem found is the error.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ops::Range;
 use std::path::Path;
@@ -15,17 +16,21 @@ use toml::Spanned;
 
 use super::expect;
 use super::expr::{Expr, Lookup};
+use super::host;
 use super::model::*;
 use super::operands::SockOpt;
 use super::raw::{RawActor, RawExplain, RawObservation, RawParam, RawScenario};
 use super::step::{Action, Step};
 use super::take::Take;
 use super::vocab::{COUNTER_GROUPS, FACTS, INDEX};
-use crate::suggest::closest;
 
 /// Parses and validates one scenario file's text. `topic` is its folder.
 pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioError> {
-    let cx = Cx { path, text };
+    let cx = Cx {
+        path,
+        text,
+        warnings: RefCell::new(Vec::new()),
+    };
     let raw = cx.toml()?;
     let name = cx.name(&raw.name)?;
     let params = cx.params(&raw.params)?;
@@ -54,6 +59,7 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         actors,
         observations,
         expectations,
+        warnings: cx.warnings.into_inner(),
     })
 }
 
@@ -74,10 +80,13 @@ pub fn placeholders(text: &str) -> Vec<&str> {
     out
 }
 
-/// The file being validated, for errors that name a place in it.
+/// The file being validated, for errors and warnings that name a place in it.
 pub(super) struct Cx<'a> {
     path: &'a Path,
     text: &'a str,
+    /// What this machine cannot honour (see `host.rs`); a `RefCell` so that the checks
+    /// passed to `kernel::parse_table` as closures can add to it.
+    warnings: RefCell<Vec<ScenarioWarning>>,
 }
 
 /// The names an expression may use: the parameters, the facts and `index`.
@@ -131,6 +140,15 @@ impl Cx<'_> {
             field,
             message,
         }
+    }
+
+    pub(super) fn warn(&self, line: Option<usize>, field: Option<String>, message: String) {
+        self.warnings.borrow_mut().push(ScenarioWarning {
+            path: self.path.to_owned(),
+            line,
+            field,
+            message,
+        });
     }
 
     /// The 1-based line a span starts on.
@@ -426,6 +444,9 @@ impl Cx<'_> {
         let (step, take) = match (o.step, o.take, o.counter) {
             (None, None, Some(counter)) => {
                 check_counter(&counter).map_err(|m| self.err(line, field.clone(), m))?;
+                if let Some(m) = host::counter_warning(&counter) {
+                    self.warn(line, field, m);
+                }
                 return Ok(ObservationDef {
                     name: oname,
                     step: String::new(),
@@ -554,8 +575,8 @@ impl Cx<'_> {
     }
 }
 
-/// Checks a counter name's form (`Group.Name`) and, where this machine's counters can be
-/// read, that it exists; suggests the closest names otherwise.
+/// Checks a counter name's form: `Group.Name` with a known group. Whether this kernel
+/// has it is a warning (`host::counter_warning`), not an error.
 fn check_counter(name: &str) -> Result<(), String> {
     let form_ok = name.split_once('.').is_some_and(|(g, n)| {
         COUNTER_GROUPS.contains(&g) && !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric())
@@ -566,24 +587,7 @@ fn check_counter(name: &str) -> Result<(), String> {
             COUNTER_GROUPS.join(", ")
         ));
     }
-    if let Some(known) = known_counters() {
-        if !known.iter().any(|k| k == name) {
-            let near = closest(name, known.iter().map(String::as_str));
-            return Err(format!(
-                "this kernel has no counter `{name}` (did you mean {}?)",
-                near.join(", ")
-            ));
-        }
-    }
     Ok(())
-}
-
-/// This machine's counter names, read once; `None` where they cannot be read.
-fn known_counters() -> Option<&'static Vec<String>> {
-    static KNOWN: std::sync::OnceLock<Option<Vec<String>>> = std::sync::OnceLock::new();
-    KNOWN
-        .get_or_init(|| crate::sys::net_counters().map(|c| c.into_keys().collect()))
-        .as_ref()
 }
 
 /// Byte offset to 1-based line number.
