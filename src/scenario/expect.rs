@@ -44,6 +44,7 @@ struct Tables<'a> {
 }
 
 impl Tables<'_> {
+    /// Whether the file defines an observation called `name`.
     fn is_observation(&self, name: &str) -> bool {
         self.observations.iter().any(|o| o.name == name)
     }
@@ -328,6 +329,7 @@ impl Tables<'_> {
         Ok(())
     }
 
+    /// The error for a table that says neither `measured` nor `documented`.
     fn no_basis(&self, label: &str, line: Option<usize>) -> ScenarioError {
         self.cx.err(
             line,

@@ -128,6 +128,7 @@ impl Names<'_> {
 }
 
 impl Cx<'_> {
+    /// An error at `line` (1-based) in `field` of this file.
     pub(super) fn err(
         &self,
         line: Option<usize>,
@@ -142,6 +143,7 @@ impl Cx<'_> {
         }
     }
 
+    /// Records a warning at `line` in `field`; the file stays valid.
     pub(super) fn warn(&self, line: Option<usize>, field: Option<String>, message: String) {
         self.warnings.borrow_mut().push(ScenarioWarning {
             path: self.path.to_owned(),
