@@ -367,7 +367,16 @@ fn list(dir: &Path) -> anyhow::Result<ExitCode> {
         good.len()
     );
     write_output("-", &text)?;
+    report_warnings(&good);
     Ok(report_invalid(&bad))
+}
+
+/// Prints what this machine cannot honour in valid files (an errno it does not report,
+/// a counter its kernel lacks); the files stay valid, the exit status is unchanged.
+fn report_warnings(scenarios: &[Scenario]) {
+    for w in scenarios.iter().flat_map(|s| &s.warnings) {
+        eprintln!("warning: {w}");
+    }
 }
 
 /// Prints each invalid file's error; exit 2 if there was any.
@@ -397,6 +406,7 @@ fn check(dir: &Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
         .map(|s| format!("ok  {} ({})\n", s.path.display(), s.name))
         .collect();
     write_output("-", &text)?;
+    report_warnings(&good);
     Ok(report_invalid(&bad))
 }
 
@@ -445,7 +455,7 @@ fn find(
     }) {
         bail!("scenario `{t}` cannot be used: {e}");
     }
-    let near = scenario::closest(t, catalogue.iter().map(|s| s.name.as_str()));
+    let near = tcplab::suggest::closest(t, catalogue.iter().map(|s| s.name.as_str()));
     if near.is_empty() {
         bail!(
             "unknown scenario `{t}`; the folder {} has none",
@@ -475,6 +485,7 @@ fn explain(dir: &Path, name: &str, markdown: bool) -> anyhow::Result<ExitCode> {
 
 fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let (scenarios, invalid) = select(dir, &args)?;
+    report_warnings(&scenarios);
     let format = if args.json { Format::Json } else { args.format };
     // Resolve every scenario's parameters before running any, so a bad --set costs nothing.
     let mut plans = Vec::new();

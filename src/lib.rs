@@ -4,7 +4,8 @@
 //! actors -> [`event::Event`]s -> named [`observe`] observations -> [`record::Record`]
 //! (observations + [`env::Environment`]) -> [`verdict::Verdict`] against the expectations
 //! for this OS -> [`report`] (terminal, JSON, Markdown) and the record store.
-//! [`lab`] drives one scenario through that chain.
+//! [`lab`] drives one scenario through that chain; [`suggest`] offers the closest known
+//! name when a name in a file or on the command line is wrong.
 
 pub mod compare;
 pub mod engine;
@@ -17,6 +18,7 @@ pub mod record;
 pub mod report;
 pub mod room;
 pub mod scenario;
+pub mod suggest;
 pub mod uml;
 pub mod verdict;
 

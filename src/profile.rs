@@ -102,7 +102,7 @@ pub fn settings(profile: Option<&str>, extra: &[(String, String)]) -> Result<Net
     let profile = match profile {
         Some(name) => {
             let Some(p) = find(name) else {
-                let near = crate::scenario::closest(name, PROFILES.iter().map(|p| p.name));
+                let near = crate::suggest::closest(name, PROFILES.iter().map(|p| p.name));
                 let closest = if near.is_empty() {
                     PROFILES
                         .iter()

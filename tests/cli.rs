@@ -438,6 +438,68 @@ fn check_accepts_the_runnable_fixtures() {
         .stderr(predicate::str::is_empty());
 }
 
+// Names only some machines know (an errno of other systems, a counter this kernel lacks)
+// are warnings on stderr: the file is valid on every machine and the exit status is 0.
+
+/// `warning: FILE:LINE: FIELD: ` for the line of the fixture that holds `needle`.
+fn warning_at(rel: &str, needle: &str, field: &str) -> String {
+    let line = line_of(&fixture_text(rel), needle);
+    format!("warning: {}:{line}: {field}: ", fixture(rel).display())
+}
+
+#[test]
+fn check_warns_of_an_errno_this_system_lacks_and_exits_0() {
+    let rel = "names-of-other-machines.toml";
+    tcplab()
+        .arg("check")
+        .arg(fixture(rel))
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("(names-of-other-machines)"))
+        .stderr(predicate::str::contains(warning_at(
+            rel,
+            "dial_error = [",
+            "expect.linux.dial_error",
+        )))
+        .stderr(predicate::str::contains("no errno `EPROCLIM`"))
+        .stderr(predicate::str::contains("invalid").not());
+}
+
+// /proc/net/netstat is Linux's; where counters cannot be read there is nothing to warn of.
+#[cfg_attr(
+    not(target_os = "linux"),
+    ignore = "kernel counters are read on Linux only"
+)]
+#[test]
+fn check_warns_of_a_counter_this_kernel_lacks_and_exits_0() {
+    let rel = "names-of-other-machines.toml";
+    tcplab()
+        .arg("check")
+        .arg(fixture(rel))
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(format!(
+            "{}this kernel has no counter `TcpExt.NoSuchCounterHere`",
+            warning_at(rel, "made_up = {", "observations.made_up")
+        )));
+}
+
+#[test]
+fn run_prints_the_warnings_and_keeps_the_verdicts_exit_status() {
+    let rel = "names-of-other-machines.toml";
+    tcplab()
+        .arg("run")
+        .arg(fixture(rel))
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .code(0)
+        .stderr(predicate::str::contains(warning_at(
+            rel,
+            "dial_error = [",
+            "expect.linux.dial_error",
+        )));
+}
+
 /// Runs `tcplab check` on an invalid fixture and returns `FILE:LINE` for the line that
 /// holds `needle`, the place the error must name.
 fn check_rejects(rel: &str, needle: &str) -> (assert_cmd::assert::Assert, String) {

@@ -323,6 +323,36 @@ impl Parser<'_> {
     }
 }
 
+/// An expression in a scenario file: an integer, a boolean (0 or 1) or a text to parse.
+impl<'de> serde::Deserialize<'de> for Expr {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Expr;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str(
+                    "an integer, a boolean or an expression such as \"min(backlog, somaxconn)\"",
+                )
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Expr, E> {
+                Ok(Expr::Num(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Expr, E> {
+                i64::try_from(v)
+                    .map(Expr::Num)
+                    .map_err(|_| E::custom("number too large"))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<Expr, E> {
+                Ok(Expr::Num(i64::from(v)))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Expr, E> {
+                Expr::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,205 +1,53 @@
 //! The step vocabulary. It names socket operations, not an engine's calls, so that a
 //! blocking engine and an async one can run the same file.
+//!
+//! Adding an op: one entry in the `actions!` list below (its name as files write it,
+//! its variant and fields), then its arms in `impl Action` (what it creates, uses,
+//! evaluates and offers observations), then the engines that run it.
 
-use std::fmt;
-
-use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 
 use super::expr::Expr;
+use super::operands::{How, PollFor, Queue, SigPipe, SockOpt};
+use super::take::Take;
 
-impl<'de> Deserialize<'de> for Expr {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Expr;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str(
-                    "an integer, a boolean or an expression such as \"min(backlog, somaxconn)\"",
-                )
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Expr, E> {
-                Ok(Expr::Num(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Expr, E> {
-                i64::try_from(v)
-                    .map(Expr::Num)
-                    .map_err(|_| E::custom("number too large"))
-            }
-            fn visit_bool<E: de::Error>(self, v: bool) -> Result<Expr, E> {
-                Ok(Expr::Num(i64::from(v)))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Expr, E> {
-                Expr::parse(v).map_err(E::custom)
+/// Defines [`Action`] from one list in which each op's name is written once: every
+/// variant gets that name as its serde tag (`op = "write_all"`), and [`Action::op`] and
+/// [`OPS`] are made from the same list, in its order.
+macro_rules! actions {
+    ($(
+        $(#[$meta:meta])*
+        $op:literal => $variant:ident { $($fields:tt)* },
+    )*) => {
+        /// One operation of an actor. Numbers are expressions over parameters and facts.
+        #[derive(Debug, Clone, PartialEq, Deserialize)]
+        #[serde(tag = "op", deny_unknown_fields)]
+        pub enum Action {
+            $(
+                $(#[$meta])*
+                #[serde(rename = $op)]
+                $variant { $($fields)* },
+            )*
+        }
+
+        /// The operations, for error messages.
+        pub const OPS: &[&str] = &[$($op),*];
+
+        impl Action {
+            /// The op name the file gives this step (`write_all`).
+            pub fn op(&self) -> &'static str {
+                match self {
+                    $(Action::$variant { .. } => $op,)*
+                }
             }
         }
-        d.deserialize_any(V)
-    }
+    };
 }
 
-/// A socket option the lab can set and read back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
-pub enum SockOpt {
-    #[serde(rename = "SO_SNDBUF")]
-    SndBuf,
-    #[serde(rename = "SO_RCVBUF")]
-    RcvBuf,
-    #[serde(rename = "TCP_NODELAY")]
-    NoDelay,
-    /// Seconds; a negative value turns lingering off.
-    #[serde(rename = "SO_LINGER")]
-    Linger,
-    #[serde(rename = "SO_KEEPALIVE")]
-    KeepAlive,
-    /// Milliseconds; 0 means no timeout.
-    #[serde(rename = "SO_RCVTIMEO")]
-    RcvTimeo,
-    /// Milliseconds; 0 means no timeout.
-    #[serde(rename = "SO_SNDTIMEO")]
-    SndTimeo,
-    #[serde(rename = "SO_REUSEADDR")]
-    ReuseAddr,
-    /// The pending error (read only); its value is the errno number, 0 for none.
-    #[serde(rename = "SO_ERROR")]
-    Error,
-    /// Bytes queued for reading (read only; the FIONREAD ioctl).
-    #[serde(rename = "FIONREAD")]
-    InQueue,
-    /// Bytes in the send queue, sent or not, not yet acknowledged (read only; the
-    /// SIOCOUTQ ioctl, Linux only).
-    #[serde(rename = "SIOCOUTQ")]
-    OutQueue,
-    /// Seconds of idleness before the first keepalive probe.
-    #[serde(rename = "TCP_KEEPIDLE")]
-    KeepIdle,
-    /// Seconds between keepalive probes.
-    #[serde(rename = "TCP_KEEPINTVL")]
-    KeepIntvl,
-    /// Unanswered keepalive probes before the connection is dropped.
-    #[serde(rename = "TCP_KEEPCNT")]
-    KeepCnt,
-    /// The descriptor's O_NONBLOCK flag (fcntl), 1 or 0: later calls on the socket return
-    /// EAGAIN instead of blocking.
-    #[serde(rename = "O_NONBLOCK")]
-    NonBlocking,
-    /// The socket's congestion control algorithm, by name (`reno`, `cubic`, `bbr`): `set`
-    /// takes a name or a text parameter as `value`; `get` reads the name (`take = "name"`).
-    #[serde(rename = "TCP_CONGESTION")]
-    Congestion,
-    /// Congestion window, in segments (read only; TCP_INFO's tcpi_snd_cwnd).
-    #[serde(rename = "TCP_INFO.snd_cwnd")]
-    InfoSndCwnd,
-    /// The reordering the connection assumes, in segments (read only; tcpi_reordering):
-    /// net.ipv4.tcp_reordering, or what the metrics cache held for the peer.
-    #[serde(rename = "TCP_INFO.reordering")]
-    InfoReordering,
-    /// The sending MSS in bytes (read only; tcpi_snd_mss).
-    #[serde(rename = "TCP_INFO.snd_mss")]
-    InfoSndMss,
-    /// Slow-start threshold in segments (read only; tcpi_snd_ssthresh).
-    #[serde(rename = "TCP_INFO.snd_ssthresh")]
-    InfoSsthresh,
-    /// Segments retransmitted over the connection's life (read only; tcpi_total_retrans).
-    #[serde(rename = "TCP_INFO.total_retrans")]
-    InfoTotalRetrans,
-}
-
-impl SockOpt {
-    /// Options a `set` step cannot change.
-    pub fn read_only(self) -> bool {
-        matches!(self, SockOpt::Error | SockOpt::InQueue | SockOpt::OutQueue)
-            || self.tcp_info_field().is_some()
-    }
-
-    /// The tcp_info field (without `tcpi_`) a TCP_INFO option reads.
-    pub fn tcp_info_field(self) -> Option<&'static str> {
-        Some(match self {
-            SockOpt::InfoSndCwnd => "snd_cwnd",
-            SockOpt::InfoReordering => "reordering",
-            SockOpt::InfoSndMss => "snd_mss",
-            SockOpt::InfoSsthresh => "snd_ssthresh",
-            SockOpt::InfoTotalRetrans => "total_retrans",
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
-        match self {
-            SockOpt::SndBuf => "SO_SNDBUF",
-            SockOpt::RcvBuf => "SO_RCVBUF",
-            SockOpt::NoDelay => "TCP_NODELAY",
-            SockOpt::Linger => "SO_LINGER",
-            SockOpt::KeepAlive => "SO_KEEPALIVE",
-            SockOpt::RcvTimeo => "SO_RCVTIMEO",
-            SockOpt::SndTimeo => "SO_SNDTIMEO",
-            SockOpt::ReuseAddr => "SO_REUSEADDR",
-            SockOpt::Error => "SO_ERROR",
-            SockOpt::InQueue => "FIONREAD",
-            SockOpt::OutQueue => "SIOCOUTQ",
-            SockOpt::KeepIdle => "TCP_KEEPIDLE",
-            SockOpt::KeepIntvl => "TCP_KEEPINTVL",
-            SockOpt::KeepCnt => "TCP_KEEPCNT",
-            SockOpt::NonBlocking => "O_NONBLOCK",
-            SockOpt::Congestion => "TCP_CONGESTION",
-            SockOpt::InfoSndCwnd => "TCP_INFO.snd_cwnd",
-            SockOpt::InfoReordering => "TCP_INFO.reordering",
-            SockOpt::InfoSndMss => "TCP_INFO.snd_mss",
-            SockOpt::InfoSsthresh => "TCP_INFO.snd_ssthresh",
-            SockOpt::InfoTotalRetrans => "TCP_INFO.total_retrans",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum How {
-    Read,
-    Write,
-    Both,
-}
-
-/// Which queue a `wait_bytes` step watches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Queue {
-    /// Bytes received and waiting to be read (FIONREAD), until at least `bytes`.
-    #[default]
-    In,
-    /// Bytes sent and not yet acknowledged (SIOCOUTQ, Linux), until at most `bytes`.
-    Unacked,
-}
-
-/// The poll(2) event a `poll` step waits for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum PollFor {
-    /// Readable: data, EOF or an error.
-    In,
-    /// Writable.
-    Out,
-    /// An error is pending (a RST arrived).
-    Err,
-    /// The connection is shut down both ways (or reset).
-    Hup,
-}
-
-/// What SIGPIPE does in the child of a `write_in_child` step.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SigPipe {
-    /// SIG_IGN, as Rust's runtime sets it: the write fails with EPIPE.
-    Ignore,
-    /// SIG_DFL: the signal ends the process.
-    Default,
-}
-
-/// One operation of an actor. Numbers are expressions over parameters and facts.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Action {
+actions! {
     /// Binds a socket to 127.0.0.1:0 without listening: a port that refuses dials.
     /// With `port_of`, binds the port another socket (open or closed) had instead.
-    Bind {
+    "bind" => Bind {
         #[serde(rename = "as")]
         name: String,
         #[serde(default)]
@@ -207,7 +55,7 @@ pub enum Action {
         port_of: Option<String>,
     },
     /// Binds 127.0.0.1:0 (or the port of `port_of`) and listens with this backlog.
-    Listen {
+    "listen" => Listen {
         #[serde(rename = "as")]
         name: String,
         backlog: Expr,
@@ -216,7 +64,7 @@ pub enum Action {
         port_of: Option<String>,
     },
     /// Accepts one connection (blocking; with `timeout_ms`, bounded by poll).
-    Accept {
+    "accept" => Accept {
         from: String,
         #[serde(rename = "as")]
         name: String,
@@ -224,33 +72,141 @@ pub enum Action {
     },
     /// Connects to a listener or bound socket; with `timeout_ms`, a non-blocking connect
     /// and poll bounded by that deadline.
-    Connect {
+    "connect" => Connect {
         to: String,
         #[serde(rename = "as")]
         name: String,
         timeout_ms: Option<Expr>,
     },
+    /// Connects again and again, keeping every connection, until a dial fails or `max`
+    /// dials have succeeded.
+    "dial_repeat" => DialRepeat {
+        to: String,
+        #[serde(rename = "as")]
+        name: String,
+        max: Expr,
+        timeout_ms: Option<Expr>,
+    },
+    /// One write(2) of `bytes` bytes; reports what that one call moved.
+    "write" => Write {
+        sock: String,
+        bytes: Expr,
+    },
+    /// write(2) in a loop until all `bytes` are written or a call fails.
+    "write_all" => WriteAll {
+        sock: String,
+        bytes: Expr,
+    },
+    /// Non-blocking writes of `chunk` bytes until the kernel says EAGAIN (or `max_bytes`).
+    "write_until_blocked" => WriteUntilBlocked {
+        sock: String,
+        chunk: Expr,
+        max_bytes: Option<Expr>,
+    },
+    /// One read(2) into a buffer of `buf` bytes.
+    "read" => Read {
+        sock: String,
+        buf: Expr,
+    },
+    /// read(2) into `buf` bytes until it returns 0 or fails (or `max_calls` reads).
+    "read_to_eof" => ReadToEof {
+        sock: String,
+        buf: Expr,
+        max_calls: Option<Expr>,
+    },
+    /// Exactly `times` reads into `buf` bytes, going on past EOF and errors: shows what
+    /// every later read returns.
+    "read_times" => ReadTimes {
+        sock: String,
+        buf: Expr,
+        times: Expr,
+    },
+    /// Waits until at least `bytes` bytes are queued for reading (FIONREAD; reads nothing),
+    /// or with `queue = "unacked"` until at most `bytes` sent bytes are not yet
+    /// acknowledged by the peer (SIOCOUTQ; `bytes = 0`: everything was acknowledged).
+    "wait_bytes" => WaitBytes {
+        sock: String,
+        bytes: Expr,
+        timeout_ms: Option<Expr>,
+        #[serde(default)]
+        queue: Queue,
+    },
+    "set" => Set {
+        sock: String,
+        option: SockOpt,
+        value: Expr,
+    },
+    "get" => Get {
+        sock: String,
+        option: SockOpt,
+    },
+    "shutdown" => Shutdown {
+        sock: String,
+        how: How,
+    },
+    /// close(2). Later steps on this socket act on the closed descriptor number.
+    "close" => Close {
+        sock: String,
+    },
+    /// poll(2) until the event shows or `timeout_ms` passes.
+    "poll" => Poll {
+        sock: String,
+        #[serde(rename = "for")]
+        wait_for: PollFor,
+        timeout_ms: Expr,
+    },
+    /// Marks a named sync point reached (once per call).
+    "signal" => Signal {
+        sync: String,
+    },
+    /// Waits until the sync point was signalled `count` times (default 1).
+    "wait" => Wait {
+        sync: String,
+        count: Option<Expr>,
+    },
+    /// Waits until every instance of `actor` is asleep inside a socket call.
+    "wait_blocked" => WaitBlocked {
+        actor: String,
+    },
+    /// Writes `count` messages of `size` bytes, each with one `write_all`; every byte is
+    /// tagged with the writer's instance number. When `lock` is true (non-zero), a mutex
+    /// per socket is held around each whole message.
+    "write_messages" => WriteMessages {
+        sock: String,
+        count: Expr,
+        size: Expr,
+        #[serde(default = "no_lock")]
+        lock: Expr,
+    },
+    /// Reads to EOF and checks the messages of `writers` writers, `count` each, of `size`.
+    "read_messages" => ReadMessages {
+        sock: String,
+        writers: Expr,
+        count: Expr,
+        size: Expr,
+        buf: Expr,
+    },
     /// A non-blocking connect(2): the step's outcome is what that one call returned
     /// (EINPROGRESS while the handshake runs); the socket is kept, still non-blocking,
     /// for `poll` and `get SO_ERROR` to follow.
-    ConnectStart {
+    "connect_start" => ConnectStart {
         to: String,
         #[serde(rename = "as")]
         name: String,
     },
     /// connect(2) once more on an existing socket `sock`, to the address of `to`.
-    ConnectAgain {
+    "connect_again" => ConnectAgain {
         sock: String,
         to: String,
     },
     /// The socket's TCP state as the kernel reports it (RFC names); for a socket this
     /// side closed, its connection's entry in the kernel's table, or `absent`.
-    State {
+    "state" => State {
         sock: String,
     },
     /// A child process sets SIGPIPE to `sigpipe`, makes one plain write(2) of `bytes` on
     /// the inherited socket, reports and exits; the parent waits up to `timeout_ms`.
-    WriteInChild {
+    "write_in_child" => WriteInChild {
         sock: String,
         bytes: Expr,
         sigpipe: SigPipe,
@@ -258,7 +214,7 @@ pub enum Action {
     },
     /// `count` request/response exchanges: each sends the request as `parts` writes of
     /// `part_bytes`, then reads until `reply_bytes` arrived.
-    Request {
+    "request" => Request {
         sock: String,
         count: Expr,
         parts: Expr,
@@ -267,119 +223,11 @@ pub enum Action {
     },
     /// The other side of `request`: `count` times, reads until `request_bytes` arrived,
     /// then sends `reply_bytes` in one write.
-    Respond {
+    "respond" => Respond {
         sock: String,
         count: Expr,
         request_bytes: Expr,
         reply_bytes: Expr,
-    },
-    /// Connects again and again, keeping every connection, until a dial fails or `max`
-    /// dials have succeeded.
-    DialRepeat {
-        to: String,
-        #[serde(rename = "as")]
-        name: String,
-        max: Expr,
-        timeout_ms: Option<Expr>,
-    },
-    /// One write(2) of `bytes` bytes; reports what that one call moved.
-    Write {
-        sock: String,
-        bytes: Expr,
-    },
-    /// write(2) in a loop until all `bytes` are written or a call fails.
-    WriteAll {
-        sock: String,
-        bytes: Expr,
-    },
-    /// Non-blocking writes of `chunk` bytes until the kernel says EAGAIN (or `max_bytes`).
-    WriteUntilBlocked {
-        sock: String,
-        chunk: Expr,
-        max_bytes: Option<Expr>,
-    },
-    /// One read(2) into a buffer of `buf` bytes.
-    Read {
-        sock: String,
-        buf: Expr,
-    },
-    /// read(2) into `buf` bytes until it returns 0 or fails (or `max_calls` reads).
-    ReadToEof {
-        sock: String,
-        buf: Expr,
-        max_calls: Option<Expr>,
-    },
-    /// Exactly `times` reads into `buf` bytes, going on past EOF and errors: shows what
-    /// every later read returns.
-    ReadTimes {
-        sock: String,
-        buf: Expr,
-        times: Expr,
-    },
-    /// Waits until at least `bytes` bytes are queued for reading (FIONREAD; reads nothing),
-    /// or with `queue = "unacked"` until at most `bytes` sent bytes are not yet
-    /// acknowledged by the peer (SIOCOUTQ; `bytes = 0`: everything was acknowledged).
-    WaitBytes {
-        sock: String,
-        bytes: Expr,
-        timeout_ms: Option<Expr>,
-        #[serde(default)]
-        queue: Queue,
-    },
-    Set {
-        sock: String,
-        option: SockOpt,
-        value: Expr,
-    },
-    Get {
-        sock: String,
-        option: SockOpt,
-    },
-    Shutdown {
-        sock: String,
-        how: How,
-    },
-    /// close(2). Later steps on this socket act on the closed descriptor number.
-    Close {
-        sock: String,
-    },
-    /// poll(2) until the event shows or `timeout_ms` passes.
-    Poll {
-        sock: String,
-        #[serde(rename = "for")]
-        wait_for: PollFor,
-        timeout_ms: Expr,
-    },
-    /// Marks a named sync point reached (once per call).
-    Signal {
-        sync: String,
-    },
-    /// Waits until the sync point was signalled `count` times (default 1).
-    Wait {
-        sync: String,
-        count: Option<Expr>,
-    },
-    /// Waits until every instance of `actor` is asleep inside a socket call.
-    WaitBlocked {
-        actor: String,
-    },
-    /// Writes `count` messages of `size` bytes, each with one `write_all`; every byte is
-    /// tagged with the writer's instance number. When `lock` is true (non-zero), a mutex
-    /// per socket is held around each whole message.
-    WriteMessages {
-        sock: String,
-        count: Expr,
-        size: Expr,
-        #[serde(default = "no_lock")]
-        lock: Expr,
-    },
-    /// Reads to EOF and checks the messages of `writers` writers, `count` each, of `size`.
-    ReadMessages {
-        sock: String,
-        writers: Expr,
-        count: Expr,
-        size: Expr,
-        buf: Expr,
     },
 }
 
@@ -387,138 +235,7 @@ fn no_lock() -> Expr {
     Expr::Num(0)
 }
 
-/// What an observation takes from a step's outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Take {
-    /// The step's outcome: ok, or the error of its last call.
-    Outcome,
-    /// Bytes moved in all.
-    Bytes,
-    /// The byte count of each call, in order.
-    Sizes,
-    /// How many calls succeeded (dials, reads, writes, messages).
-    Count,
-    /// Wall time of the step.
-    ElapsedMs,
-    /// The value read back (`get`) or found (`wait_bytes`).
-    Value,
-    /// The poll events seen.
-    Revents,
-    /// Every call's result in order (`5, 0, 0` or `5, ECONNRESET, 0`).
-    Calls,
-    /// Messages that arrived whole.
-    Intact,
-    /// Messages with another writer's bytes inside them.
-    Interleaved,
-    /// Bytes sent but not received.
-    Lost,
-    /// The TCP state a `state` step found (`ESTABLISHED`, `TIME-WAIT`, `absent`).
-    State,
-    /// The pending error a `get SO_ERROR` read, as an outcome (`ok` when none).
-    Error,
-    /// How the child of a `write_in_child` step ended (`exited 0`, `killed by SIGPIPE`).
-    Status,
-    /// The name a `get TCP_CONGESTION` read (`bbr`).
-    Name,
-    /// A kernel counter's change over the run (observations with `counter`, not `take`).
-    #[serde(skip)]
-    Counter,
-}
-
-impl fmt::Display for Take {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let s = match self {
-            Take::Outcome => "outcome",
-            Take::Bytes => "bytes",
-            Take::Sizes => "sizes",
-            Take::Count => "count",
-            Take::ElapsedMs => "elapsed_ms",
-            Take::Value => "value",
-            Take::Revents => "revents",
-            Take::Calls => "calls",
-            Take::Intact => "intact",
-            Take::Interleaved => "interleaved",
-            Take::Lost => "lost",
-            Take::State => "state",
-            Take::Error => "error",
-            Take::Status => "status",
-            Take::Name => "name",
-            Take::Counter => "counter",
-        };
-        f.write_str(s)
-    }
-}
-
-/// The type of an observed value.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ValueType {
-    Int,
-    Ms,
-    List,
-    Outcome,
-    Text,
-}
-
-impl fmt::Display for ValueType {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            ValueType::Int => "integer",
-            ValueType::Ms => "milliseconds",
-            ValueType::List => "list",
-            ValueType::Outcome => "outcome",
-            ValueType::Text => "text",
-        })
-    }
-}
-
-impl Take {
-    pub fn value_type(self) -> ValueType {
-        match self {
-            Take::Outcome | Take::Error => ValueType::Outcome,
-            Take::State | Take::Status | Take::Name => ValueType::Text,
-            Take::Sizes => ValueType::List,
-            Take::ElapsedMs => ValueType::Ms,
-            Take::Revents | Take::Calls => ValueType::Text,
-            _ => ValueType::Int,
-        }
-    }
-}
-
 impl Action {
-    pub fn op(&self) -> &'static str {
-        match self {
-            Action::Bind { .. } => "bind",
-            Action::Listen { .. } => "listen",
-            Action::Accept { .. } => "accept",
-            Action::Connect { .. } => "connect",
-            Action::DialRepeat { .. } => "dial_repeat",
-            Action::Write { .. } => "write",
-            Action::WriteAll { .. } => "write_all",
-            Action::WriteUntilBlocked { .. } => "write_until_blocked",
-            Action::Read { .. } => "read",
-            Action::ReadToEof { .. } => "read_to_eof",
-            Action::ReadTimes { .. } => "read_times",
-            Action::WaitBytes { .. } => "wait_bytes",
-            Action::Set { .. } => "set",
-            Action::Get { .. } => "get",
-            Action::Shutdown { .. } => "shutdown",
-            Action::Close { .. } => "close",
-            Action::Poll { .. } => "poll",
-            Action::Signal { .. } => "signal",
-            Action::Wait { .. } => "wait",
-            Action::WaitBlocked { .. } => "wait_blocked",
-            Action::WriteMessages { .. } => "write_messages",
-            Action::ReadMessages { .. } => "read_messages",
-            Action::ConnectStart { .. } => "connect_start",
-            Action::ConnectAgain { .. } => "connect_again",
-            Action::State { .. } => "state",
-            Action::WriteInChild { .. } => "write_in_child",
-            Action::Request { .. } => "request",
-            Action::Respond { .. } => "respond",
-        }
-    }
-
     /// The socket name this step creates.
     pub fn creates(&self) -> Option<&str> {
         match self {
@@ -708,38 +425,6 @@ pub struct Step {
 /// Fields every step may carry besides those of its operation.
 const COMMON_FIELDS: &[&str] = &["id", "when"];
 
-/// The operations, for error messages.
-pub const OPS: &[&str] = &[
-    "bind",
-    "listen",
-    "accept",
-    "connect",
-    "dial_repeat",
-    "write",
-    "write_all",
-    "write_until_blocked",
-    "read",
-    "read_to_eof",
-    "read_times",
-    "wait_bytes",
-    "set",
-    "get",
-    "shutdown",
-    "close",
-    "poll",
-    "signal",
-    "wait",
-    "wait_blocked",
-    "write_messages",
-    "read_messages",
-    "connect_start",
-    "connect_again",
-    "state",
-    "write_in_child",
-    "request",
-    "respond",
-];
-
 /// The one field whose TOML type is the one a serde "invalid type" message complains
 /// of; serde's messages from a tagged enum do not name the field themselves.
 fn field_of_type_error<'a>(message: &str, fields: &'a [(String, &'static str)]) -> Option<&'a str> {
@@ -779,7 +464,7 @@ impl Step {
         match t.get("op") {
             None => return Err(format!("a step needs `op` (one of {})", OPS.join(", "))),
             Some(toml::Value::String(op)) if !OPS.contains(&op.as_str()) => {
-                let near = super::closest(op, OPS.iter().copied());
+                let near = crate::suggest::closest(op, OPS.iter().copied());
                 return Err(format!(
                     "unknown op `{op}` (did you mean {}?); ops: {}",
                     near.first().copied().unwrap_or("?"),
@@ -828,5 +513,30 @@ impl Step {
             Some(id) => format!("`{}` \"{id}\" (line {})", self.action.op(), self.line),
             None => format!("`{}` (line {})", self.action.op(), self.line),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_op_is_written_once_and_is_its_variants_tag() {
+        let mut seen = std::collections::BTreeSet::new();
+        for op in OPS {
+            assert!(seen.insert(op), "{op} is listed twice");
+            let mut t = toml::Table::new();
+            t.insert("op".into(), (*op).into());
+            // Most ops need fields; none may be an unknown variant.
+            if let Err(e) = toml::Value::Table(t).try_into::<Action>() {
+                assert!(!e.to_string().contains("unknown variant"), "{op}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_step_names_its_op_as_the_file_wrote_it() {
+        let t: toml::Table = toml::from_str("op = \"write_all\"\nsock = \"c\"\nbytes = 5").unwrap();
+        assert_eq!(Step::from_table(t).unwrap().action.op(), "write_all");
     }
 }

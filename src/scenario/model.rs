@@ -1,0 +1,437 @@
+//! The validated scenario: what [`parse`](super::parse) builds and the engines, the
+//! verdict and the reports read. Nothing here knows the TOML form.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use super::expr::{Expr, Lookup};
+use super::kernel::KernelExpectations;
+use super::step::Step;
+use super::take::{Take, ValueType};
+use super::vocab::INDEX;
+
+/// Longest run the watchdog allows when a scenario does not say (milliseconds).
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+
+/// A scenario file that failed to parse or validate.
+#[derive(Debug, thiserror::Error)]
+pub struct ScenarioError {
+    pub path: PathBuf,
+    /// 1-based line, when the problem has a place in the file.
+    pub line: Option<usize>,
+    /// The field or step the problem is in (`actors[1].steps[3].op`, `params.backlog`).
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        place(
+            f,
+            &self.path,
+            self.line,
+            self.field.as_deref(),
+            &self.message,
+        )
+    }
+}
+
+/// Something in a valid scenario file that this machine cannot honour: an errno name
+/// this system does not report, a kernel counter this kernel does not have.
+///
+/// The same file is valid on every machine; a warning says what will not hold here (the
+/// expectation cannot be met, the observation will be absent). `tcplab check` prints
+/// warnings without failing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScenarioWarning {
+    pub path: PathBuf,
+    /// 1-based line, when the thing warned about has a place in the file.
+    pub line: Option<usize>,
+    /// The field it is in (`observations.aborts`, `expect.linux.dial`).
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioWarning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        place(
+            f,
+            &self.path,
+            self.line,
+            self.field.as_deref(),
+            &self.message,
+        )
+    }
+}
+
+/// `file:line: field: message`, leaving out what is not known.
+fn place(
+    f: &mut fmt::Formatter<'_>,
+    path: &Path,
+    line: Option<usize>,
+    field: Option<&str>,
+    message: &str,
+) -> fmt::Result {
+    write!(f, "{}", path.display())?;
+    if let Some(line) = line {
+        write!(f, ":{line}")?;
+    }
+    if let Some(field) = field {
+        write!(f, ": {field}")?;
+    }
+    write!(f, ": {message}")
+}
+
+/// A parameter's type and default.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamKind {
+    Int,
+    Bool,
+    Choice(Vec<String>),
+}
+
+impl fmt::Display for ParamKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamKind::Int => f.write_str("an integer (sizes may use KiB, MiB)"),
+            ParamKind::Bool => f.write_str("true or false"),
+            ParamKind::Choice(c) => write!(f, "one of {}", c.join(", ")),
+        }
+    }
+}
+
+/// A parameter's value; `Unset` for an optional parameter left alone.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    Int(i64),
+    Bool(bool),
+    Text(String),
+    Unset,
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Int(n) => write!(f, "{n}"),
+            ParamValue::Bool(b) => write!(f, "{b}"),
+            ParamValue::Text(t) => f.write_str(t),
+            ParamValue::Unset => f.write_str("unset"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Param {
+    pub name: String,
+    pub kind: ParamKind,
+    pub default: ParamValue,
+    pub help: String,
+}
+
+impl Param {
+    /// Parses a command-line value (`--set name=value`) as this parameter's type.
+    pub fn parse_value(&self, text: &str) -> Result<ParamValue, String> {
+        let bad = || {
+            format!(
+                "parameter `{}` takes {}, not `{text}`",
+                self.name, self.kind
+            )
+        };
+        if text == "unset" && self.default == ParamValue::Unset {
+            return Ok(ParamValue::Unset);
+        }
+        match &self.kind {
+            ParamKind::Int => {
+                let e = Expr::parse(text).map_err(|_| bad())?;
+                e.eval(&|_| Lookup::Unknown)
+                    .map(ParamValue::Int)
+                    .map_err(|_| bad())
+            }
+            ParamKind::Bool => text.parse().map(ParamValue::Bool).map_err(|_| bad()),
+            ParamKind::Choice(c) if c.iter().any(|x| x == text) => {
+                Ok(ParamValue::Text(text.to_owned()))
+            }
+            ParamKind::Choice(_) => Err(bad()),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Actor {
+    pub name: String,
+    /// How many instances run (concurrent writers); each sees its number as `index`.
+    pub count: Expr,
+    pub steps: Vec<Step>,
+}
+
+/// A named observation: one figure taken from one step's outcome, or the change of one
+/// kernel counter over the run.
+#[derive(Debug, Clone)]
+pub struct ObservationDef {
+    pub name: String,
+    /// The step id (empty for a counter).
+    pub step: String,
+    /// What is taken from the step (`Take::Counter` for a counter).
+    pub take: Take,
+    /// The kernel counter whose change over the run this is (`TcpExt.ListenOverflows`).
+    pub counter: Option<String>,
+    pub help: String,
+}
+
+impl ObservationDef {
+    pub fn value_type(&self) -> ValueType {
+        self.take.value_type()
+    }
+}
+
+/// Where an expectation comes from.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Measured on a named system (the text names it and the command).
+    Measured(String),
+    /// Taken from documentation, not measured (the text names the source).
+    Documented(String),
+}
+
+/// One expected value or set of values.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Expected {
+    /// An integer or an expression over parameters and facts.
+    Value(Expr),
+    /// Inclusive bounds; either may be absent.
+    Range {
+        min: Option<Expr>,
+        max: Option<Expr>,
+    },
+    /// A list of integers, exactly.
+    List(Vec<i64>),
+    /// An outcome: `ok`, an errno name (`EPIPE`), an io::ErrorKind (`BrokenPipe`) or
+    /// `deadline` (a timer of the lab's own expired, no errno).
+    Outcome(String),
+    /// A text, exactly (poll events such as `POLLIN|POLLHUP`).
+    Text(String),
+    /// Any of the alternatives.
+    AnyOf(Vec<Expected>),
+    /// Checked only when the parameter is set (an optional integer) or true (a boolean).
+    When(String, Box<Expected>),
+}
+
+impl fmt::Display for Expected {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Expected::Value(e) => write!(f, "{e}"),
+            Expected::Range { min, max } => match (min, max) {
+                (Some(a), Some(b)) => write!(f, "{a} ..= {b}"),
+                (Some(a), None) => write!(f, ">= {a}"),
+                (None, Some(b)) => write!(f, "<= {b}"),
+                (None, None) => f.write_str("anything"),
+            },
+            Expected::List(l) => write!(f, "{l:?}"),
+            Expected::Outcome(s) | Expected::Text(s) => f.write_str(s),
+            Expected::AnyOf(alts) => {
+                let alts: Vec<String> = alts.iter().map(|a| a.to_string()).collect();
+                write!(f, "any of [{}]", alts.join(", "))
+            }
+            Expected::When(p, e) => write!(f, "{e} (when {p})"),
+        }
+    }
+}
+
+/// The expectations for one operating system.
+#[derive(Debug, Clone)]
+pub struct Expectations {
+    pub os: String,
+    pub basis: Basis,
+    /// Observation name and what is expected of it, in file order.
+    pub values: Vec<(String, Expected)>,
+    /// What differs under one engine (`[expect.linux.tokio]`).
+    pub engines: Vec<EngineExpectations>,
+    /// What differs in a range of kernel versions (`[[expect.linux.kernels]]`).
+    pub kernels: Vec<KernelExpectations>,
+}
+
+/// Expectations that replace same-named ones of their OS when one engine runs the steps.
+#[derive(Debug, Clone)]
+pub struct EngineExpectations {
+    /// `std` or `tokio`.
+    pub engine: String,
+    /// The measurement under this engine; it covers the whole run, also the keys it does
+    /// not override.
+    pub basis: Basis,
+    /// Why this engine differs, for reports.
+    pub why: Option<String>,
+    pub values: Vec<(String, Expected)>,
+    /// Keys of the OS's table not checked under this engine (`skip = [...]`): a figure
+    /// that means something else there, with the reason in `why`.
+    pub skip: Vec<String>,
+}
+
+impl Expectations {
+    /// The expectations in force when `engine` runs: this OS's, with the keys of the
+    /// engine's table replacing the same-named ones (new keys are added at the end), and
+    /// the engine's basis when it has a table.
+    pub fn for_engine(&self, engine: &str) -> Expectations {
+        let Some(e) = self.engines.iter().find(|e| e.engine == engine) else {
+            return Expectations {
+                engines: Vec::new(),
+                ..self.clone()
+            };
+        };
+        let mut values = self.values.clone();
+        values.retain(|(k, _)| !e.skip.contains(k));
+        for (k, v) in &e.values {
+            match values.iter_mut().find(|(name, _)| name == k) {
+                Some(slot) => slot.1 = v.clone(),
+                None => values.push((k.clone(), v.clone())),
+            }
+        }
+        Expectations {
+            os: self.os.clone(),
+            basis: e.basis.clone(),
+            values,
+            engines: Vec::new(),
+            kernels: self.kernels.clone(),
+        }
+    }
+
+    /// The expectations in force in the kernel `version` (the `kernel_version` fact): the
+    /// tables whose range holds it, applied in file order over these (see
+    /// src/scenario/kernel.rs). Without a version, these unchanged.
+    pub fn for_kernel(&self, version: Option<i64>) -> Expectations {
+        let mut out = self.clone();
+        let Some(version) = version else {
+            return out;
+        };
+        for k in self.kernels.iter().filter(|k| k.range.contains(version)) {
+            out.values.retain(|(name, _)| !k.skip.contains(name));
+            for (name, v) in &k.values {
+                match out.values.iter_mut().find(|(n, _)| n == name) {
+                    Some(slot) => slot.1 = v.clone(),
+                    None => out.values.push((name.clone(), v.clone())),
+                }
+            }
+            out.basis = k.basis.clone();
+        }
+        out
+    }
+
+    /// The `why` of each kernel table whose range holds `version`.
+    pub fn kernel_why(&self, version: Option<i64>) -> Vec<&KernelExpectations> {
+        self.kernels
+            .iter()
+            .filter(|k| version.is_some_and(|v| k.range.contains(v)))
+            .collect()
+    }
+
+    /// The engine's `why`, when its table gives one.
+    pub fn why(&self, engine: &str) -> Option<&str> {
+        self.engines
+            .iter()
+            .find(|e| e.engine == engine)
+            .and_then(|e| e.why.as_deref())
+    }
+}
+
+/// The long explanation of a scenario: the `[explain]` table.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explain {
+    /// What the scenario shows.
+    pub shows: String,
+    /// Why the kernel behaves so.
+    pub why: String,
+    /// How other systems differ, where that is documented.
+    pub elsewhere: Option<String>,
+    /// Man pages and RFC sections to read.
+    pub read: Vec<String>,
+}
+
+/// A validated scenario, ready to run.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub path: PathBuf,
+    /// The folder it lives in below `scenarios/` (`connect`, `read`, ...).
+    pub topic: String,
+    pub name: String,
+    pub title: String,
+    pub summary: String,
+    pub description: String,
+    pub source: String,
+    /// A short explanation with `{observation}` and `{param}` placeholders.
+    pub explanation: String,
+    /// The long explanation `tcplab explain` prints (absent in minimal files).
+    pub explain: Option<Explain>,
+    pub timeout_ms: u64,
+    pub params: Vec<Param>,
+    pub actors: Vec<Actor>,
+    pub observations: Vec<ObservationDef>,
+    pub expectations: Vec<Expectations>,
+    /// What this machine cannot honour, in file order (empty on most machines).
+    pub warnings: Vec<ScenarioWarning>,
+}
+
+impl Scenario {
+    pub fn param(&self, name: &str) -> Option<&Param> {
+        self.params.iter().find(|p| p.name == name)
+    }
+
+    pub fn observation(&self, name: &str) -> Option<&ObservationDef> {
+        self.observations.iter().find(|o| o.name == name)
+    }
+
+    pub fn expectations_for(&self, os: &str) -> Option<&Expectations> {
+        self.expectations.iter().find(|e| e.os == os)
+    }
+
+    /// The defaults with `overrides` (`name=value` pairs) applied.
+    pub fn resolve_params(
+        &self,
+        overrides: &[(String, String)],
+    ) -> Result<BTreeMap<String, ParamValue>, String> {
+        let mut values: BTreeMap<String, ParamValue> = self
+            .params
+            .iter()
+            .map(|p| (p.name.clone(), p.default.clone()))
+            .collect();
+        for (name, text) in overrides {
+            let Some(param) = self.param(name) else {
+                let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
+                return Err(format!(
+                    "scenario `{}` has no parameter `{name}` (parameters: {})",
+                    self.name,
+                    if known.is_empty() {
+                        "none".to_owned()
+                    } else {
+                        known.join(", ")
+                    }
+                ));
+            };
+            values.insert(name.clone(), param.parse_value(text)?);
+        }
+        Ok(values)
+    }
+}
+
+/// What `name` means in an expression: a parameter, the actor's instance number (when
+/// `index` is given) or an environment fact.
+pub fn lookup(
+    params: &BTreeMap<String, ParamValue>,
+    facts: &BTreeMap<String, i64>,
+    index: Option<usize>,
+    name: &str,
+) -> Lookup {
+    if name == INDEX {
+        return index.map_or(Lookup::Unknown, |i| Lookup::Value(i as i64));
+    }
+    match params.get(name) {
+        Some(ParamValue::Int(n)) => Lookup::Value(*n),
+        Some(ParamValue::Bool(b)) => Lookup::Value(i64::from(*b)),
+        Some(ParamValue::Unset) => Lookup::Unset,
+        Some(ParamValue::Text(_)) => Lookup::Unknown,
+        None => facts
+            .get(name)
+            .map_or(Lookup::Unknown, |v| Lookup::Value(*v)),
+    }
+}

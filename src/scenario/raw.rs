@@ -1,0 +1,74 @@
+//! The file as written: the serde structs a scenario's TOML deserialises into, before
+//! any check. [`validate`](super::validate) turns them into the [`model`](super::model).
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::expr::Expr;
+use super::take::Take;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawScenario {
+    pub(super) name: Spanned<String>,
+    pub(super) title: String,
+    pub(super) summary: String,
+    pub(super) description: String,
+    pub(super) source: String,
+    #[serde(default)]
+    pub(super) explanation: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) explain: Option<RawExplain>,
+    #[serde(default)]
+    pub(super) timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub(super) params: IndexMap<String, Spanned<RawParam>>,
+    pub(super) actors: Vec<Spanned<RawActor>>,
+    #[serde(default)]
+    pub(super) observations: IndexMap<String, Spanned<RawObservation>>,
+    #[serde(default)]
+    pub(super) expect: IndexMap<String, Spanned<IndexMap<String, Spanned<toml::Value>>>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawExplain {
+    pub(super) shows: Spanned<String>,
+    pub(super) why: Spanned<String>,
+    #[serde(default)]
+    pub(super) elsewhere: Option<Spanned<String>>,
+    pub(super) read: Spanned<Vec<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawParam {
+    pub(super) default: Option<toml::Value>,
+    #[serde(default)]
+    pub(super) optional: bool,
+    #[serde(default)]
+    pub(super) choices: Option<Vec<String>>,
+    pub(super) help: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawActor {
+    pub(super) name: String,
+    #[serde(default)]
+    pub(super) count: Option<Expr>,
+    pub(super) steps: Vec<Spanned<toml::Table>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawObservation {
+    #[serde(default)]
+    pub(super) step: Option<String>,
+    #[serde(default)]
+    pub(super) take: Option<Take>,
+    #[serde(default)]
+    pub(super) counter: Option<String>,
+    pub(super) help: String,
+}

@@ -1,0 +1,602 @@
+//! Validation: the raw file ([`raw`](super::raw)) becomes a [`Scenario`], or an error
+//! naming the file, the line and the field.
+//!
+//! [`parse`] takes the sections in file order, one function each: the name, the
+//! parameters, the actors and their steps, the steps' cross-references, the observations,
+//! the expectations (in `expect.rs`), the explanations and the timeout. The first
+//! problem found is the error.
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Range;
+use std::path::Path;
+
+use indexmap::IndexMap;
+use toml::Spanned;
+
+use super::expect;
+use super::expr::{Expr, Lookup};
+use super::host;
+use super::model::*;
+use super::operands::SockOpt;
+use super::raw::{RawActor, RawExplain, RawObservation, RawParam, RawScenario};
+use super::step::{Action, Step};
+use super::take::Take;
+use super::vocab::{COUNTER_GROUPS, FACTS, INDEX};
+
+/// Parses and validates one scenario file's text. `topic` is its folder.
+pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioError> {
+    let cx = Cx {
+        path,
+        text,
+        warnings: RefCell::new(Vec::new()),
+    };
+    let raw = cx.toml()?;
+    let name = cx.name(&raw.name)?;
+    let params = cx.params(&raw.params)?;
+    let names = Names {
+        params: params.iter().map(|p| p.name.as_str()).collect(),
+    };
+    let (actors, step_ids) = cx.actors(raw.actors, &names)?;
+    cx.cross_references(&actors)?;
+    let observations = cx.observations(raw.observations, &names, &step_ids)?;
+    let expectations = expect::expectations(&cx, raw.expect, &names, &observations)?;
+    let explanation = cx.explanation(raw.explanation, &names, &observations)?;
+    let explain = cx.explain(raw.explain)?;
+    let timeout_ms = cx.timeout(raw.timeout_ms)?;
+    Ok(Scenario {
+        path: path.to_owned(),
+        topic: topic.to_owned(),
+        name,
+        title: raw.title,
+        summary: raw.summary,
+        description: raw.description.trim().to_owned(),
+        source: raw.source,
+        explanation,
+        explain,
+        timeout_ms,
+        params,
+        actors,
+        observations,
+        expectations,
+        warnings: cx.warnings.into_inner(),
+    })
+}
+
+/// The `{name}` placeholders of an explanation.
+pub fn placeholders(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut rest = text;
+    while let Some(start) = rest.find('{') {
+        let after = &rest[start + 1..];
+        match after.find('}') {
+            Some(end) => {
+                out.push(&after[..end]);
+                rest = &after[end + 1..];
+            }
+            None => break,
+        }
+    }
+    out
+}
+
+/// The file being validated, for errors and warnings that name a place in it.
+pub(super) struct Cx<'a> {
+    path: &'a Path,
+    text: &'a str,
+    /// What this machine cannot honour (see `host.rs`); a `RefCell` so that the checks
+    /// passed to `kernel::parse_table` as closures can add to it.
+    warnings: RefCell<Vec<ScenarioWarning>>,
+}
+
+/// The names an expression may use: the parameters, the facts and `index`.
+pub(super) struct Names<'a> {
+    pub(super) params: BTreeSet<&'a str>,
+}
+
+/// Each step id with the action of its step, for observations to refer to.
+type StepIds = BTreeMap<String, Action>;
+
+impl Names<'_> {
+    /// Checks that every name in `e` is a parameter, a fact or `index`.
+    pub(super) fn check(
+        &self,
+        cx: &Cx,
+        e: &Expr,
+        line: Option<usize>,
+        field: &str,
+    ) -> Result<(), ScenarioError> {
+        for n in e.names() {
+            if !self.params.contains(n) && !FACTS.contains(&n) && n != INDEX {
+                return Err(cx.err(
+                    line,
+                    Some(field.to_owned()),
+                    format!(
+                        "`{n}` is neither a parameter ({}) nor a fact ({}, {INDEX})",
+                        if self.params.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            self.params.iter().copied().collect::<Vec<_>>().join(", ")
+                        },
+                        FACTS.join(", ")
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Cx<'_> {
+    /// An error at `line` (1-based) in `field` of this file.
+    pub(super) fn err(
+        &self,
+        line: Option<usize>,
+        field: Option<String>,
+        message: String,
+    ) -> ScenarioError {
+        ScenarioError {
+            path: self.path.to_owned(),
+            line,
+            field,
+            message,
+        }
+    }
+
+    /// Records a warning at `line` in `field`; the file stays valid.
+    pub(super) fn warn(&self, line: Option<usize>, field: Option<String>, message: String) {
+        self.warnings.borrow_mut().push(ScenarioWarning {
+            path: self.path.to_owned(),
+            line,
+            field,
+            message,
+        });
+    }
+
+    /// The 1-based line a span starts on.
+    pub(super) fn at(&self, span: Range<usize>) -> Option<usize> {
+        Some(line_of(self.text, span.start))
+    }
+
+    /// The 1-based line of the first line from `from` on that sets `key` (`key = ...`),
+    /// or `from` when there is none.
+    pub(super) fn key_line(&self, from: usize, key: &str) -> usize {
+        self.text
+            .lines()
+            .enumerate()
+            .skip(from.saturating_sub(1))
+            .find(|(_, l)| {
+                l.trim_start()
+                    .strip_prefix(key)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+            .map_or(from, |(i, _)| i + 1)
+    }
+
+    /// The TOML itself, into the raw structs.
+    fn toml(&self) -> Result<RawScenario, ScenarioError> {
+        let text = self.text;
+        toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| line_of(text, s.start));
+            // The parser's message names the problem; the key on that line names the field.
+            let field = line
+                .and_then(|l| text.lines().nth(l - 1))
+                .and_then(|l| l.split_once('='))
+                .map(|(k, _)| k.trim().trim_start_matches('{').trim().to_owned())
+                .filter(|k| !k.is_empty() && !k.contains(['[', '"', '#']));
+            self.err(line, field, e.message().trim().to_owned())
+        })
+    }
+
+    /// The short name.
+    fn name(&self, name: &Spanned<String>) -> Result<String, ScenarioError> {
+        let text = name.get_ref();
+        if text.is_empty()
+            || !text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(self.err(
+                self.at(name.span()),
+                Some("name".into()),
+                format!("`{text}` is not a short name: use lowercase letters, digits and `-`"),
+            ));
+        }
+        Ok(text.clone())
+    }
+
+    /// `[params]`.
+    fn params(
+        &self,
+        raw: &IndexMap<String, Spanned<RawParam>>,
+    ) -> Result<Vec<Param>, ScenarioError> {
+        raw.iter().map(|(name, sp)| self.param(name, sp)).collect()
+    }
+
+    /// One parameter: a reserved name is an error; the default gives the type.
+    fn param(&self, pname: &str, sp: &Spanned<RawParam>) -> Result<Param, ScenarioError> {
+        let field = Some(format!("params.{pname}"));
+        let line = self.at(sp.span());
+        if FACTS.contains(&pname) || pname == INDEX {
+            return Err(self.err(
+                line,
+                field,
+                format!(
+                    "`{pname}` is a reserved name (facts: {}, {INDEX})",
+                    FACTS.join(", ")
+                ),
+            ));
+        }
+        let p = sp.get_ref();
+        let fail = |message: String| Err(self.err(line, field.clone(), message));
+        let (kind, default) =
+            match (&p.choices, &p.default) {
+                (Some(c), Some(toml::Value::String(s))) if c.contains(s) => {
+                    (ParamKind::Choice(c.clone()), ParamValue::Text(s.clone()))
+                }
+                (Some(c), _) => {
+                    return fail(format!(
+                        "the default must be one of the choices ({})",
+                        c.join(", ")
+                    ))
+                }
+                (None, Some(toml::Value::Integer(n))) => (ParamKind::Int, ParamValue::Int(*n)),
+                (None, Some(toml::Value::String(s))) => match Expr::parse(s)
+                    .ok()
+                    .and_then(|e| e.eval(&|_| Lookup::Unknown).ok())
+                {
+                    Some(n) => (ParamKind::Int, ParamValue::Int(n)),
+                    None => {
+                        return fail(format!(
+                            "default `{s}` is not a number; for a text parameter give `choices`"
+                        ))
+                    }
+                },
+                (None, Some(toml::Value::Boolean(b))) => (ParamKind::Bool, ParamValue::Bool(*b)),
+                (None, None) if p.optional => (ParamKind::Int, ParamValue::Unset),
+                (None, None) => return fail(
+                    "needs a `default` (or `optional = true` for an integer that may stay unset)"
+                        .into(),
+                ),
+                (None, Some(other)) => {
+                    return fail(format!(
+                        "default must be an integer, a boolean or one of `choices`, not {}",
+                        other.type_str()
+                    ))
+                }
+            };
+        Ok(Param {
+            name: pname.to_owned(),
+            kind,
+            default,
+            help: p.help.clone(),
+        })
+    }
+
+    /// `[[actors]]` and their steps; also the step ids, for the observations.
+    fn actors(
+        &self,
+        raw: Vec<Spanned<RawActor>>,
+        names: &Names,
+    ) -> Result<(Vec<Actor>, StepIds), ScenarioError> {
+        if raw.len() < 2 {
+            return Err(self.err(
+                None,
+                Some("actors".into()),
+                "a scenario needs two or more actors (`[[actors]]` tables)".into(),
+            ));
+        }
+        let mut actors = Vec::new();
+        let mut step_ids = StepIds::new();
+        for (ai, sp) in raw.into_iter().enumerate() {
+            let line = self.at(sp.span());
+            let ra = sp.into_inner();
+            if actors.iter().any(|a: &Actor| a.name == ra.name) {
+                return Err(self.err(
+                    line,
+                    Some(format!("actors[{ai}].name")),
+                    format!("two actors are called `{}`", ra.name),
+                ));
+            }
+            let count = ra.count.unwrap_or(Expr::Num(1));
+            names.check(self, &count, line, &format!("actors[{ai}].count"))?;
+            let mut steps = Vec::new();
+            for (si, st) in ra.steps.into_iter().enumerate() {
+                let field = format!("actors[{ai}] ({}) steps[{si}]", ra.name);
+                steps.push(self.step(st, &field, names, &mut step_ids)?);
+            }
+            actors.push(Actor {
+                name: ra.name,
+                count,
+                steps,
+            });
+        }
+        Ok((actors, step_ids))
+    }
+
+    /// One step: its op and fields, the names in its expressions, its `when` and its id.
+    fn step(
+        &self,
+        st: Spanned<toml::Table>,
+        field: &str,
+        names: &Names,
+        step_ids: &mut StepIds,
+    ) -> Result<Step, ScenarioError> {
+        let line = self.at(st.span());
+        let step = Step::from_table(st.into_inner())
+            .map_err(|m| self.err(line, Some(field.to_owned()), m))?;
+        for (what, e) in step.action.exprs() {
+            names.check(self, e, line, &format!("{field}.{what}"))?;
+        }
+        if let Action::Set { option, value, .. } = &step.action {
+            if *option == SockOpt::Congestion && !matches!(value, Expr::Name(_)) {
+                return Err(self.err(
+                    line,
+                    Some(format!("{field}.value")),
+                    format!("TCP_CONGESTION takes an algorithm's name (`reno`, `cubic`, `bbr`) or a text parameter, not `{value}`"),
+                ));
+            }
+            if option.read_only() {
+                return Err(self.err(
+                    line,
+                    Some(format!("{field}.option")),
+                    format!("{} can only be read (use `get`)", option.name()),
+                ));
+            }
+        }
+        if let Some(w) = &step.when {
+            if !names.params.contains(w.as_str()) {
+                return Err(self.err(
+                    line,
+                    Some(format!("{field}.when")),
+                    format!("`{w}` is not a parameter"),
+                ));
+            }
+        }
+        if let Some(id) = &step.id {
+            if step_ids.insert(id.clone(), step.action.clone()).is_some() {
+                return Err(self.err(
+                    line,
+                    Some(format!("{field}.id")),
+                    format!("two steps have the id `{id}`"),
+                ));
+            }
+        }
+        Ok(step.with_line(line.unwrap_or(0)))
+    }
+
+    /// Cross-references between steps: sockets, sync points, actors.
+    fn cross_references(&self, actors: &[Actor]) -> Result<(), ScenarioError> {
+        let all_steps = || {
+            actors
+                .iter()
+                .flat_map(|a| a.steps.iter().map(move |s| (a, s)))
+        };
+        let made: BTreeSet<&str> = all_steps()
+            .filter_map(|(_, s)| s.action.creates())
+            .collect();
+        let signalled: BTreeSet<&str> = all_steps()
+            .filter_map(|(_, s)| match &s.action {
+                Action::Signal { sync } => Some(sync.as_str()),
+                _ => None,
+            })
+            .collect();
+        for (a, s) in all_steps() {
+            let field = Some(format!("{} step {}", a.name, s.describe()));
+            let line = Some(s.line);
+            for sock in s.action.uses() {
+                if !made.contains(sock) {
+                    return Err(self.err(
+                        line,
+                        field,
+                        format!(
+                            "no step creates the socket `{sock}` (created: {})",
+                            made.iter().copied().collect::<Vec<_>>().join(", ")
+                        ),
+                    ));
+                }
+            }
+            match &s.action {
+                Action::Wait { sync, .. } if !signalled.contains(sync.as_str()) => {
+                    return Err(self.err(
+                        line,
+                        field,
+                        format!("no step signals `{sync}`: this wait could never end"),
+                    ))
+                }
+                Action::WaitBlocked { actor } if !actors.iter().any(|x| &x.name == actor) => {
+                    return Err(self.err(line, field, format!("there is no actor `{actor}`")))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// `[observations]`.
+    fn observations(
+        &self,
+        raw: IndexMap<String, Spanned<RawObservation>>,
+        names: &Names,
+        step_ids: &StepIds,
+    ) -> Result<Vec<ObservationDef>, ScenarioError> {
+        raw.into_iter()
+            .map(|(name, sp)| self.observation(name, sp, names, step_ids))
+            .collect()
+    }
+
+    /// One observation: a kernel counter, or what it takes from which step.
+    fn observation(
+        &self,
+        oname: String,
+        sp: Spanned<RawObservation>,
+        names: &Names,
+        step_ids: &StepIds,
+    ) -> Result<ObservationDef, ScenarioError> {
+        let line = self.at(sp.span());
+        let o = sp.into_inner();
+        let field = Some(format!("observations.{oname}"));
+        if names.params.contains(oname.as_str()) {
+            return Err(self.err(
+                line,
+                field,
+                format!("`{oname}` is also a parameter; expressions could not tell them apart"),
+            ));
+        }
+        let (step, take) = match (o.step, o.take, o.counter) {
+            (None, None, Some(counter)) => {
+                check_counter(&counter).map_err(|m| self.err(line, field.clone(), m))?;
+                if let Some(m) = host::counter_warning(&counter) {
+                    self.warn(line, field, m);
+                }
+                return Ok(ObservationDef {
+                    name: oname,
+                    step: String::new(),
+                    take: Take::Counter,
+                    counter: Some(counter),
+                    help: o.help,
+                });
+            }
+            (Some(step), Some(take), None) => (step, take),
+            (_, _, Some(_)) => {
+                return Err(self.err(
+                    line,
+                    field,
+                    "an observation takes either `counter` or `step` and `take`, not both".into(),
+                ))
+            }
+            _ => {
+                return Err(self.err(
+                    line,
+                    field,
+                    "an observation needs `step` and `take` (or `counter` for a kernel counter)"
+                        .into(),
+                ))
+            }
+        };
+        let Some(action) = step_ids.get(&step) else {
+            return Err(self.err(
+                line,
+                field,
+                format!(
+                    "no step has the id `{step}` (ids: {})",
+                    step_ids.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            ));
+        };
+        let allowed = action.takes();
+        if !allowed.contains(&take) {
+            return Err(self.err(
+                line,
+                field,
+                format!(
+                    "a `{}` step has no `{take}`; it has: {}",
+                    action.op(),
+                    allowed
+                        .iter()
+                        .map(|t| t.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        }
+        Ok(ObservationDef {
+            name: oname,
+            step,
+            take,
+            counter: None,
+            help: o.help,
+        })
+    }
+
+    /// The short explanation: its placeholders name parameters or observations.
+    fn explanation(
+        &self,
+        raw: Option<Spanned<String>>,
+        names: &Names,
+        observations: &[ObservationDef],
+    ) -> Result<String, ScenarioError> {
+        let Some(sp) = raw else {
+            return Ok(String::new());
+        };
+        let line = self.at(sp.span());
+        let text = sp.into_inner();
+        for ph in placeholders(&text) {
+            if !names.params.contains(ph) && !observations.iter().any(|o| o.name == ph) {
+                return Err(self.err(
+                    line,
+                    Some("explanation".into()),
+                    format!("`{{{ph}}}` names neither a parameter nor an observation"),
+                ));
+            }
+        }
+        Ok(text.trim().to_owned())
+    }
+
+    /// The long explanation, `[explain]`: every part that is there says something.
+    fn explain(&self, raw: Option<RawExplain>) -> Result<Option<Explain>, ScenarioError> {
+        let Some(e) = raw else {
+            return Ok(None);
+        };
+        let mut texts = vec![("shows", &e.shows), ("why", &e.why)];
+        texts.extend(e.elsewhere.as_ref().map(|t| ("elsewhere", t)));
+        for (key, text) in texts {
+            if text.get_ref().trim().is_empty() {
+                return Err(self.err(
+                    self.at(text.span()),
+                    Some(format!("explain.{key}")),
+                    "must not be empty (leave out an optional part instead)".into(),
+                ));
+            }
+        }
+        if e.read.get_ref().is_empty() || e.read.get_ref().iter().any(|r| r.trim().is_empty()) {
+            return Err(self.err(
+                self.at(e.read.span()),
+                Some("explain.read".into()),
+                "name at least one man page or RFC section, e.g. [\"tcp(7)\"]".into(),
+            ));
+        }
+        Ok(Some(Explain {
+            shows: e.shows.get_ref().trim().to_owned(),
+            why: e.why.get_ref().trim().to_owned(),
+            elsewhere: e.elsewhere.map(|t| t.get_ref().trim().to_owned()),
+            read: e.read.into_inner(),
+        }))
+    }
+
+    /// `timeout_ms`, or the default.
+    fn timeout(&self, raw: Option<u64>) -> Result<u64, ScenarioError> {
+        match raw {
+            Some(0) => Err(self.err(
+                None,
+                Some("timeout_ms".into()),
+                "must be at least 1 (milliseconds)".into(),
+            )),
+            t => Ok(t.unwrap_or(DEFAULT_TIMEOUT_MS)),
+        }
+    }
+}
+
+/// Checks a counter name's form: `Group.Name` with a known group. Whether this kernel
+/// has it is a warning (`host::counter_warning`), not an error.
+fn check_counter(name: &str) -> Result<(), String> {
+    let form_ok = name.split_once('.').is_some_and(|(g, n)| {
+        COUNTER_GROUPS.contains(&g) && !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    if !form_ok {
+        return Err(format!(
+            "`{name}` is not a counter name: write Group.Name with a group of {} (`TcpExt.ListenOverflows`)",
+            COUNTER_GROUPS.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Byte offset to 1-based line number.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|&&b| b == b'\n')
+        .count()
+        + 1
+}
