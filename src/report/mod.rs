@@ -4,6 +4,7 @@ mod compare;
 mod explain;
 mod json;
 mod markdown;
+pub mod summary;
 mod text;
 
 use std::collections::BTreeMap;
@@ -56,56 +57,5 @@ pub fn as_toml(v: &Value) -> String {
             format!("\"{word}\"")
         }
         Value::Text(t) => format!("\"{t}\""),
-    }
-}
-
-/// Summary statistics of repeated runs of one scenario: per numeric observation
-/// min/median/max, per other observation the distinct values seen.
-pub struct Repeats {
-    pub runs: usize,
-    pub held: usize,
-    pub numeric: Vec<(String, f64, f64, f64)>,
-    pub other: Vec<(String, Vec<(String, usize)>)>,
-}
-
-impl Repeats {
-    pub fn of(records: &[&Record]) -> Repeats {
-        let mut numbers: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-        let mut others: BTreeMap<&str, Vec<(String, usize)>> = BTreeMap::new();
-        for r in records {
-            for (k, v) in &r.observations {
-                match v.number() {
-                    Some(n) => numbers.entry(k).or_default().push(n),
-                    None => {
-                        let seen = others.entry(k).or_default();
-                        let text = v.to_string();
-                        match seen.iter_mut().find(|(t, _)| *t == text) {
-                            Some((_, c)) => *c += 1,
-                            None => seen.push((text, 1)),
-                        }
-                    }
-                }
-            }
-        }
-        Repeats {
-            runs: records.len(),
-            held: records
-                .iter()
-                .filter(|r| r.verdict.status.is_success())
-                .count(),
-            numeric: numbers
-                .into_iter()
-                .map(|(k, mut v)| {
-                    v.sort_by(f64::total_cmp);
-                    let median = if v.len() % 2 == 1 {
-                        v[v.len() / 2]
-                    } else {
-                        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
-                    };
-                    (k.to_owned(), v[0], median, v[v.len() - 1])
-                })
-                .collect(),
-            other: others.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-        }
     }
 }

@@ -3,7 +3,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{as_toml, fill, Exporter, Repeats};
+use super::summary::{Seen, Summary};
+use super::{as_toml, fill, Exporter};
 use crate::event::Event;
 use crate::record::Record;
 use crate::scenario::{Basis, Scenario};
@@ -252,7 +253,21 @@ fn timeline(events: &[Event]) -> Vec<String> {
 /// The summary of `--repeat N`: numeric observations as min/median/max, the others as
 /// the distinct values seen, and how often the verdict held.
 pub fn repeats(name: &str, records: &[&Record]) -> String {
-    let s = Repeats::of(records);
+    let mut values: BTreeMap<&str, Vec<&crate::observe::Value>> = BTreeMap::new();
+    for r in records {
+        for (k, v) in &r.observations {
+            values.entry(k).or_default().push(v);
+        }
+    }
+    let summaries: Vec<(&str, Summary)> = values
+        .into_iter()
+        .map(|(k, v)| (k, Summary::of(v)))
+        .collect();
+    let runs = records.len();
+    let held = records
+        .iter()
+        .filter(|r| r.verdict.status.is_success())
+        .count();
     let mut out = String::new();
     let note = records
         .iter()
@@ -260,40 +275,40 @@ pub fn repeats(name: &str, records: &[&Record]) -> String {
         .map_or(String::new(), |n| format!(" (expectations {n})"));
     let _ = writeln!(
         out,
-        "{name}: {} runs, verdict held in {} of {}{note}",
-        s.runs, s.held, s.runs
+        "{name}: {runs} runs, verdict held in {held} of {runs}{note}"
     );
-    let width = s
-        .numeric
-        .iter()
-        .map(|n| n.0.len())
-        .chain(s.other.iter().map(|o| o.0.len()))
-        .max()
-        .unwrap_or(10);
+    let width = summaries.iter().map(|(k, _)| k.len()).max().unwrap_or(10);
     let _ = writeln!(
         out,
         "  {:<width$}  {:>12} {:>12} {:>12}",
         "observation", "min", "median", "max"
     );
-    let num = |v: &f64| {
+    let num = |v: f64| {
         if v.fract() == 0.0 {
             format!("{v}")
         } else {
             format!("{v:.3}")
         }
     };
-    for (k, lo, med, hi) in &s.numeric {
-        let _ = writeln!(
-            out,
-            "  {k:<width$}  {:>12} {:>12} {:>12}",
-            num(lo),
-            num(med),
-            num(hi)
-        );
+    // Numbers first, then the other values, each in name order.
+    for (k, s) in &summaries {
+        if let Seen::Numbers {
+            min, median, max, ..
+        } = s.seen
+        {
+            let _ = writeln!(
+                out,
+                "  {k:<width$}  {:>12} {:>12} {:>12}",
+                num(min),
+                num(median),
+                num(max)
+            );
+        }
     }
-    for (k, vals) in &s.other {
-        let seen: Vec<String> = vals.iter().map(|(v, c)| format!("{v} (x{c})")).collect();
-        let _ = writeln!(out, "  {k:<width$}  {}", seen.join(", "));
+    for (k, s) in &summaries {
+        if let Seen::Distinct(_) = s.seen {
+            let _ = writeln!(out, "  {k:<width$}  {}", s.counted(", "));
+        }
     }
     out
 }

@@ -39,7 +39,6 @@ impl Engine {
 /// The engine names, for messages and suggestions.
 pub const ENGINE_NAMES: [&str; 2] = ["std", "tokio"];
 
-
 pub use kernel::{KernelExpectations, KernelRange};
 
 use std::collections::{BTreeMap, BTreeSet};
