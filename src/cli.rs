@@ -583,7 +583,7 @@ fn render_runs(
                     .iter()
                     .filter(|r| r.scenario.name == s.name)
                     .collect();
-                out.push_str(&report::compare(s, os, &mine));
+                out.push_str(&report::engine_view(s, os, &mine));
                 out.push('\n');
             }
             out

@@ -1,6 +1,6 @@
 //! Reports: one exporter per format behind one trait.
 
-mod compare;
+mod engines;
 mod explain;
 mod json;
 mod markdown;
@@ -13,7 +13,7 @@ use crate::observe::Value;
 use crate::record::Record;
 use crate::scenario::Scenario;
 
-pub use compare::compare;
+pub use engines::engine_view;
 pub use explain::{long_markdown, long_text, short_tail};
 pub use json::Json;
 pub use markdown::Markdown;
