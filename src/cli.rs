@@ -631,17 +631,17 @@ fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     if entries.is_empty() {
         bail!("no records to compare");
     }
-    let matrix = tcplab::compare::compare(&entries);
+    let matrix = tcplab::report::Matrix::from_entries(&entries);
     let text = match args.format {
         Format::Text => {
             // Colour only for a person at a terminal, and not when NO_COLOR is set.
             let colour = args.output == "-"
                 && std::io::stdout().is_terminal()
                 && std::env::var_os("NO_COLOR").is_none();
-            tcplab::compare::text(&matrix, colour)
+            tcplab::report::matrix::text(&matrix, colour)
         }
-        Format::Markdown => tcplab::compare::markdown(&matrix),
-        Format::Json => tcplab::compare::json(&matrix),
+        Format::Markdown => tcplab::report::matrix::markdown(&matrix),
+        Format::Json => tcplab::report::matrix::json(&matrix),
     };
     write_output(&args.output, &text)?;
     Ok(ExitCode::from(if unreadable {

@@ -6,7 +6,6 @@
 //! for this OS -> [`report`] (terminal, JSON, Markdown) and the record store.
 //! [`lab`] drives one scenario through that chain.
 
-pub mod compare;
 pub mod engine;
 pub mod env;
 pub mod event;

@@ -236,8 +236,8 @@ pub fn report_guest_runs(
         if comparison && !records.is_empty() {
             let entries: Vec<Entry> = records.iter().map(Entry::from).collect();
             text.push_str("Kernels side by side\n\n");
-            text.push_str(&tcplab::compare::text(
-                &tcplab::compare::compare(&entries),
+            text.push_str(&tcplab::report::matrix::text(
+                &tcplab::report::Matrix::from_entries(&entries),
                 false,
             ));
         }

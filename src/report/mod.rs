@@ -4,6 +4,7 @@ mod engines;
 mod explain;
 mod json;
 mod markdown;
+pub mod matrix;
 pub mod summary;
 mod text;
 
@@ -17,6 +18,7 @@ pub use engines::engine_view;
 pub use explain::{long_markdown, long_text, short_tail};
 pub use json::Json;
 pub use markdown::Markdown;
+pub use matrix::Matrix;
 pub use text::{repeats, Text};
 
 /// Turns records into one document. `scenarios` gives the explanations and the help of

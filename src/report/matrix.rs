@@ -1,4 +1,5 @@
-//! Comparing record files: one row per scenario observation, one column per environment.
+//! The record matrix behind `tcplab compare`: one row per scenario observation, one
+//! column per environment.
 //!
 //! A column is one environment: OS, version, kernel, architecture and the sysctls read,
 //! plus the engine when it is not `std`, the network-namespace settings when there were
@@ -103,9 +104,15 @@ pub struct Matrix {
 /// The name of the row that shows parameters where the columns ran with different ones.
 pub const PARAMS_ROW: &str = "(parameters)";
 
-/// Builds the matrix. Columns come in the order their first record appears; scenarios in
-/// the catalogue's order (by file path), observations in the order first seen.
-pub fn compare(entries: &[Entry]) -> Matrix {
+impl Matrix {
+    /// Builds the matrix. Columns come in the order their first record appears; scenarios
+    /// in the catalogue's order (by file path), observations in the order first seen.
+    pub fn from_entries(entries: &[Entry]) -> Matrix {
+        build(entries)
+    }
+}
+
+fn build(entries: &[Entry]) -> Matrix {
     let mut keys: Vec<ColumnKey> = Vec::new();
     let mut column_of = Vec::with_capacity(entries.len());
     for e in entries {
@@ -549,7 +556,7 @@ mod tests {
 
     #[test]
     fn repeats_in_one_environment_show_their_range_not_one_value() {
-        let m = compare(&[
+        let m = Matrix::from_entries(&[
             entry(
                 "linux",
                 "6.1",
@@ -578,7 +585,7 @@ mod tests {
     #[test]
     fn distinct_non_numeric_values_are_all_listed_with_counts() {
         let t = |s: &str| Value::Text(s.into());
-        let m = compare(&[
+        let m = Matrix::from_entries(&[
             entry("linux", "6.1", &[("e", t("EPIPE"))]),
             entry("linux", "6.1", &[("e", t("ECONNRESET"))]),
             entry("linux", "6.1", &[("e", t("EPIPE"))]),
@@ -602,7 +609,7 @@ mod tests {
                 .collect(),
             note: None,
         });
-        let m = compare(&[
+        let m = Matrix::from_entries(&[
             entry(
                 "linux",
                 "6.1",
@@ -636,7 +643,7 @@ mod tests {
         b.env
             .sysctls
             .insert("net.core.somaxconn".into(), "4096".into());
-        let m = compare(&[a, b]);
+        let m = Matrix::from_entries(&[a, b]);
         assert_eq!(m.columns[0].label, "linux 6.1 #1");
         assert_eq!(m.columns[1].label, "linux 6.1 #2");
     }
@@ -650,7 +657,7 @@ mod tests {
             .insert("dial_timeout_ms".into(), ParamValue::Int(200));
         let mut b = entry("linux", "6.2", &[("n", Value::Int(129))]);
         b.params.insert("backlog".into(), ParamValue::Int(128));
-        let m = compare(&[a.clone(), b]);
+        let m = Matrix::from_entries(&[a.clone(), b]);
         assert_eq!(m.rows[0].observation, PARAMS_ROW);
         assert_eq!(m.rows[0].cells[1].as_ref().unwrap().text, "backlog=128");
         // A parameter only one side names (a publication that does not state it) is no
@@ -658,7 +665,7 @@ mod tests {
         let mut c = entry("macos", "", &[("n", Value::Int(128))]);
         c.params
             .insert("dial_timeout_ms".into(), ParamValue::Int(200));
-        let m = compare(&[a, c]);
+        let m = Matrix::from_entries(&[a, c]);
         assert_ne!(m.rows[0].observation, PARAMS_ROW);
     }
 }
