@@ -5,14 +5,16 @@
 //! plus the engine when it is not `std`, the network-namespace settings when there were
 //! any, and the source when the record is published rather than measured. Several records
 //! of one scenario in one column (`--repeat`, or several files from the same machine) are
-//! summarised, never reduced to one picked value: numbers as their range, anything else as
-//! every distinct value with how often it was seen.
+//! summarised ([`Summary`]), never reduced to one picked value: numbers as their range,
+//! anything else as every distinct value with how often it was seen. A row differs by
+//! [`Summary`]'s one rule, the one the `--engine all` view uses.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::summary::{any_differ, Seen, Summary};
 use crate::env::Netns;
 use crate::lab::STD_ENGINE;
 use crate::observe::Value;
@@ -73,9 +75,6 @@ pub struct Cell {
     /// As printed: one value, `min to max (N runs)`, or the distinct values with their
     /// counts.
     pub text: String,
-    /// What the cell says without the counts, for telling whether two cells differ.
-    #[serde(skip)]
-    seen: String,
     /// Every value, one per record, in file order.
     pub values: Vec<Value>,
     /// The publication's own words, for a published column.
@@ -185,6 +184,7 @@ fn build(entries: &[Entry]) -> Matrix {
             }
         }
         for obs in names {
+            let mut summaries = Vec::new();
             let cells: Vec<Option<Cell>> = (0..columns.len())
                 .map(|c| {
                     let values: Vec<Value> = mine
@@ -199,10 +199,11 @@ fn build(entries: &[Entry]) -> Matrix {
                         .iter()
                         .filter(|(col, _)| *col == c)
                         .find_map(|(_, e)| e.published.as_ref()?.reported.get(obs).cloned());
-                    let (text, seen) = summarise(&values);
+                    let summary = Summary::of(&values);
+                    let text = cell_text(&summary);
+                    summaries.push(summary);
                     Some(Cell {
                         text,
-                        seen,
                         values,
                         reported,
                     })
@@ -211,7 +212,8 @@ fn build(entries: &[Entry]) -> Matrix {
             rows.push(Row {
                 scenario: name.to_owned(),
                 observation: obs.to_owned(),
-                differs: differs(&cells),
+                // Columns without a value (`-`) have nothing to differ with.
+                differs: any_differ(&summaries),
                 cells,
             });
         }
@@ -258,7 +260,6 @@ fn params_row(name: &str, mine: &[(usize, &Entry)], columns: usize) -> Option<Ro
             }
             (!seen.is_empty()).then(|| Cell {
                 text: seen.join(" / "),
-                seen: seen.join(" / "),
                 values: Vec::new(),
                 reported: None,
             })
@@ -272,59 +273,24 @@ fn params_row(name: &str, mine: &[(usize, &Entry)], columns: usize) -> Option<Ro
     })
 }
 
-fn differs(cells: &[Option<Cell>]) -> bool {
-    let mut texts = cells.iter().flatten().map(|c| c.seen.as_str());
-    let Some(first) = texts.next() else {
-        return false;
+/// A cell as printed: one value if all agree; `min to max (N runs)` for numbers that
+/// vary, written with every digit they have (milliseconds as recorded); otherwise each
+/// distinct value with its count.
+fn cell_text(s: &Summary) -> String {
+    let ms = matches!(s.seen, Seen::Numbers { ms: true, .. });
+    let one = |x: f64| {
+        if ms {
+            format!("{x} ms")
+        } else {
+            format!("{x}")
+        }
     };
-    texts.any(|t| t != first)
-}
-
-/// A number as recorded: integers plainly, milliseconds with every digit they have.
-fn number(v: &Value) -> String {
-    match v {
-        Value::Ms(m) => format!("{m} ms"),
-        other => other.to_string(),
+    match &s.seen {
+        Seen::Numbers { min, max, .. } if min == max => one(*min),
+        Seen::Numbers { .. } => format!("{} ({} runs)", s.range(one).unwrap_or_default(), s.n),
+        Seen::Distinct(d) if d.len() == 1 => d[0].0.to_string(),
+        Seen::Distinct(_) => s.counted(" / "),
     }
-}
-
-/// One value if all agree; `min to max (N runs)` for numbers that vary; otherwise each
-/// distinct value with its count. The second text leaves the counts out.
-fn summarise(values: &[Value]) -> (String, String) {
-    let first = number(&values[0]);
-    if values.iter().all(|v| number(v) == first) {
-        return (first.clone(), first);
-    }
-    let nums: Vec<f64> = values.iter().filter_map(Value::number).collect();
-    if nums.len() == values.len() {
-        let (lo, hi) = nums
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &n| {
-                (lo.min(n), hi.max(n))
-            });
-        let lo_v = values.iter().find(|v| v.number() == Some(lo));
-        let hi_v = values.iter().find(|v| v.number() == Some(hi));
-        if let (Some(a), Some(b)) = (lo_v, hi_v) {
-            let range = format!("{} to {}", number(a), number(b));
-            return (format!("{range} ({} runs)", values.len()), range);
-        }
-    }
-    let mut seen: Vec<(String, usize)> = Vec::new();
-    for v in values {
-        let t = number(v);
-        match seen.iter_mut().find(|(s, _)| *s == t) {
-            Some((_, n)) => *n += 1,
-            None => seen.push((t, 1)),
-        }
-    }
-    let text = seen
-        .iter()
-        .map(|(t, n)| format!("{t} (x{n})"))
-        .collect::<Vec<_>>()
-        .join(" / ");
-    let mut distinct: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
-    distinct.sort();
-    (text, distinct.join(" / "))
 }
 
 fn label(k: &ColumnKey) -> String {
@@ -631,6 +597,25 @@ mod tests {
         let md = markdown(&m);
         assert!(md.contains("| ≠ | backlog | n | 5 | 128 |"), "{md}");
         assert!(md.contains("published, not measured: an article"), "{md}");
+    }
+
+    #[test]
+    fn timings_differ_only_beyond_run_to_run_variation() {
+        let m = Matrix::from_entries(&[
+            entry(
+                "linux",
+                "6.1",
+                &[("near", Value::Ms(100.25)), ("far", Value::Ms(18.5))],
+            ),
+            entry(
+                "linux",
+                "6.2",
+                &[("near", Value::Ms(101.5)), ("far", Value::Ms(116.0))],
+            ),
+        ]);
+        assert_eq!(m.rows[0].cells[0].as_ref().unwrap().text, "100.25 ms");
+        assert!(!m.rows[0].differs, "within 10%");
+        assert!(m.rows[1].differs);
     }
 
     #[test]
