@@ -15,7 +15,7 @@ use tcplab::env::Environment;
 use tcplab::lab::run_in_room;
 use tcplab::profile::{self, PROFILES};
 use tcplab::record::{self, Record};
-use tcplab::report::{self, Exporter};
+use tcplab::report::{self, Exporter, Matrix};
 use tcplab::room::{self, Room, RoomChoice, RoomPlan};
 use tcplab::scenario::{self, Scenario, ScenarioError};
 
@@ -464,11 +464,12 @@ fn explain(dir: &Path, name: &str, markdown: bool) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => return Ok(report_invalid(&[e])),
     };
-    let text = if markdown {
-        tcplab::report::long_markdown(&s)
+    let format = if markdown {
+        Format::Markdown
     } else {
-        tcplab::report::long_text(&s)
+        Format::Text
     };
+    let text = exporter(format, false).explain(&s);
     write_output("-", &text)?;
     Ok(ExitCode::from(EXIT_OK))
 }
@@ -569,43 +570,22 @@ fn render_runs(
     records: &[Record],
     os: &str,
 ) -> String {
-    let by_name: BTreeMap<String, Scenario> = scenarios
-        .iter()
-        .map(|s| (s.name.clone(), s.clone()))
-        .collect();
-    let mut text = match format {
-        Format::Json => report::Json.export(records, &by_name),
-        Format::Markdown => report::Markdown.export(records, &by_name),
-        Format::Text if args.engine == EngineChoice::All => {
-            let mut out = String::new();
-            for s in scenarios {
-                let mine: Vec<&Record> = records
-                    .iter()
-                    .filter(|r| r.scenario.name == s.name)
-                    .collect();
-                out.push_str(&report::engine_view(s, os, &mine));
-                out.push('\n');
-            }
-            out
-        }
-        Format::Text if args.repeat > 1 => {
-            let mut out = String::new();
-            for s in scenarios {
-                let mine: Vec<&Record> = records
-                    .iter()
-                    .filter(|r| r.scenario.name == s.name)
-                    .collect();
-                out.push_str(&report::repeats(&s.name, &mine));
-                out.push('\n');
-            }
-            out
-        }
-        Format::Text => report::Text.export(records, &by_name),
-    };
-    if format == Format::Text && scenarios.len() > 1 {
-        text.push_str(&summary(records));
+    exporter(format, false).run(&report::Runs {
+        scenarios,
+        records,
+        os,
+        engines: args.engine == EngineChoice::All,
+        repeated: args.repeat > 1,
+    })
+}
+
+/// The exporter for `--format`; `colour` highlights differences in terminal text.
+fn exporter(format: Format, colour: bool) -> Box<dyn Exporter> {
+    match format {
+        Format::Text => Box::new(report::Text { colour }),
+        Format::Json => Box::new(report::Json),
+        Format::Markdown => Box::new(report::Markdown),
     }
-    text
 }
 
 fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
@@ -631,18 +611,11 @@ fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     if entries.is_empty() {
         bail!("no records to compare");
     }
-    let matrix = tcplab::report::Matrix::from_entries(&entries);
-    let text = match args.format {
-        Format::Text => {
-            // Colour only for a person at a terminal, and not when NO_COLOR is set.
-            let colour = args.output == "-"
-                && std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none();
-            tcplab::report::matrix::text(&matrix, colour)
-        }
-        Format::Markdown => tcplab::report::matrix::markdown(&matrix),
-        Format::Json => tcplab::report::matrix::json(&matrix),
-    };
+    // Colour only for a person at a terminal, and not when NO_COLOR is set.
+    let colour = args.output == "-"
+        && std::io::stdout().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none();
+    let text = exporter(args.format, colour).matrix(&Matrix::from_entries(&entries));
     write_output(&args.output, &text)?;
     Ok(ExitCode::from(if unreadable {
         EXIT_USAGE
@@ -665,64 +638,6 @@ fn profiles() -> anyhow::Result<ExitCode> {
     );
     write_output("-", &text)?;
     Ok(ExitCode::from(EXIT_OK))
-}
-
-fn summary(records: &[Record]) -> String {
-    let mut out = String::from("\nSummary\n");
-    let mixed = records.iter().any(|r| r.engine != records[0].engine);
-    let mut keys: Vec<(&str, &str)> = Vec::new();
-    for r in records {
-        let key = (r.scenario.name.as_str(), r.engine.as_str());
-        if !keys.contains(&key) {
-            keys.push(key);
-        }
-    }
-    let label = |name: &str, engine: &str| {
-        if mixed {
-            format!("{name} ({engine})")
-        } else {
-            name.to_owned()
-        }
-    };
-    let width = keys
-        .iter()
-        .map(|(n, e)| label(n, e).chars().count())
-        .max()
-        .unwrap_or(0);
-    for &(name, engine) in &keys {
-        let mine: Vec<&Record> = records
-            .iter()
-            .filter(|r| r.scenario.name == name && r.engine == engine)
-            .collect();
-        let held = mine
-            .iter()
-            .filter(|r| r.verdict.status.is_success())
-            .count();
-        let status = if mine.len() == 1 {
-            mine[0].verdict.label()
-        } else {
-            let note = mine[0]
-                .verdict
-                .basis_note()
-                .map_or(String::new(), |n| format!(" ({n})"));
-            format!("held in {held} of {} runs{note}", mine.len())
-        };
-        let ms: f64 = mine.iter().map(|r| r.elapsed_ms).sum();
-        let label = label(name, engine);
-        out.push_str(&format!("  {label:<width$} {status:<32} {ms:>9.1} ms\n"));
-    }
-    let failed = records
-        .iter()
-        .filter(|r| !r.verdict.status.is_success())
-        .count();
-    let total: f64 = records.iter().map(|r| r.elapsed_ms).sum();
-    out.push_str(&format!(
-        "  {} runs, {} not passing, {:.1} ms of scenario time\n",
-        records.len(),
-        failed,
-        total
-    ));
-    out
 }
 
 /// Writes a report to `dest` (`-` is stdout). A reader that went away early

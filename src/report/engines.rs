@@ -33,7 +33,7 @@ fn cell(s: &Summary) -> String {
 
 /// The engine view of one scenario's records (`records` holds the runs of every engine,
 /// each record naming its engine).
-pub fn engine_view(scenario: &Scenario, os: &str, records: &[&Record]) -> String {
+pub(super) fn engine_view(scenario: &Scenario, os: &str, records: &[&Record]) -> String {
     let mut engines: Vec<&str> = Vec::new();
     for r in records {
         if !engines.contains(&r.engine.as_str()) {

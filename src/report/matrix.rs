@@ -10,7 +10,6 @@
 //! [`Summary`]'s one rule, the one the `--engine all` view uses.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
@@ -359,138 +358,11 @@ fn description(k: &ColumnKey) -> String {
     s
 }
 
-// ---------------------------------------------------------------------------------------
-// Output
-// ---------------------------------------------------------------------------------------
-
-/// Terminal colour for a differing row's cells (ANSI bold yellow) and the reset.
-const HIGHLIGHT: &str = "\x1b[1;33m";
-const RESET: &str = "\x1b[0m";
-
-/// Plain text: a marker column (`*` where the columns differ), then scenario, observation
-/// and one column per environment; the legend follows. `colour` highlights the differing
-/// rows' cells with terminal colours.
-pub fn text(m: &Matrix, colour: bool) -> String {
-    let mut header = vec!["scenario".to_owned(), "observation".to_owned()];
-    header.extend(m.columns.iter().map(|c| c.label.clone()));
-    let body: Vec<Vec<String>> = m
-        .rows
-        .iter()
-        .map(|r| {
-            let mut line = vec![r.scenario.clone(), r.observation.clone()];
-            line.extend(
-                r.cells
-                    .iter()
-                    .map(|c| c.as_ref().map_or("-".to_owned(), |c| c.text.clone())),
-            );
-            line
-        })
-        .collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            body.iter()
-                .map(|l| l[i].chars().count())
-                .chain([header[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    let line = |out: &mut String, mark: &str, cells: &[String], hi: bool| {
-        let _ = write!(out, "{mark} ");
-        for (i, c) in cells.iter().enumerate() {
-            let pad = widths[i] - c.chars().count();
-            let last = i + 1 == cells.len();
-            if hi && i >= 2 {
-                let _ = write!(out, "{HIGHLIGHT}{c}{RESET}");
-            } else {
-                out.push_str(c);
-            }
-            if !last {
-                out.push_str(&" ".repeat(pad + 2));
-            }
-        }
-        out.push('\n');
-    };
-    line(&mut out, " ", &header, false);
-    for (r, cells) in m.rows.iter().zip(&body) {
-        line(
-            &mut out,
-            if r.differs { "*" } else { " " },
-            cells,
-            colour && r.differs,
-        );
-    }
-    out.push_str("\n* the environments differ on this row; `-` no record of it\n");
-    out.push_str("\nEnvironments\n");
-    for c in &m.columns {
-        let _ = writeln!(
-            out,
-            "  {}: {} ({} record{})",
-            c.label,
-            c.description,
-            c.records,
-            if c.records == 1 { "" } else { "s" }
-        );
-    }
-    out
-}
-
-/// A Markdown table ready for NOTES.md: `≠` marks the rows where the environments differ;
-/// the environments are described below it.
-pub fn markdown(m: &Matrix) -> String {
-    let esc = |s: &str| s.replace('|', "\\|");
-    let mut out = String::from("| | scenario | observation |");
-    for c in &m.columns {
-        let _ = write!(out, " {} |", esc(&c.label));
-    }
-    out.push_str("\n|---|---|---|");
-    out.push_str(&"---|".repeat(m.columns.len()));
-    out.push('\n');
-    for r in &m.rows {
-        let _ = write!(
-            out,
-            "| {} | {} | {} |",
-            if r.differs { "≠" } else { "" },
-            esc(&r.scenario),
-            esc(&r.observation)
-        );
-        for c in &r.cells {
-            let _ = write!(
-                out,
-                " {} |",
-                c.as_ref().map_or("-".to_owned(), |c| esc(&c.text))
-            );
-        }
-        out.push('\n');
-    }
-    out.push_str("\n≠: the environments differ on this row; -: no record of it.\n\n");
-    for c in &m.columns {
-        let _ = writeln!(
-            out,
-            "- **{}**: {} ({} record{})",
-            esc(&c.label),
-            esc(&c.description),
-            c.records,
-            if c.records == 1 { "" } else { "s" }
-        );
-    }
-    out
-}
-
-/// The matrix as pretty JSON with a trailing newline.
-pub fn json(m: &Matrix) -> String {
-    // Serialising plain data with string keys cannot fail.
-    let mut s =
-        serde_json::to_string_pretty(m).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    s.push('\n');
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::{Published, ScenarioRef};
+    use crate::report::{Exporter, Markdown};
 
     fn entry(os: &str, release: &str, obs: &[(&str, Value)]) -> Entry {
         Entry {
@@ -594,7 +466,7 @@ mod tests {
             m.rows[0].cells[1].as_ref().unwrap().reported.as_deref(),
             Some("128 dials")
         );
-        let md = markdown(&m);
+        let md = Markdown.matrix(&m);
         assert!(md.contains("| ≠ | backlog | n | 5 | 128 |"), "{md}");
         assert!(md.contains("published, not measured: an article"), "{md}");
     }

@@ -1,4 +1,11 @@
-//! Reports: one exporter per format behind one trait.
+//! Reports: one exporter per format ([`Text`], [`Json`], [`Markdown`]) behind one trait,
+//! [`Exporter`], with a method per view: a run's records, the summary of `--repeat`, the
+//! engine view of `--engine all`, the table that ends a run of several scenarios, the
+//! record matrix of `tcplab compare` ([`matrix`]) and `tcplab explain`. The command line
+//! picks an exporter by `--format` and hands it the data.
+//!
+//! Repeated values are summarised by [`summary::Summary`] in every view, and whether two
+//! summaries differ is its one rule.
 
 mod engines;
 mod explain;
@@ -8,23 +15,84 @@ pub mod matrix;
 pub mod summary;
 mod text;
 
-use std::collections::BTreeMap;
-
 use crate::observe::Value;
 use crate::record::Record;
 use crate::scenario::Scenario;
 
-pub use engines::engine_view;
-pub use explain::{long_markdown, long_text, short_tail};
+use explain::short_tail;
 pub use json::Json;
 pub use markdown::Markdown;
 pub use matrix::Matrix;
-pub use text::{repeats, Text};
+pub use text::Text;
 
-/// Turns records into one document. `scenarios` gives the explanations and the help of
-/// each observation, by scenario name.
+/// What one `tcplab run` produced, as its report needs it.
+pub struct Runs<'a> {
+    /// The scenarios in the order they ran: the explanations and the help of each
+    /// observation.
+    pub scenarios: &'a [Scenario],
+    /// Every record, in the order the runs were made.
+    pub records: &'a [Record],
+    /// The OS whose expectations the engine view quotes on why engines differ.
+    pub os: &'a str,
+    /// `--engine all`: every engine ran each scenario.
+    pub engines: bool,
+    /// `--repeat N` with N above 1.
+    pub repeated: bool,
+}
+
+impl Runs<'_> {
+    /// The records of one scenario.
+    fn of(&self, s: &Scenario) -> Vec<&Record> {
+        self.records
+            .iter()
+            .filter(|r| r.scenario.name == s.name)
+            .collect()
+    }
+}
+
+/// Turns the lab's results into one document in one format. A format without a view of
+/// its own shows every record instead (JSON and Markdown for `--repeat` and
+/// `--engine all`), or nothing (the summary table).
 pub trait Exporter {
-    fn export(&self, records: &[Record], scenarios: &BTreeMap<String, Scenario>) -> String;
+    /// Every record in full.
+    fn records(&self, runs: &Runs) -> String;
+
+    /// The summary of `--repeat N`, one block per scenario.
+    fn repeats(&self, runs: &Runs) -> String {
+        self.records(runs)
+    }
+
+    /// The engine view of `--engine all`, one table per scenario.
+    fn engines(&self, runs: &Runs) -> String {
+        self.records(runs)
+    }
+
+    /// The table that ends a run of several scenarios.
+    fn summary(&self, _runs: &Runs) -> String {
+        String::new()
+    }
+
+    /// The record matrix of `tcplab compare`.
+    fn matrix(&self, m: &Matrix) -> String;
+
+    /// A scenario's whole explanation (`tcplab explain`).
+    fn explain(&self, s: &Scenario) -> String;
+
+    /// The report of a run: the engine view for `--engine all`, else the summary for
+    /// `--repeat`, else every record; then the summary table when several scenarios ran.
+    fn run(&self, runs: &Runs) -> String {
+        let mut out = if runs.engines {
+            self.engines(runs)
+        } else if runs.repeated {
+            self.repeats(runs)
+        } else {
+            self.records(runs)
+        };
+        if runs.scenarios.len() > 1 {
+            out.push_str(&self.summary(runs));
+        }
+        out
+    }
 }
 
 /// Fills `{name}` placeholders with observed values and parameters; an observation the
