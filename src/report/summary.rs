@@ -81,10 +81,10 @@ impl Summary {
     }
 
     /// The one rule for "these differ". Counts differ when their ranges do; times when
-    /// their ranges lie further apart than run-to-run variation ([`SAME_WITHIN_MS`], or
-    /// [`SAME_WITHIN_FRACTION`] of the larger); other values when the sets of distinct
-    /// values differ (how often each was seen, and in which order, does not matter).
-    /// Numbers and other values, or something and nothing, always differ.
+    /// their ranges lie further apart than run-to-run variation (1 ms, or 10% of the
+    /// larger time); other values when the sets of distinct values differ (how often
+    /// each was seen, and in which order, does not matter). Numbers and other values, or
+    /// something and nothing, always differ.
     pub fn differs_from(&self, other: &Summary) -> bool {
         match (&self.seen, &other.seen) {
             (
