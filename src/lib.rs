@@ -7,7 +7,6 @@
 //! [`lab`] drives one scenario through that chain; [`suggest`] offers the closest known
 //! name when a name in a file or on the command line is wrong.
 
-pub mod compare;
 pub mod engine;
 pub mod env;
 pub mod event;

@@ -227,6 +227,51 @@ fn text_marks_differing_rows_without_colour_when_stdout_is_not_a_terminal() {
     assert!(same.starts_with(' '), "{out}");
 }
 
+/// The recorded file plus a copy from "another kernel" whose `refused` dial took `shift_ms`
+/// longer; `tcplab compare` of the two, as text.
+fn compare_with_dial_slower_by(shift_ms: f64) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let a = recorded(dir.path());
+    let text = fs::read_to_string(&a).unwrap();
+    let other: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut v: Value = serde_json::from_str(l).unwrap();
+            v["env"]["kernel_release"] = Value::from("9.9.9-test");
+            if let Some(ms) = v["observations"]["dial_elapsed_ms"].as_f64() {
+                v["observations"]["dial_elapsed_ms"] = Value::from(ms + shift_ms);
+            }
+            v.to_string()
+        })
+        .collect();
+    let b = dir.path().join("other.jsonl");
+    fs::write(&b, other.join("\n") + "\n").unwrap();
+    let output = tcplab()
+        .arg("compare")
+        .arg(&a)
+        .arg(&b)
+        .timeout(COMMAND_LIMIT)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    stdout_of(&output)
+}
+
+// The rule is the one `run --engine all` marks its rows by (report::summary).
+#[test]
+fn timings_differ_only_beyond_run_to_run_variation() {
+    let dial = |out: &str| {
+        out.lines()
+            .find(|l| l.contains("dial_elapsed_ms"))
+            .expect("a dial_elapsed_ms line")
+            .to_owned()
+    };
+    let near = compare_with_dial_slower_by(0.5);
+    assert!(dial(&near).starts_with(' '), "{near}");
+    let far = compare_with_dial_slower_by(50.0);
+    assert!(dial(&far).starts_with('*'), "{far}");
+}
+
 // ---------------------------------------------------------------------------------------
 // the reference records
 // ---------------------------------------------------------------------------------------

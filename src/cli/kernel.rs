@@ -11,6 +11,7 @@ use clap::Subcommand;
 
 use tcplab::env::Guest;
 use tcplab::record::{self, Entry, Record};
+use tcplab::report::{Exporter, Matrix, Text};
 use tcplab::scenario::{ParamValue, Scenario, ScenarioError};
 use tcplab::uml::boot::{self, BootOptions, GuestError, GuestEvent};
 use tcplab::uml::guest::{Job, JobItem};
@@ -236,10 +237,7 @@ pub fn report_guest_runs(
         if comparison && !records.is_empty() {
             let entries: Vec<Entry> = records.iter().map(Entry::from).collect();
             text.push_str("Kernels side by side\n\n");
-            text.push_str(&tcplab::compare::text(
-                &tcplab::compare::compare(&entries),
-                false,
-            ));
+            text.push_str(&Text::default().matrix(&Matrix::from_entries(&entries)));
         }
     } else {
         text = render_runs(args, format, scenarios, &records, "linux");

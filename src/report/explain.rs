@@ -20,7 +20,7 @@ fn indented(text: &str) -> String {
 
 /// The whole explanation as terminal text: what the scenario shows, why, how other
 /// systems differ, what to read, and what is expected where.
-pub fn long_text(s: &Scenario) -> String {
+pub(super) fn long_text(s: &Scenario) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "{}: {}", s.name, s.title);
     let _ = writeln!(out, "  topic {}, file {}", s.topic, s.path.display());
@@ -86,7 +86,7 @@ pub fn long_text(s: &Scenario) -> String {
 }
 
 /// The same explanation as Markdown, for notes and web pages.
-pub fn long_markdown(s: &Scenario) -> String {
+pub(super) fn long_markdown(s: &Scenario) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## {}: {}\n", s.name, s.title);
     let _ = writeln!(out, "{}\n", s.description);

@@ -1,16 +1,17 @@
-//! Markdown: one table row per observation, ready for NOTES.md.
+//! Markdown, ready for NOTES.md: one table row per observation of a run, the record
+//! matrix as one table, a scenario's explanation as a section.
 
-use std::collections::BTreeMap;
+use std::fmt::Write as _;
 
-use super::Exporter;
-use crate::record::Record;
+use super::{Exporter, Matrix, Runs};
 use crate::scenario::Scenario;
 use crate::verdict::CheckResult;
 
 pub struct Markdown;
 
 impl Exporter for Markdown {
-    fn export(&self, records: &[Record], _: &BTreeMap<String, Scenario>) -> String {
+    fn records(&self, runs: &Runs) -> String {
+        let records = runs.records;
         let mut out = String::new();
         if let Some(first) = records.first() {
             let sys: Vec<String> = first
@@ -83,5 +84,51 @@ impl Exporter for Markdown {
             }
         }
         out
+    }
+
+    /// A table: `≠` marks the rows where the environments differ; the environments are
+    /// described below it.
+    fn matrix(&self, m: &Matrix) -> String {
+        let esc = |s: &str| s.replace('|', "\\|");
+        let mut out = String::from("| | scenario | observation |");
+        for c in &m.columns {
+            let _ = write!(out, " {} |", esc(&c.label));
+        }
+        out.push_str("\n|---|---|---|");
+        out.push_str(&"---|".repeat(m.columns.len()));
+        out.push('\n');
+        for r in &m.rows {
+            let _ = write!(
+                out,
+                "| {} | {} | {} |",
+                if r.differs { "≠" } else { "" },
+                esc(&r.scenario),
+                esc(&r.observation)
+            );
+            for c in &r.cells {
+                let _ = write!(
+                    out,
+                    " {} |",
+                    c.as_ref().map_or("-".to_owned(), |c| esc(&c.text))
+                );
+            }
+            out.push('\n');
+        }
+        out.push_str("\n≠: the environments differ on this row; -: no record of it.\n\n");
+        for c in &m.columns {
+            let _ = writeln!(
+                out,
+                "- **{}**: {} ({} record{})",
+                esc(&c.label),
+                esc(&c.description),
+                c.records,
+                if c.records == 1 { "" } else { "s" }
+            );
+        }
+        out
+    }
+
+    fn explain(&self, s: &Scenario) -> String {
+        super::explain::long_markdown(s)
     }
 }

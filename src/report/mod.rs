@@ -1,27 +1,98 @@
-//! Reports: one exporter per format behind one trait.
+//! Reports: one exporter per format ([`Text`], [`Json`], [`Markdown`]) behind one trait,
+//! [`Exporter`], with a method per view: a run's records, the summary of `--repeat`, the
+//! engine view of `--engine all`, the table that ends a run of several scenarios, the
+//! record matrix of `tcplab compare` ([`matrix`]) and `tcplab explain`. The command line
+//! picks an exporter by `--format` and hands it the data.
+//!
+//! Repeated values are summarised by [`summary::Summary`] in every view, and whether two
+//! summaries differ is its one rule.
 
-mod compare;
+mod engines;
 mod explain;
 mod json;
 mod markdown;
+pub mod matrix;
+pub mod summary;
 mod text;
-
-use std::collections::BTreeMap;
 
 use crate::observe::Value;
 use crate::record::Record;
 use crate::scenario::Scenario;
 
-pub use compare::compare;
-pub use explain::{long_markdown, long_text, short_tail};
+use explain::short_tail;
 pub use json::Json;
 pub use markdown::Markdown;
-pub use text::{repeats, Text};
+pub use matrix::Matrix;
+pub use text::Text;
 
-/// Turns records into one document. `scenarios` gives the explanations and the help of
-/// each observation, by scenario name.
+/// What one `tcplab run` produced, as its report needs it.
+pub struct Runs<'a> {
+    /// The scenarios in the order they ran: the explanations and the help of each
+    /// observation.
+    pub scenarios: &'a [Scenario],
+    /// Every record, in the order the runs were made.
+    pub records: &'a [Record],
+    /// The OS whose expectations the engine view quotes on why engines differ.
+    pub os: &'a str,
+    /// `--engine all`: every engine ran each scenario.
+    pub engines: bool,
+    /// `--repeat N` with N above 1.
+    pub repeated: bool,
+}
+
+impl Runs<'_> {
+    /// The records of one scenario.
+    fn of(&self, s: &Scenario) -> Vec<&Record> {
+        self.records
+            .iter()
+            .filter(|r| r.scenario.name == s.name)
+            .collect()
+    }
+}
+
+/// Turns the lab's results into one document in one format. A format without a view of
+/// its own shows every record instead (JSON and Markdown for `--repeat` and
+/// `--engine all`), or nothing (the summary table).
 pub trait Exporter {
-    fn export(&self, records: &[Record], scenarios: &BTreeMap<String, Scenario>) -> String;
+    /// Every record in full.
+    fn records(&self, runs: &Runs) -> String;
+
+    /// The summary of `--repeat N`, one block per scenario.
+    fn repeats(&self, runs: &Runs) -> String {
+        self.records(runs)
+    }
+
+    /// The engine view of `--engine all`, one table per scenario.
+    fn engines(&self, runs: &Runs) -> String {
+        self.records(runs)
+    }
+
+    /// The table that ends a run of several scenarios.
+    fn summary(&self, _runs: &Runs) -> String {
+        String::new()
+    }
+
+    /// The record matrix of `tcplab compare`.
+    fn matrix(&self, m: &Matrix) -> String;
+
+    /// A scenario's whole explanation (`tcplab explain`).
+    fn explain(&self, s: &Scenario) -> String;
+
+    /// The report of a run: the engine view for `--engine all`, else the summary for
+    /// `--repeat`, else every record; then the summary table when several scenarios ran.
+    fn run(&self, runs: &Runs) -> String {
+        let mut out = if runs.engines {
+            self.engines(runs)
+        } else if runs.repeated {
+            self.repeats(runs)
+        } else {
+            self.records(runs)
+        };
+        if runs.scenarios.len() > 1 {
+            out.push_str(&self.summary(runs));
+        }
+        out
+    }
 }
 
 /// Fills `{name}` placeholders with observed values and parameters; an observation the
@@ -56,56 +127,5 @@ pub fn as_toml(v: &Value) -> String {
             format!("\"{word}\"")
         }
         Value::Text(t) => format!("\"{t}\""),
-    }
-}
-
-/// Summary statistics of repeated runs of one scenario: per numeric observation
-/// min/median/max, per other observation the distinct values seen.
-pub struct Repeats {
-    pub runs: usize,
-    pub held: usize,
-    pub numeric: Vec<(String, f64, f64, f64)>,
-    pub other: Vec<(String, Vec<(String, usize)>)>,
-}
-
-impl Repeats {
-    pub fn of(records: &[&Record]) -> Repeats {
-        let mut numbers: BTreeMap<&str, Vec<f64>> = BTreeMap::new();
-        let mut others: BTreeMap<&str, Vec<(String, usize)>> = BTreeMap::new();
-        for r in records {
-            for (k, v) in &r.observations {
-                match v.number() {
-                    Some(n) => numbers.entry(k).or_default().push(n),
-                    None => {
-                        let seen = others.entry(k).or_default();
-                        let text = v.to_string();
-                        match seen.iter_mut().find(|(t, _)| *t == text) {
-                            Some((_, c)) => *c += 1,
-                            None => seen.push((text, 1)),
-                        }
-                    }
-                }
-            }
-        }
-        Repeats {
-            runs: records.len(),
-            held: records
-                .iter()
-                .filter(|r| r.verdict.status.is_success())
-                .count(),
-            numeric: numbers
-                .into_iter()
-                .map(|(k, mut v)| {
-                    v.sort_by(f64::total_cmp);
-                    let median = if v.len() % 2 == 1 {
-                        v[v.len() / 2]
-                    } else {
-                        (v[v.len() / 2 - 1] + v[v.len() / 2]) / 2.0
-                    };
-                    (k.to_owned(), v[0], median, v[v.len() - 1])
-                })
-                .collect(),
-            other: others.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-        }
     }
 }

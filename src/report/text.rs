@@ -1,9 +1,12 @@
-//! The terminal report: timeline, observations, verdict and explanation.
+//! The terminal report: each run's timeline, observations, verdict and explanation; the
+//! summary of repeats, the engine view and the table that ends a run; the record matrix;
+//! a scenario's explanation.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use super::{as_toml, fill, Exporter, Repeats};
+use super::summary::{Seen, Summary};
+use super::{as_toml, engines, explain, fill, Exporter, Matrix, Runs};
 use crate::event::Event;
 use crate::record::Record;
 use crate::scenario::{Basis, Scenario};
@@ -16,18 +19,61 @@ const TIMELINE_TAIL: usize = 20;
 /// Consecutive identical calls folded into one line from this many on.
 const FOLD_FROM: usize = 3;
 
-pub struct Text;
+/// Terminal colour for a differing row's cells (ANSI bold yellow) and the reset.
+const HIGHLIGHT: &str = "\x1b[1;33m";
+const RESET: &str = "\x1b[0m";
+
+#[derive(Default)]
+pub struct Text {
+    /// Highlight the matrix's differing rows with terminal colours.
+    pub colour: bool,
+}
 
 impl Exporter for Text {
-    fn export(&self, records: &[Record], scenarios: &BTreeMap<String, Scenario>) -> String {
+    fn records(&self, runs: &Runs) -> String {
+        let by_name: BTreeMap<&str, &Scenario> = runs
+            .scenarios
+            .iter()
+            .map(|s| (s.name.as_str(), s))
+            .collect();
         let mut out = String::new();
-        for (i, r) in records.iter().enumerate() {
+        for (i, r) in runs.records.iter().enumerate() {
             if i > 0 {
                 out.push_str("\n\n");
             }
-            one(&mut out, r, scenarios.get(&r.scenario.name));
+            one(&mut out, r, by_name.get(r.scenario.name.as_str()).copied());
         }
         out
+    }
+
+    fn repeats(&self, runs: &Runs) -> String {
+        let mut out = String::new();
+        for s in runs.scenarios {
+            out.push_str(&repeats(&s.name, &runs.of(s)));
+            out.push('\n');
+        }
+        out
+    }
+
+    fn engines(&self, runs: &Runs) -> String {
+        let mut out = String::new();
+        for s in runs.scenarios {
+            out.push_str(&engines::engine_view(s, runs.os, &runs.of(s)));
+            out.push('\n');
+        }
+        out
+    }
+
+    fn summary(&self, runs: &Runs) -> String {
+        summary(runs.records)
+    }
+
+    fn matrix(&self, m: &Matrix) -> String {
+        matrix(m, self.colour)
+    }
+
+    fn explain(&self, s: &Scenario) -> String {
+        explain::long_text(s)
     }
 }
 
@@ -251,8 +297,22 @@ fn timeline(events: &[Event]) -> Vec<String> {
 
 /// The summary of `--repeat N`: numeric observations as min/median/max, the others as
 /// the distinct values seen, and how often the verdict held.
-pub fn repeats(name: &str, records: &[&Record]) -> String {
-    let s = Repeats::of(records);
+fn repeats(name: &str, records: &[&Record]) -> String {
+    let mut values: BTreeMap<&str, Vec<&crate::observe::Value>> = BTreeMap::new();
+    for r in records {
+        for (k, v) in &r.observations {
+            values.entry(k).or_default().push(v);
+        }
+    }
+    let summaries: Vec<(&str, Summary)> = values
+        .into_iter()
+        .map(|(k, v)| (k, Summary::of(v)))
+        .collect();
+    let runs = records.len();
+    let held = records
+        .iter()
+        .filter(|r| r.verdict.status.is_success())
+        .count();
     let mut out = String::new();
     let note = records
         .iter()
@@ -260,40 +320,170 @@ pub fn repeats(name: &str, records: &[&Record]) -> String {
         .map_or(String::new(), |n| format!(" (expectations {n})"));
     let _ = writeln!(
         out,
-        "{name}: {} runs, verdict held in {} of {}{note}",
-        s.runs, s.held, s.runs
+        "{name}: {runs} runs, verdict held in {held} of {runs}{note}"
     );
-    let width = s
-        .numeric
-        .iter()
-        .map(|n| n.0.len())
-        .chain(s.other.iter().map(|o| o.0.len()))
-        .max()
-        .unwrap_or(10);
+    let width = summaries.iter().map(|(k, _)| k.len()).max().unwrap_or(10);
     let _ = writeln!(
         out,
         "  {:<width$}  {:>12} {:>12} {:>12}",
         "observation", "min", "median", "max"
     );
-    let num = |v: &f64| {
+    let num = |v: f64| {
         if v.fract() == 0.0 {
             format!("{v}")
         } else {
             format!("{v:.3}")
         }
     };
-    for (k, lo, med, hi) in &s.numeric {
-        let _ = writeln!(
-            out,
-            "  {k:<width$}  {:>12} {:>12} {:>12}",
-            num(lo),
-            num(med),
-            num(hi)
+    // Numbers first, then the other values, each in name order.
+    for (k, s) in &summaries {
+        if let Seen::Numbers {
+            min, median, max, ..
+        } = s.seen
+        {
+            let _ = writeln!(
+                out,
+                "  {k:<width$}  {:>12} {:>12} {:>12}",
+                num(min),
+                num(median),
+                num(max)
+            );
+        }
+    }
+    for (k, s) in &summaries {
+        if let Seen::Distinct(_) = s.seen {
+            let _ = writeln!(out, "  {k:<width$}  {}", s.counted(", "));
+        }
+    }
+    out
+}
+
+/// The table that ends a run of several scenarios: one line per scenario (and engine,
+/// when several ran), its verdict or how often it held, and the time it took.
+fn summary(records: &[Record]) -> String {
+    let mut out = String::from("\nSummary\n");
+    let mixed = records.iter().any(|r| r.engine != records[0].engine);
+    let mut keys: Vec<(&str, &str)> = Vec::new();
+    for r in records {
+        let key = (r.scenario.name.as_str(), r.engine.as_str());
+        if !keys.contains(&key) {
+            keys.push(key);
+        }
+    }
+    let label = |name: &str, engine: &str| {
+        if mixed {
+            format!("{name} ({engine})")
+        } else {
+            name.to_owned()
+        }
+    };
+    let width = keys
+        .iter()
+        .map(|(n, e)| label(n, e).chars().count())
+        .max()
+        .unwrap_or(0);
+    for &(name, engine) in &keys {
+        let mine: Vec<&Record> = records
+            .iter()
+            .filter(|r| r.scenario.name == name && r.engine == engine)
+            .collect();
+        let held = mine
+            .iter()
+            .filter(|r| r.verdict.status.is_success())
+            .count();
+        let status = if mine.len() == 1 {
+            mine[0].verdict.label()
+        } else {
+            let note = mine[0]
+                .verdict
+                .basis_note()
+                .map_or(String::new(), |n| format!(" ({n})"));
+            format!("held in {held} of {} runs{note}", mine.len())
+        };
+        let ms: f64 = mine.iter().map(|r| r.elapsed_ms).sum();
+        let label = label(name, engine);
+        let _ = writeln!(out, "  {label:<width$} {status:<32} {ms:>9.1} ms");
+    }
+    let failed = records
+        .iter()
+        .filter(|r| !r.verdict.status.is_success())
+        .count();
+    let total: f64 = records.iter().map(|r| r.elapsed_ms).sum();
+    let _ = writeln!(
+        out,
+        "  {} runs, {} not passing, {:.1} ms of scenario time",
+        records.len(),
+        failed,
+        total
+    );
+    out
+}
+
+/// Plain text: a marker column (`*` where the columns differ), then scenario, observation
+/// and one column per environment; the legend follows. `colour` highlights the differing
+/// rows' cells with terminal colours.
+fn matrix(m: &Matrix, colour: bool) -> String {
+    let mut header = vec!["scenario".to_owned(), "observation".to_owned()];
+    header.extend(m.columns.iter().map(|c| c.label.clone()));
+    let body: Vec<Vec<String>> = m
+        .rows
+        .iter()
+        .map(|r| {
+            let mut line = vec![r.scenario.clone(), r.observation.clone()];
+            line.extend(
+                r.cells
+                    .iter()
+                    .map(|c| c.as_ref().map_or("-".to_owned(), |c| c.text.clone())),
+            );
+            line
+        })
+        .collect();
+    let widths: Vec<usize> = (0..header.len())
+        .map(|i| {
+            body.iter()
+                .map(|l| l[i].chars().count())
+                .chain([header[i].chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    let line = |out: &mut String, mark: &str, cells: &[String], hi: bool| {
+        let _ = write!(out, "{mark} ");
+        for (i, c) in cells.iter().enumerate() {
+            let pad = widths[i] - c.chars().count();
+            let last = i + 1 == cells.len();
+            if hi && i >= 2 {
+                let _ = write!(out, "{HIGHLIGHT}{c}{RESET}");
+            } else {
+                out.push_str(c);
+            }
+            if !last {
+                out.push_str(&" ".repeat(pad + 2));
+            }
+        }
+        out.push('\n');
+    };
+    line(&mut out, " ", &header, false);
+    for (r, cells) in m.rows.iter().zip(&body) {
+        line(
+            &mut out,
+            if r.differs { "*" } else { " " },
+            cells,
+            colour && r.differs,
         );
     }
-    for (k, vals) in &s.other {
-        let seen: Vec<String> = vals.iter().map(|(v, c)| format!("{v} (x{c})")).collect();
-        let _ = writeln!(out, "  {k:<width$}  {}", seen.join(", "));
+    out.push_str("\n* the environments differ on this row; `-` no record of it\n");
+    out.push_str("\nEnvironments\n");
+    for c in &m.columns {
+        let _ = writeln!(
+            out,
+            "  {}: {} ({} record{})",
+            c.label,
+            c.description,
+            c.records,
+            if c.records == 1 { "" } else { "s" }
+        );
     }
     out
 }

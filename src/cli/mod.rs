@@ -1,25 +1,28 @@
-//! Command-line interface: parses arguments, picks scenarios, runs them and writes the
-//! reports. Results go to stdout, narration to stderr.
+//! Command-line interface: parses arguments and chooses. Each command's work is in the
+//! library; a report is made by the exporter `--format` picks (`tcplab::report`). Results
+//! go to stdout, narration to stderr. `run` and `compare` have files of their own, as
+//! does `kernels` (with `run --kernel`).
 
 use std::collections::BTreeMap;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use tcplab::engine::Engine;
 use tcplab::env::Environment;
-use tcplab::lab::run_in_room;
 use tcplab::profile::{self, PROFILES};
-use tcplab::record::{self, Record};
 use tcplab::report::{self, Exporter};
 use tcplab::room::{self, Room, RoomChoice, RoomPlan};
 use tcplab::scenario::{self, Scenario, ScenarioError};
 
+mod compare;
 mod kernel;
+mod run;
+
+use compare::CompareArgs;
+use run::{render_runs, RunArgs};
 
 /// Every scenario run passed, or had no expectation for this OS.
 pub const EXIT_OK: u8 = 0;
@@ -88,19 +91,6 @@ enum Command {
         #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
         _rest: Vec<String>,
     },
-}
-
-#[derive(Args)]
-struct CompareArgs {
-    /// Record files (JSON Lines, from `run --record`, or published records)
-    #[arg(required = true, value_name = "FILE")]
-    files: Vec<PathBuf>,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-    /// Where to write the table; `-` is stdout
-    #[arg(long, short, default_value = "-", value_name = "FILE")]
-    output: String,
 }
 
 /// Where runs happen, and the settings of their rooms.
@@ -184,65 +174,6 @@ enum Format {
     Markdown,
 }
 
-/// `--engine`: which engine runs the steps.
-#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum EngineChoice {
-    /// Blocking std sockets, one thread per actor
-    Std,
-    /// Non-blocking tokio sockets, one task per actor
-    Tokio,
-    /// Both, one after the other, with a table of where they differ
-    All,
-}
-
-impl EngineChoice {
-    fn engines(self) -> Vec<Engine> {
-        match self {
-            EngineChoice::Std => vec![Engine::Std],
-            EngineChoice::Tokio => vec![Engine::Tokio],
-            EngineChoice::All => Engine::ALL.to_vec(),
-        }
-    }
-}
-
-#[derive(Args)]
-struct RunArgs {
-    /// Scenario names (see `tcplab list`) or paths to .toml files
-    targets: Vec<String>,
-    /// Run every scenario in the catalogue
-    #[arg(long)]
-    all: bool,
-    /// Override a parameter: --set backlog=16 (repeatable)
-    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
-    sets: Vec<(String, String)>,
-    /// Run each scenario N times and report min/median/max of each observation
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000))]
-    repeat: u32,
-    /// Print the record(s) as JSON (same as --format json)
-    #[arg(long, conflicts_with = "format")]
-    json: bool,
-    /// Output format
-    #[arg(long, value_enum, default_value_t = Format::Text)]
-    format: Format,
-    /// Where to write the report; `-` is stdout
-    #[arg(long, short, default_value = "-", value_name = "FILE")]
-    output: String,
-    /// Append every record as one JSON line to FILE
-    #[arg(long, value_name = "FILE")]
-    record: Option<PathBuf>,
-    /// The engine that runs the steps: std, tokio, or all (both, compared)
-    #[arg(long, value_enum, default_value_t = EngineChoice::Std)]
-    engine: EngineChoice,
-    /// Watchdog limit per run in milliseconds [default: the scenario's timeout_ms]
-    #[arg(long, value_name = "MS", value_parser = clap::value_parser!(u64).range(1..))]
-    timeout_ms: Option<u64>,
-    #[command(flatten)]
-    netns: NetnsArgs,
-    /// Run inside another Linux kernel booted as user-mode Linux: a release or suite from `tcplab kernels`, a path to a UML `linux` binary, or `all`
-    #[arg(long, value_name = "K")]
-    kernel: Option<String>,
-}
-
 fn parse_set(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
@@ -276,12 +207,12 @@ pub fn run() -> anyhow::Result<ExitCode> {
         room::prepare();
     }
     match cli.command {
-        Command::Run(args) => run_command(&dir, args),
+        Command::Run(args) => run::run_command(&dir, args),
         Command::List => list(&dir),
         Command::Explain { name, markdown } => explain(&dir, &name, markdown),
         Command::Check { files } => check(&dir, &files),
         Command::Profiles => profiles(),
-        Command::Compare(args) => compare(&args),
+        Command::Compare(args) => compare::compare(&args),
         Command::Kernels { action } => kernel::kernels(action),
         Command::GuestInit { job, .. } => tcplab::uml::guest::init(&job),
         Command::Env { json, netns } => {
@@ -373,7 +304,7 @@ fn list(dir: &Path) -> anyhow::Result<ExitCode> {
 
 /// Prints what this machine cannot honour in valid files (an errno it does not report,
 /// a counter its kernel lacks); the files stay valid, the exit status is unchanged.
-fn report_warnings(scenarios: &[Scenario]) {
+pub(super) fn report_warnings(scenarios: &[Scenario]) {
     for w in scenarios.iter().flat_map(|s| &s.warnings) {
         eprintln!("warning: {w}");
     }
@@ -408,29 +339,6 @@ fn check(dir: &Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     write_output("-", &text)?;
     report_warnings(&good);
     Ok(report_invalid(&bad))
-}
-
-/// Resolves the command line's targets to scenarios; `Err` is a usage error.
-fn select(dir: &Path, args: &RunArgs) -> anyhow::Result<(Vec<Scenario>, Vec<ScenarioError>)> {
-    if args.all && !args.targets.is_empty() {
-        bail!("give scenario names or --all, not both");
-    }
-    if !args.all && args.targets.is_empty() {
-        bail!("name a scenario to run (see `tcplab list`), or give --all");
-    }
-    let (catalogue, broken) = load_catalogue(dir)?;
-    if args.all {
-        return Ok((catalogue, broken));
-    }
-    let mut picked = Vec::new();
-    let mut bad = Vec::new();
-    for t in &args.targets {
-        match find(dir, t, &catalogue, &broken)? {
-            Ok(s) => picked.push(s),
-            Err(e) => bad.push(e),
-        }
-    }
-    Ok((picked, bad))
 }
 
 /// One scenario by name or path. An unknown name is an error naming the closest ones; a
@@ -474,192 +382,23 @@ fn explain(dir: &Path, name: &str, markdown: bool) -> anyhow::Result<ExitCode> {
         Ok(s) => s,
         Err(e) => return Ok(report_invalid(&[e])),
     };
-    let text = if markdown {
-        tcplab::report::long_markdown(&s)
+    let format = if markdown {
+        Format::Markdown
     } else {
-        tcplab::report::long_text(&s)
+        Format::Text
     };
+    let text = exporter(format, false).explain(&s);
     write_output("-", &text)?;
     Ok(ExitCode::from(EXIT_OK))
 }
 
-fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (scenarios, invalid) = select(dir, &args)?;
-    report_warnings(&scenarios);
-    let format = if args.json { Format::Json } else { args.format };
-    // Resolve every scenario's parameters before running any, so a bad --set costs nothing.
-    let mut plans = Vec::new();
-    for s in &scenarios {
-        let sets: Vec<(String, String)> = if args.all {
-            args.sets
-                .iter()
-                .filter(|(k, _)| s.param(k).is_some())
-                .cloned()
-                .collect()
-        } else {
-            args.sets.clone()
-        };
-        let params = s.resolve_params(&sets).map_err(anyhow::Error::msg)?;
-        plans.push((s, params));
+/// The exporter for `--format`; `colour` highlights differences in terminal text.
+fn exporter(format: Format, colour: bool) -> Box<dyn Exporter> {
+    match format {
+        Format::Text => Box::new(report::Text { colour }),
+        Format::Json => Box::new(report::Json),
+        Format::Markdown => Box::new(report::Markdown),
     }
-    if args.all {
-        for (k, _) in &args.sets {
-            if !scenarios.iter().any(|s| s.param(k).is_some()) {
-                bail!("no scenario has a parameter `{k}`");
-            }
-        }
-    }
-    let invalid_exit = report_invalid(&invalid);
-
-    if let Some(k) = &args.kernel {
-        let (records, guest_errors) = kernel::run_in_kernels(k, dir, &args, &plans)?;
-        let comparison = args.kernel.as_deref() == Some("all");
-        return kernel::report_guest_runs(
-            &args,
-            format,
-            &scenarios,
-            records,
-            guest_errors,
-            comparison,
-            &invalid,
-            invalid_exit,
-        );
-    }
-
-    let (plan, host, _) = args.netns.plan()?;
-    let timeout = args.timeout_ms.map(Duration::from_millis);
-    let narrate = plans.len() > 1 || args.repeat > 1;
-    let mut records: Vec<Record> = Vec::new();
-    let mut worst = EXIT_OK;
-    for (i, (s, params)) in plans.iter().enumerate() {
-        let mut runs = Vec::new();
-        for k in 0..args.repeat {
-            if narrate {
-                eprintln!(
-                    "[{}/{}] {}{}",
-                    i + 1,
-                    plans.len(),
-                    s.name,
-                    if args.repeat > 1 {
-                        format!(" (run {} of {})", k + 1, args.repeat)
-                    } else {
-                        String::new()
-                    }
-                );
-            }
-            for engine in args.engine.engines() {
-                let r = run_in_room(engine, s, params, &plan, &host, timeout)?;
-                if let Some(path) = &args.record {
-                    record::append(path, std::slice::from_ref(&r)).with_context(|| {
-                        format!("cannot append the record to {}", path.display())
-                    })?;
-                }
-                if !r.verdict.status.is_success() {
-                    worst = EXIT_DEVIATION;
-                }
-                runs.push(r);
-            }
-        }
-        records.extend(runs);
-    }
-
-    let text = render_runs(&args, format, &scenarios, &records, &host.os);
-    write_output(&args.output, &text)?;
-    if !invalid.is_empty() {
-        return Ok(invalid_exit);
-    }
-    Ok(ExitCode::from(worst))
-}
-
-/// The report of a run's records in `format` (`os`: whose expectations the engines'
-/// comparison shows).
-fn render_runs(
-    args: &RunArgs,
-    format: Format,
-    scenarios: &[Scenario],
-    records: &[Record],
-    os: &str,
-) -> String {
-    let by_name: BTreeMap<String, Scenario> = scenarios
-        .iter()
-        .map(|s| (s.name.clone(), s.clone()))
-        .collect();
-    let mut text = match format {
-        Format::Json => report::Json.export(records, &by_name),
-        Format::Markdown => report::Markdown.export(records, &by_name),
-        Format::Text if args.engine == EngineChoice::All => {
-            let mut out = String::new();
-            for s in scenarios {
-                let mine: Vec<&Record> = records
-                    .iter()
-                    .filter(|r| r.scenario.name == s.name)
-                    .collect();
-                out.push_str(&report::compare(s, os, &mine));
-                out.push('\n');
-            }
-            out
-        }
-        Format::Text if args.repeat > 1 => {
-            let mut out = String::new();
-            for s in scenarios {
-                let mine: Vec<&Record> = records
-                    .iter()
-                    .filter(|r| r.scenario.name == s.name)
-                    .collect();
-                out.push_str(&report::repeats(&s.name, &mine));
-                out.push('\n');
-            }
-            out
-        }
-        Format::Text => report::Text.export(records, &by_name),
-    };
-    if format == Format::Text && scenarios.len() > 1 {
-        text.push_str(&summary(records));
-    }
-    text
-}
-
-fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
-    let mut entries = Vec::new();
-    let mut unreadable = false;
-    for f in &args.files {
-        match record::read(f) {
-            Ok((mut good, bad)) => {
-                for b in &bad {
-                    eprintln!("skipped {b}");
-                }
-                if good.is_empty() {
-                    eprintln!("{}: no records", f.display());
-                }
-                entries.append(&mut good);
-            }
-            Err(e) => {
-                eprintln!("Error: cannot read {}: {e}", f.display());
-                unreadable = true;
-            }
-        }
-    }
-    if entries.is_empty() {
-        bail!("no records to compare");
-    }
-    let matrix = tcplab::compare::compare(&entries);
-    let text = match args.format {
-        Format::Text => {
-            // Colour only for a person at a terminal, and not when NO_COLOR is set.
-            let colour = args.output == "-"
-                && std::io::stdout().is_terminal()
-                && std::env::var_os("NO_COLOR").is_none();
-            tcplab::compare::text(&matrix, colour)
-        }
-        Format::Markdown => tcplab::compare::markdown(&matrix),
-        Format::Json => tcplab::compare::json(&matrix),
-    };
-    write_output(&args.output, &text)?;
-    Ok(ExitCode::from(if unreadable {
-        EXIT_USAGE
-    } else {
-        EXIT_OK
-    }))
 }
 
 fn profiles() -> anyhow::Result<ExitCode> {
@@ -676,64 +415,6 @@ fn profiles() -> anyhow::Result<ExitCode> {
     );
     write_output("-", &text)?;
     Ok(ExitCode::from(EXIT_OK))
-}
-
-fn summary(records: &[Record]) -> String {
-    let mut out = String::from("\nSummary\n");
-    let mixed = records.iter().any(|r| r.engine != records[0].engine);
-    let mut keys: Vec<(&str, &str)> = Vec::new();
-    for r in records {
-        let key = (r.scenario.name.as_str(), r.engine.as_str());
-        if !keys.contains(&key) {
-            keys.push(key);
-        }
-    }
-    let label = |name: &str, engine: &str| {
-        if mixed {
-            format!("{name} ({engine})")
-        } else {
-            name.to_owned()
-        }
-    };
-    let width = keys
-        .iter()
-        .map(|(n, e)| label(n, e).chars().count())
-        .max()
-        .unwrap_or(0);
-    for &(name, engine) in &keys {
-        let mine: Vec<&Record> = records
-            .iter()
-            .filter(|r| r.scenario.name == name && r.engine == engine)
-            .collect();
-        let held = mine
-            .iter()
-            .filter(|r| r.verdict.status.is_success())
-            .count();
-        let status = if mine.len() == 1 {
-            mine[0].verdict.label()
-        } else {
-            let note = mine[0]
-                .verdict
-                .basis_note()
-                .map_or(String::new(), |n| format!(" ({n})"));
-            format!("held in {held} of {} runs{note}", mine.len())
-        };
-        let ms: f64 = mine.iter().map(|r| r.elapsed_ms).sum();
-        let label = label(name, engine);
-        out.push_str(&format!("  {label:<width$} {status:<32} {ms:>9.1} ms\n"));
-    }
-    let failed = records
-        .iter()
-        .filter(|r| !r.verdict.status.is_success())
-        .count();
-    let total: f64 = records.iter().map(|r| r.elapsed_ms).sum();
-    out.push_str(&format!(
-        "  {} runs, {} not passing, {:.1} ms of scenario time\n",
-        records.len(),
-        failed,
-        total
-    ));
-    out
 }
 
 /// Writes a report to `dest` (`-` is stdout). A reader that went away early

@@ -3,84 +3,37 @@
 
 use std::fmt::Write as _;
 
+use super::summary::{any_differ, Seen, Summary};
 use crate::event::Outcome;
 use crate::observe::Value;
 use crate::record::Record;
 use crate::scenario::Scenario;
 
-/// Timings closer than this many milliseconds count as the same...
-const SAME_WITHIN_MS: f64 = 1.0;
-/// ...or than this fraction of the larger one: time varies from run to run.
-const SAME_WITHIN_FRACTION: f64 = 0.1;
-
-/// What one engine observed of one observation over its runs.
-#[derive(Debug, Default)]
-struct Seen {
-    numbers: Vec<f64>,
-    ms: bool,
-    others: Vec<Value>,
-}
-
-impl Seen {
-    fn add(&mut self, v: &Value) {
-        match v {
-            Value::Int(n) => self.numbers.push(*n as f64),
-            Value::Ms(m) => {
-                self.ms = true;
-                self.numbers.push(*m);
-            }
-            other => {
-                if !self.others.contains(other) {
-                    self.others.push(other.clone());
-                }
-            }
+/// One cell: the range of numbers (times to a tenth of a millisecond), the distinct
+/// other values, or `(not observed)`.
+fn cell(s: &Summary) -> String {
+    let ms = matches!(s.seen, Seen::Numbers { ms: true, .. });
+    let one = |x: f64| {
+        if ms {
+            format!("{x:.1} ms")
+        } else {
+            format!("{x}")
         }
-    }
-
-    fn range(&self) -> Option<(f64, f64)> {
-        let lo = self.numbers.iter().copied().reduce(f64::min)?;
-        let hi = self.numbers.iter().copied().reduce(f64::max)?;
-        Some((lo, hi))
-    }
-
-    fn text(&self) -> String {
-        if let Some((lo, hi)) = self.range() {
-            let one = |x: f64| {
-                if self.ms {
-                    format!("{x:.1} ms")
-                } else {
-                    format!("{x}")
-                }
-            };
-            return if lo == hi {
-                one(lo)
-            } else {
-                format!("{} to {}", one(lo), one(hi))
-            };
-        }
-        if self.others.is_empty() {
-            return "(not observed)".into();
-        }
-        let texts: Vec<String> = self.others.iter().map(|v| v.to_string()).collect();
-        texts.join(" / ")
-    }
-
-    fn differs_from(&self, other: &Seen) -> bool {
-        match (self.range(), other.range()) {
-            (Some((a0, a1)), Some((b0, b1))) if self.ms => {
-                let slack = SAME_WITHIN_MS.max(SAME_WITHIN_FRACTION * a1.max(b1));
-                a0 > b1 + slack || b0 > a1 + slack
-            }
-            (Some(a), Some(b)) => a != b,
-            (None, None) => self.text() != other.text(),
-            _ => true,
-        }
+    };
+    match &s.seen {
+        Seen::Numbers { .. } => s.range(one).unwrap_or_default(),
+        Seen::Distinct(d) if d.is_empty() => "(not observed)".into(),
+        Seen::Distinct(d) => d
+            .iter()
+            .map(|(v, _)| v.to_string())
+            .collect::<Vec<_>>()
+            .join(" / "),
     }
 }
 
-/// The comparison of one scenario's records under several engines (`records` holds the
-/// runs of every engine, each record naming its engine).
-pub fn compare(scenario: &Scenario, os: &str, records: &[&Record]) -> String {
+/// The engine view of one scenario's records (`records` holds the runs of every engine,
+/// each record naming its engine).
+pub(super) fn engine_view(scenario: &Scenario, os: &str, records: &[&Record]) -> String {
     let mut engines: Vec<&str> = Vec::new();
     for r in records {
         if !engines.contains(&r.engine.as_str()) {
@@ -89,25 +42,24 @@ pub fn compare(scenario: &Scenario, os: &str, records: &[&Record]) -> String {
     }
     let mut out = String::new();
     let _ = writeln!(out, "{}: {}", scenario.name, scenario.title);
-    let mut rows: Vec<(String, Vec<Seen>)> = Vec::new();
+    let mut rows: Vec<(String, Vec<Summary>)> = Vec::new();
     for def in &scenario.observations {
         let seen = engines
             .iter()
             .map(|e| {
-                let mut s = Seen::default();
-                for r in records.iter().filter(|r| r.engine == *e) {
-                    if let Some(v) = r.observations.get(&def.name) {
-                        s.add(v);
-                    }
-                }
-                s
+                Summary::of(
+                    records
+                        .iter()
+                        .filter(|r| r.engine == *e)
+                        .filter_map(|r| r.observations.get(&def.name)),
+                )
             })
             .collect();
         rows.push((def.name.clone(), seen));
     }
     let cells: Vec<Vec<String>> = rows
         .iter()
-        .map(|(_, seen)| seen.iter().map(Seen::text).collect())
+        .map(|(_, seen)| seen.iter().map(cell).collect())
         .collect();
     let name_w = rows
         .iter()
@@ -132,7 +84,7 @@ pub fn compare(scenario: &Scenario, os: &str, records: &[&Record]) -> String {
     out.push('\n');
     let mut whys = Vec::new();
     for ((name, seen), cells) in rows.iter().zip(&cells) {
-        let differs = seen.windows(2).any(|w| w[0].differs_from(&w[1]));
+        let differs = any_differ(seen);
         let _ = write!(out, "  {} {name:<name_w$}", if differs { "≠" } else { " " });
         for (c, w) in cells.iter().zip(&col_w) {
             let _ = write!(out, " | {c:<w$}");
@@ -182,11 +134,15 @@ pub fn compare(scenario: &Scenario, os: &str, records: &[&Record]) -> String {
 
 /// A line on why values differ, derived from the kinds of outcome when the scenario does
 /// not say.
-fn generic_why(seen: &[Seen]) -> String {
-    let outcomes: Vec<&Outcome> = seen
-        .iter()
-        .flat_map(|s| s.others.iter())
-        .filter_map(|v| match v {
+fn generic_why(seen: &[Summary]) -> String {
+    let others = || {
+        seen.iter().flat_map(|s| match &s.seen {
+            Seen::Distinct(d) => d.as_slice(),
+            Seen::Numbers { .. } => &[],
+        })
+    };
+    let outcomes: Vec<&Outcome> = others()
+        .filter_map(|(v, _)| match v {
             Value::Outcome(o) => Some(o),
             _ => None,
         })
@@ -203,13 +159,14 @@ fn generic_why(seen: &[Seen]) -> String {
     if !outcomes.is_empty() {
         return "the calls ended differently; each engine's timeline (--engine std, --engine tokio) shows every call".into();
     }
-    if seen.iter().any(|s| s.ms) {
+    if seen
+        .iter()
+        .any(|s| matches!(s.seen, Seen::Numbers { ms: true, .. }))
+    {
         return "a blocking call waits in the kernel; a non-blocking one returns at once with what fits, or parks until ready or until a tokio timer fires".into();
     }
-    let texts: Vec<&str> = seen
-        .iter()
-        .flat_map(|s| s.others.iter())
-        .filter_map(|v| match v {
+    let texts: Vec<&str> = others()
+        .filter_map(|(v, _)| match v {
             Value::Text(t) => Some(t.as_str()),
             _ => None,
         })

@@ -1,17 +1,19 @@
-//! Comparing record files: one row per scenario observation, one column per environment.
+//! The record matrix behind `tcplab compare`: one row per scenario observation, one
+//! column per environment.
 //!
 //! A column is one environment: OS, version, kernel, architecture and the sysctls read,
 //! plus the engine when it is not `std`, the network-namespace settings when there were
 //! any, and the source when the record is published rather than measured. Several records
 //! of one scenario in one column (`--repeat`, or several files from the same machine) are
-//! summarised, never reduced to one picked value: numbers as their range, anything else as
-//! every distinct value with how often it was seen.
+//! summarised ([`Summary`]), never reduced to one picked value: numbers as their range,
+//! anything else as every distinct value with how often it was seen. A row differs by
+//! [`Summary`]'s one rule, the one the `--engine all` view uses.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::summary::{any_differ, Seen, Summary};
 use crate::env::Netns;
 use crate::lab::STD_ENGINE;
 use crate::observe::Value;
@@ -72,9 +74,6 @@ pub struct Cell {
     /// As printed: one value, `min to max (N runs)`, or the distinct values with their
     /// counts.
     pub text: String,
-    /// What the cell says without the counts, for telling whether two cells differ.
-    #[serde(skip)]
-    seen: String,
     /// Every value, one per record, in file order.
     pub values: Vec<Value>,
     /// The publication's own words, for a published column.
@@ -103,9 +102,15 @@ pub struct Matrix {
 /// The name of the row that shows parameters where the columns ran with different ones.
 pub const PARAMS_ROW: &str = "(parameters)";
 
-/// Builds the matrix. Columns come in the order their first record appears; scenarios in
-/// the catalogue's order (by file path), observations in the order first seen.
-pub fn compare(entries: &[Entry]) -> Matrix {
+impl Matrix {
+    /// Builds the matrix. Columns come in the order their first record appears; scenarios
+    /// in the catalogue's order (by file path), observations in the order first seen.
+    pub fn from_entries(entries: &[Entry]) -> Matrix {
+        build(entries)
+    }
+}
+
+fn build(entries: &[Entry]) -> Matrix {
     let mut keys: Vec<ColumnKey> = Vec::new();
     let mut column_of = Vec::with_capacity(entries.len());
     for e in entries {
@@ -178,6 +183,7 @@ pub fn compare(entries: &[Entry]) -> Matrix {
             }
         }
         for obs in names {
+            let mut summaries = Vec::new();
             let cells: Vec<Option<Cell>> = (0..columns.len())
                 .map(|c| {
                     let values: Vec<Value> = mine
@@ -192,10 +198,11 @@ pub fn compare(entries: &[Entry]) -> Matrix {
                         .iter()
                         .filter(|(col, _)| *col == c)
                         .find_map(|(_, e)| e.published.as_ref()?.reported.get(obs).cloned());
-                    let (text, seen) = summarise(&values);
+                    let summary = Summary::of(&values);
+                    let text = cell_text(&summary);
+                    summaries.push(summary);
                     Some(Cell {
                         text,
-                        seen,
                         values,
                         reported,
                     })
@@ -204,7 +211,8 @@ pub fn compare(entries: &[Entry]) -> Matrix {
             rows.push(Row {
                 scenario: name.to_owned(),
                 observation: obs.to_owned(),
-                differs: differs(&cells),
+                // Columns without a value (`-`) have nothing to differ with.
+                differs: any_differ(&summaries),
                 cells,
             });
         }
@@ -251,7 +259,6 @@ fn params_row(name: &str, mine: &[(usize, &Entry)], columns: usize) -> Option<Ro
             }
             (!seen.is_empty()).then(|| Cell {
                 text: seen.join(" / "),
-                seen: seen.join(" / "),
                 values: Vec::new(),
                 reported: None,
             })
@@ -265,59 +272,24 @@ fn params_row(name: &str, mine: &[(usize, &Entry)], columns: usize) -> Option<Ro
     })
 }
 
-fn differs(cells: &[Option<Cell>]) -> bool {
-    let mut texts = cells.iter().flatten().map(|c| c.seen.as_str());
-    let Some(first) = texts.next() else {
-        return false;
+/// A cell as printed: one value if all agree; `min to max (N runs)` for numbers that
+/// vary, written with every digit they have (milliseconds as recorded); otherwise each
+/// distinct value with its count.
+fn cell_text(s: &Summary) -> String {
+    let ms = matches!(s.seen, Seen::Numbers { ms: true, .. });
+    let one = |x: f64| {
+        if ms {
+            format!("{x} ms")
+        } else {
+            format!("{x}")
+        }
     };
-    texts.any(|t| t != first)
-}
-
-/// A number as recorded: integers plainly, milliseconds with every digit they have.
-fn number(v: &Value) -> String {
-    match v {
-        Value::Ms(m) => format!("{m} ms"),
-        other => other.to_string(),
+    match &s.seen {
+        Seen::Numbers { min, max, .. } if min == max => one(*min),
+        Seen::Numbers { .. } => format!("{} ({} runs)", s.range(one).unwrap_or_default(), s.n),
+        Seen::Distinct(d) if d.len() == 1 => d[0].0.to_string(),
+        Seen::Distinct(_) => s.counted(" / "),
     }
-}
-
-/// One value if all agree; `min to max (N runs)` for numbers that vary; otherwise each
-/// distinct value with its count. The second text leaves the counts out.
-fn summarise(values: &[Value]) -> (String, String) {
-    let first = number(&values[0]);
-    if values.iter().all(|v| number(v) == first) {
-        return (first.clone(), first);
-    }
-    let nums: Vec<f64> = values.iter().filter_map(Value::number).collect();
-    if nums.len() == values.len() {
-        let (lo, hi) = nums
-            .iter()
-            .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &n| {
-                (lo.min(n), hi.max(n))
-            });
-        let lo_v = values.iter().find(|v| v.number() == Some(lo));
-        let hi_v = values.iter().find(|v| v.number() == Some(hi));
-        if let (Some(a), Some(b)) = (lo_v, hi_v) {
-            let range = format!("{} to {}", number(a), number(b));
-            return (format!("{range} ({} runs)", values.len()), range);
-        }
-    }
-    let mut seen: Vec<(String, usize)> = Vec::new();
-    for v in values {
-        let t = number(v);
-        match seen.iter_mut().find(|(s, _)| *s == t) {
-            Some((_, n)) => *n += 1,
-            None => seen.push((t, 1)),
-        }
-    }
-    let text = seen
-        .iter()
-        .map(|(t, n)| format!("{t} (x{n})"))
-        .collect::<Vec<_>>()
-        .join(" / ");
-    let mut distinct: Vec<&str> = seen.iter().map(|(t, _)| t.as_str()).collect();
-    distinct.sort();
-    (text, distinct.join(" / "))
 }
 
 fn label(k: &ColumnKey) -> String {
@@ -386,138 +358,11 @@ fn description(k: &ColumnKey) -> String {
     s
 }
 
-// ---------------------------------------------------------------------------------------
-// Output
-// ---------------------------------------------------------------------------------------
-
-/// Terminal colour for a differing row's cells (ANSI bold yellow) and the reset.
-const HIGHLIGHT: &str = "\x1b[1;33m";
-const RESET: &str = "\x1b[0m";
-
-/// Plain text: a marker column (`*` where the columns differ), then scenario, observation
-/// and one column per environment; the legend follows. `colour` highlights the differing
-/// rows' cells with terminal colours.
-pub fn text(m: &Matrix, colour: bool) -> String {
-    let mut header = vec!["scenario".to_owned(), "observation".to_owned()];
-    header.extend(m.columns.iter().map(|c| c.label.clone()));
-    let body: Vec<Vec<String>> = m
-        .rows
-        .iter()
-        .map(|r| {
-            let mut line = vec![r.scenario.clone(), r.observation.clone()];
-            line.extend(
-                r.cells
-                    .iter()
-                    .map(|c| c.as_ref().map_or("-".to_owned(), |c| c.text.clone())),
-            );
-            line
-        })
-        .collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            body.iter()
-                .map(|l| l[i].chars().count())
-                .chain([header[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    let line = |out: &mut String, mark: &str, cells: &[String], hi: bool| {
-        let _ = write!(out, "{mark} ");
-        for (i, c) in cells.iter().enumerate() {
-            let pad = widths[i] - c.chars().count();
-            let last = i + 1 == cells.len();
-            if hi && i >= 2 {
-                let _ = write!(out, "{HIGHLIGHT}{c}{RESET}");
-            } else {
-                out.push_str(c);
-            }
-            if !last {
-                out.push_str(&" ".repeat(pad + 2));
-            }
-        }
-        out.push('\n');
-    };
-    line(&mut out, " ", &header, false);
-    for (r, cells) in m.rows.iter().zip(&body) {
-        line(
-            &mut out,
-            if r.differs { "*" } else { " " },
-            cells,
-            colour && r.differs,
-        );
-    }
-    out.push_str("\n* the environments differ on this row; `-` no record of it\n");
-    out.push_str("\nEnvironments\n");
-    for c in &m.columns {
-        let _ = writeln!(
-            out,
-            "  {}: {} ({} record{})",
-            c.label,
-            c.description,
-            c.records,
-            if c.records == 1 { "" } else { "s" }
-        );
-    }
-    out
-}
-
-/// A Markdown table ready for NOTES.md: `≠` marks the rows where the environments differ;
-/// the environments are described below it.
-pub fn markdown(m: &Matrix) -> String {
-    let esc = |s: &str| s.replace('|', "\\|");
-    let mut out = String::from("| | scenario | observation |");
-    for c in &m.columns {
-        let _ = write!(out, " {} |", esc(&c.label));
-    }
-    out.push_str("\n|---|---|---|");
-    out.push_str(&"---|".repeat(m.columns.len()));
-    out.push('\n');
-    for r in &m.rows {
-        let _ = write!(
-            out,
-            "| {} | {} | {} |",
-            if r.differs { "≠" } else { "" },
-            esc(&r.scenario),
-            esc(&r.observation)
-        );
-        for c in &r.cells {
-            let _ = write!(
-                out,
-                " {} |",
-                c.as_ref().map_or("-".to_owned(), |c| esc(&c.text))
-            );
-        }
-        out.push('\n');
-    }
-    out.push_str("\n≠: the environments differ on this row; -: no record of it.\n\n");
-    for c in &m.columns {
-        let _ = writeln!(
-            out,
-            "- **{}**: {} ({} record{})",
-            esc(&c.label),
-            esc(&c.description),
-            c.records,
-            if c.records == 1 { "" } else { "s" }
-        );
-    }
-    out
-}
-
-/// The matrix as pretty JSON with a trailing newline.
-pub fn json(m: &Matrix) -> String {
-    // Serialising plain data with string keys cannot fail.
-    let mut s =
-        serde_json::to_string_pretty(m).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
-    s.push('\n');
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::record::{Published, ScenarioRef};
+    use crate::report::{Exporter, Markdown};
 
     fn entry(os: &str, release: &str, obs: &[(&str, Value)]) -> Entry {
         Entry {
@@ -549,7 +394,7 @@ mod tests {
 
     #[test]
     fn repeats_in_one_environment_show_their_range_not_one_value() {
-        let m = compare(&[
+        let m = Matrix::from_entries(&[
             entry(
                 "linux",
                 "6.1",
@@ -578,7 +423,7 @@ mod tests {
     #[test]
     fn distinct_non_numeric_values_are_all_listed_with_counts() {
         let t = |s: &str| Value::Text(s.into());
-        let m = compare(&[
+        let m = Matrix::from_entries(&[
             entry("linux", "6.1", &[("e", t("EPIPE"))]),
             entry("linux", "6.1", &[("e", t("ECONNRESET"))]),
             entry("linux", "6.1", &[("e", t("EPIPE"))]),
@@ -602,7 +447,7 @@ mod tests {
                 .collect(),
             note: None,
         });
-        let m = compare(&[
+        let m = Matrix::from_entries(&[
             entry(
                 "linux",
                 "6.1",
@@ -621,9 +466,28 @@ mod tests {
             m.rows[0].cells[1].as_ref().unwrap().reported.as_deref(),
             Some("128 dials")
         );
-        let md = markdown(&m);
+        let md = Markdown.matrix(&m);
         assert!(md.contains("| ≠ | backlog | n | 5 | 128 |"), "{md}");
         assert!(md.contains("published, not measured: an article"), "{md}");
+    }
+
+    #[test]
+    fn timings_differ_only_beyond_run_to_run_variation() {
+        let m = Matrix::from_entries(&[
+            entry(
+                "linux",
+                "6.1",
+                &[("near", Value::Ms(100.25)), ("far", Value::Ms(18.5))],
+            ),
+            entry(
+                "linux",
+                "6.2",
+                &[("near", Value::Ms(101.5)), ("far", Value::Ms(116.0))],
+            ),
+        ]);
+        assert_eq!(m.rows[0].cells[0].as_ref().unwrap().text, "100.25 ms");
+        assert!(!m.rows[0].differs, "within 10%");
+        assert!(m.rows[1].differs);
     }
 
     #[test]
@@ -636,7 +500,7 @@ mod tests {
         b.env
             .sysctls
             .insert("net.core.somaxconn".into(), "4096".into());
-        let m = compare(&[a, b]);
+        let m = Matrix::from_entries(&[a, b]);
         assert_eq!(m.columns[0].label, "linux 6.1 #1");
         assert_eq!(m.columns[1].label, "linux 6.1 #2");
     }
@@ -650,7 +514,7 @@ mod tests {
             .insert("dial_timeout_ms".into(), ParamValue::Int(200));
         let mut b = entry("linux", "6.2", &[("n", Value::Int(129))]);
         b.params.insert("backlog".into(), ParamValue::Int(128));
-        let m = compare(&[a.clone(), b]);
+        let m = Matrix::from_entries(&[a.clone(), b]);
         assert_eq!(m.rows[0].observation, PARAMS_ROW);
         assert_eq!(m.rows[0].cells[1].as_ref().unwrap().text, "backlog=128");
         // A parameter only one side names (a publication that does not state it) is no
@@ -658,7 +522,7 @@ mod tests {
         let mut c = entry("macos", "", &[("n", Value::Int(128))]);
         c.params
             .insert("dial_timeout_ms".into(), ParamValue::Int(200));
-        let m = compare(&[a, c]);
+        let m = Matrix::from_entries(&[a, c]);
         assert_ne!(m.rows[0].observation, PARAMS_ROW);
     }
 }
