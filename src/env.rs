@@ -315,6 +315,20 @@ impl Environment {
 /// The fact that holds the Linux kernel's version, for `kernel = "..."` ranges.
 pub const KERNEL_VERSION_FACT: &str = "kernel_version";
 
+/// `6.1.176-um` -> (6, 1, 176); `7.2` -> (7, 2, 0).
+pub fn parse_release(release: &str) -> Option<(u32, u32, u32)> {
+    let digits: Vec<u32> = release
+        .split(|c: char| !c.is_ascii_digit())
+        .take(3)
+        .map_while(|p| p.parse().ok())
+        .collect();
+    match digits[..] {
+        [a, b, c] => Some((a, b, c)),
+        [a, b] => Some((a, b, 0)),
+        _ => None,
+    }
+}
+
 /// A Linux release as one integer that orders like the version:
 /// major * 1_000_000 + minor * 1_000 + patch (`6.1.176` is 6_001_176). Other systems'
 /// kernels have versions of another kind: `None`.
@@ -322,7 +336,7 @@ pub fn kernel_version(os: &str, release: &str) -> Option<i64> {
     if os != "linux" {
         return None;
     }
-    let (a, b, c) = crate::uml::parse_release(release)?;
+    let (a, b, c) = parse_release(release)?;
     Some(i64::from(a) * 1_000_000 + i64::from(b) * 1_000 + i64::from(c))
 }
 

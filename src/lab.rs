@@ -13,9 +13,6 @@ use crate::scenario::{ParamValue, Scenario};
 use crate::sys;
 use crate::verdict::judge;
 
-/// The name the blocking engine goes by in records.
-pub const STD_ENGINE: &str = "std";
-
 /// How much each counter changed; `None` unless both snapshots were read.
 fn counter_deltas(
     before: Option<BTreeMap<String, i64>>,

@@ -15,9 +15,9 @@ use serde::Serialize;
 
 use super::summary::{any_differ, Seen, Summary};
 use crate::env::Netns;
-use crate::lab::STD_ENGINE;
 use crate::observe::Value;
 use crate::record::{Entry, EntryEnv};
+use crate::scenario::Engine;
 
 /// What makes two records belong to the same column.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -308,7 +308,7 @@ fn label(k: &ColumnKey) -> String {
     if let Some(g) = &k.guest {
         s.push_str(&format!(" ({g})"));
     }
-    if k.published.is_none() && k.engine != STD_ENGINE {
+    if k.published.is_none() && k.engine != Engine::Std.name() {
         s.push_str(&format!(" {}", k.engine));
     }
     if let Some(n) = &k.netns {

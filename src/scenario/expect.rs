@@ -5,6 +5,7 @@
 use indexmap::IndexMap;
 use toml::Spanned;
 
+use super::cx::{Cx, Names};
 use super::expr::Expr;
 use super::host;
 use super::kernel::{self, KernelExpectations};
@@ -12,7 +13,6 @@ use super::model::{
     Basis, EngineExpectations, Expectations, Expected, ObservationDef, ScenarioError,
 };
 use super::take::ValueType;
-use super::validate::{Cx, Names};
 use super::vocab::{CLEAN_ROOM, ENGINE_NAMES, ERRNO_NAMES, FACTS, OSES};
 use crate::suggest::closest;
 

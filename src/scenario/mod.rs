@@ -18,6 +18,7 @@
 //! counter this kernel lacks) becomes a [`ScenarioWarning`] on the parsed [`Scenario`].
 
 mod catalogue;
+mod cx;
 mod expect;
 mod expr;
 mod host;

@@ -62,19 +62,7 @@ impl Kernel {
     }
 }
 
-/// `6.1.176-um` -> (6, 1, 176); `7.2` -> (7, 2, 0).
-pub fn parse_release(release: &str) -> Option<(u32, u32, u32)> {
-    let digits: Vec<u32> = release
-        .split(|c: char| !c.is_ascii_digit())
-        .take(3)
-        .map_while(|p| p.parse().ok())
-        .collect();
-    match digits[..] {
-        [a, b, c] => Some((a, b, c)),
-        [a, b] => Some((a, b, 0)),
-        _ => None,
-    }
-}
+pub use crate::env::parse_release;
 
 /// Why a kernel cannot be used.
 #[derive(Debug, thiserror::Error)]
