@@ -20,7 +20,7 @@ use super::actor::Actor;
 use super::args;
 use super::sockets::{
     bound_socket, closing_addrs, get_option, listening_socket, ms, nonblocking_socket, set_option,
-    Direction, Sockets, WriteInChild,
+    Dial, Direction, Sockets, WriteInChild,
 };
 use super::types::{EngineError, StepOutcome, StepResult, ENGINE_WAIT_LIMIT};
 use crate::event::{millis, Outcome};
@@ -78,7 +78,12 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
         } => {
             let addr = a.target(to)?;
             let limit = args::eval_opt(a, timeout_ms)?.map(ms);
-            match e.dial(a, name, addr, limit).await {
+            let d = Dial {
+                label: name,
+                addr,
+                limit,
+            };
+            match e.dial(a, d).await {
                 Ok(s) => a.put_socket(name, s),
                 Err(o) => r.outcome = o,
             }
@@ -95,7 +100,12 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             let mut group = Vec::new();
             while (group.len() as i64) < max && !a.cancelled() {
                 let label = format!("{name}#{}", group.len());
-                match e.dial(a, &label, addr, limit).await {
+                let d = Dial {
+                    label: &label,
+                    addr,
+                    limit,
+                };
+                match e.dial(a, d).await {
                     Ok(s) => group.push(s),
                     Err(o) => {
                         r.outcome = o;

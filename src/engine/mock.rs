@@ -19,7 +19,7 @@ use socket2::{SockRef, Socket};
 use super::context::{Ctx, RunState};
 use super::resources::Resources;
 use super::run::{self, block_on};
-use super::sockets::{CallNames, Direction, Prim, Sockets, WriteInChild};
+use super::sockets::{CallNames, Dial, Direction, Prim, Sockets, WriteInChild};
 use super::types::{lock, EngineError, Run, RunConfig, StepResult};
 use crate::event::Outcome;
 use crate::scenario::{PollFor, SockOpt};
@@ -96,13 +96,8 @@ impl Sockets for Mock {
         Ok(Ok(Arc::default()))
     }
 
-    async fn dial(
-        &self,
-        cx: &mut Ctx,
-        label: &str,
-        _: SocketAddr,
-        _: Option<Duration>,
-    ) -> Result<Arc<MockSock>, Outcome> {
+    async fn dial(&self, cx: &mut Ctx, d: Dial<'_>) -> Result<Arc<MockSock>, Outcome> {
+        let label = d.label;
         let answer = lock(&self.dials).pop_front();
         let answer = answer.unwrap_or_else(|| {
             let refused = io::Error::from_raw_os_error(libc::ECONNREFUSED);

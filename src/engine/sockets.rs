@@ -31,6 +31,14 @@ use crate::sys;
 /// deadline of the engine's own) — or an engine error, which ends the run.
 pub(super) type Prim<T> = Result<Result<T, Outcome>, EngineError>;
 
+/// One dial: the name its socket is recorded under, where it goes, and its limit.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Dial<'a> {
+    pub label: &'a str,
+    pub addr: SocketAddr,
+    pub limit: Option<Duration>,
+}
+
 /// The direction of a timer an engine applies itself (SO_RCVTIMEO / SO_SNDTIMEO on tokio).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Direction {
@@ -107,9 +115,7 @@ pub(super) trait Sockets: Sized + Send + Sync + 'static {
     fn dial(
         &self,
         cx: &mut Ctx,
-        label: &str,
-        addr: SocketAddr,
-        limit: Option<Duration>,
+        d: Dial<'_>,
     ) -> impl Future<Output = Result<Self::Socket, Outcome>>;
 
     /// The timer the engine itself applies to reads or writes on socket `name`. std: none,

@@ -7,7 +7,6 @@
 //! actors to notice. Sync points are a condition variable.
 
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::sync::atomic::Ordering;
 use std::sync::{mpsc, Arc, Condvar, Mutex, MutexGuard};
 use std::thread;
@@ -18,7 +17,7 @@ use socket2::{SockAddr, SockRef, Socket};
 use super::context::{count, Ctx, RunState};
 use super::resources::Resources;
 use super::run;
-use super::sockets::{new_socket, CallNames, Direction, Prim, Sockets, WriteInChild};
+use super::sockets::{new_socket, CallNames, Dial, Direction, Prim, Sockets, WriteInChild};
 use super::types::{lock, EngineError, Run, RunConfig, SLICE};
 use crate::event::{millis, Outcome};
 use crate::scenario::{PollFor, Scenario, SockOpt};
@@ -116,14 +115,8 @@ impl Sockets for Std {
             .map_err(|e| Outcome::from_io(&e)))
     }
 
-    async fn dial(
-        &self,
-        cx: &mut Ctx,
-        label: &str,
-        addr: SocketAddr,
-        limit: Option<Duration>,
-    ) -> Result<Arc<Socket>, Outcome> {
-        dial(cx, label, &SockAddr::from(addr), limit).map(Arc::new)
+    async fn dial(&self, cx: &mut Ctx, d: Dial<'_>) -> Result<Arc<Socket>, Outcome> {
+        dial(cx, d.label, &SockAddr::from(d.addr), d.limit).map(Arc::new)
     }
 
     fn timer(&self, _: &str, _: Direction) -> Option<Duration> {

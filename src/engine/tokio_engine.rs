@@ -56,7 +56,6 @@
 
 use std::collections::HashMap;
 use std::io;
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
@@ -70,7 +69,7 @@ use tokio::task::AbortHandle;
 use super::context::{count, Ctx, RunState};
 use super::resources::Resources;
 use super::run::{self, GRACE};
-use super::sockets::{ms, CallNames, Direction, Prim, Sockets, WriteInChild};
+use super::sockets::{ms, CallNames, Dial, Direction, Prim, Sockets, WriteInChild};
 use super::tokio_parking::{await_call, ready_names, ready_then, Wait};
 use super::types::{lock, EngineError, Run, RunConfig, SLICE};
 use crate::event::Outcome;
@@ -336,13 +335,8 @@ impl Sockets for Tokio {
             .map(|(s, _)| TokioSocket::Stream(Arc::new(s))))
     }
 
-    async fn dial(
-        &self,
-        cx: &mut Ctx,
-        label: &str,
-        addr: SocketAddr,
-        limit: Option<Duration>,
-    ) -> Result<TokioSocket, Outcome> {
+    async fn dial(&self, cx: &mut Ctx, d: Dial<'_>) -> Result<TokioSocket, Outcome> {
+        let Dial { label, addr, limit } = d;
         let s = cx
             .call("socket", Some(label), None, TcpSocket::new_v4, |_| None)
             .map_err(|e| Outcome::from_io(&e))?;
