@@ -25,11 +25,42 @@ use tcplab::uml::Kernel;
 /// machine.
 const BOOT_TEST_LIMIT: Duration = Duration::from_secs(120);
 
+/// The kernel the boot tests use, with the XSAVE shim built beside the tcplab binary.
 fn test_kernel() -> Option<PathBuf> {
-    std::env::var_os("TCPLAB_TEST_KERNEL")
+    let kernel = std::env::var_os("TCPLAB_TEST_KERNEL")
         .map(PathBuf::from)
         .or_else(|| Some(PathBuf::from(tcplab::uml::SYSTEM_KERNEL)))
-        .filter(|p| p.is_file())
+        .filter(|p| p.is_file())?;
+    ensure_shim();
+    Some(kernel)
+}
+
+/// Builds the XSAVE shim (shim/, `libtcplab_xsave.so`) beside the tcplab binary these tests
+/// run, once. `cargo test` builds that binary but not the shim's cdylib (a test build of a
+/// cdylib crate makes only its test harness), and a UML kernel before 7.2 cannot boot
+/// without the shim on a CPU whose XSAVE area is larger than UML's buffer (AVX-512): the
+/// kernel says "ptrace set fp regs failed, errno = 14" and panics.
+fn ensure_shim() {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+    BUILT.get_or_init(|| {
+        let exe = PathBuf::from(env!("CARGO_BIN_EXE_tcplab"));
+        if boot::find_shim(&exe).is_some() {
+            return;
+        }
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+        let mut build = std::process::Command::new(cargo);
+        build.args(["build", "-p", "tcplab-xsave"]);
+        if exe.parent().and_then(Path::file_name) == Some("release".as_ref()) {
+            build.arg("--release");
+        }
+        let status = build.status().expect("cargo runs");
+        assert!(status.success(), "cargo build -p tcplab-xsave failed: {status}");
+        assert!(
+            boot::find_shim(&exe).is_some(),
+            "the shim is not beside {} after building it",
+            exe.display()
+        );
+    });
 }
 
 // ---- Booting a real UML kernel -------------------------------------------------------
