@@ -212,12 +212,14 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
     for p in &v.problems {
         let _ = writeln!(out, "  {p}");
     }
+    // How the commands below name the scenario: a file outside the catalogue by its path.
+    let arg = scenario.map_or_else(|| r.scenario.name.clone(), |s| s.command_arg());
     if v.status == Status::Deviation && r.engine != "std" {
         let _ = writeln!(
             out,
             "  If the {e} engine legitimately differs here, measure it (tcplab run {n} --engine {e} --repeat 20) and put the differing keys, with a `why`, in [expect.{os}.{e}].",
             e = r.engine,
-            n = r.scenario.name,
+            n = arg,
             os = v.os
         );
     }
@@ -225,14 +227,14 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
         let _ = writeln!(
             out,
             "  No expectations for {} in this file yet. After measuring (tcplab run {} --repeat 10), add:",
-            v.os, r.scenario.name
+            v.os, arg
         );
         let _ = writeln!(out, "    [expect.{}]", v.os);
         let _ = writeln!(
             out,
             "    measured = \"{}, tcplab run {}, <date>\"",
             r.env.summary(),
-            r.scenario.name
+            arg
         );
         for (k, val) in &r.observations {
             let _ = writeln!(out, "    {k} = {}", as_toml(val));

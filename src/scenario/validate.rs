@@ -46,6 +46,7 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
     let timeout_ms = cx.timeout(raw.timeout_ms)?;
     Ok(Scenario {
         path: path.to_owned(),
+        in_catalogue: false,
         topic: topic.to_owned(),
         name,
         title: raw.title,
