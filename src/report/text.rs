@@ -311,19 +311,18 @@ fn repeats(name: &str, records: &[&Record]) -> String {
         .map(|(k, v)| (k, Summary::of(v)))
         .collect();
     let runs = records.len();
-    let held = records
-        .iter()
-        .filter(|r| r.verdict.status.is_success())
-        .count();
+    let held = crate::verdict::Held::of(records.iter().map(|r| &r.verdict));
+    let verdict = if held.unchecked() {
+        held.phrase()
+    } else {
+        format!("{runs} runs, verdict {}", held.phrase())
+    };
     let mut out = String::new();
     let note = records
         .iter()
         .find_map(|r| r.verdict.basis_note())
         .map_or(String::new(), |n| format!(" (expectations {n})"));
-    let _ = writeln!(
-        out,
-        "{name}: {runs} runs, verdict held in {held} of {runs}{note}"
-    );
+    let _ = writeln!(out, "{name}: {verdict}{note}");
     let width = summaries.iter().map(|(k, _)| k.len()).max().unwrap_or(10);
     let _ = writeln!(
         out,
@@ -389,18 +388,17 @@ fn summary(records: &[Record]) -> String {
             .iter()
             .filter(|r| r.scenario.name == name && r.engine == engine)
             .collect();
-        let held = mine
-            .iter()
-            .filter(|r| r.verdict.status.is_success())
-            .count();
+        let held = crate::verdict::Held::of(mine.iter().map(|r| &r.verdict));
         let status = if mine.len() == 1 {
             mine[0].verdict.label()
+        } else if held.unchecked() {
+            held.phrase()
         } else {
             let note = mine[0]
                 .verdict
                 .basis_note()
                 .map_or(String::new(), |n| format!(" ({n})"));
-            format!("held in {held} of {} runs{note}", mine.len())
+            format!("{} runs{note}", held.phrase())
         };
         let ms: f64 = mine.iter().map(|r| r.elapsed_ms).sum();
         let label = label(name, engine);
