@@ -18,7 +18,9 @@ use tcplab::room::{self, Room, RoomChoice, RoomPlan};
 use tcplab::scenario::{self, Scenario, ScenarioError};
 
 mod compare;
+mod completions;
 mod kernel;
+mod new;
 mod run;
 mod select;
 
@@ -90,6 +92,13 @@ enum Command {
         #[command(subcommand)]
         action: Option<kernel::KernelsAction>,
     },
+    /// Write a commented skeleton scenario to start an experiment from
+    /// (scenarios/<topic>/<topic>-NAME.toml, or -o PATH); never overwrites a file.
+    New(new::NewArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page tcplab(1) as roff, or write every command's page with --dir.
+    Man(completions::ManArgs),
     /// The init of a UML guest (PID 1): runs a job and hands the records back on the console.
     #[command(name = "guest-init", hide = true)]
     GuestInit {
@@ -222,6 +231,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
         Command::Profiles => profiles(),
         Command::Compare(args) => compare::compare(&args),
         Command::Kernels { action } => kernel::kernels(action),
+        Command::New(args) => new::new(&dir, &args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
         Command::GuestInit { job, .. } => tcplab::uml::guest::init(&job),
         Command::Env { json, netns } => {
             let env = netns.environment()?;
