@@ -3,6 +3,7 @@
 //! outside the catalogue; `--repeat` without expectations; the SO_RCVBUF warning; and
 //! the generated completions and man page.
 
+#[allow(dead_code)] // this file uses only some of the shared helpers
 mod common;
 
 use predicates::prelude::*;
