@@ -100,6 +100,57 @@ impl Verdict {
     }
 }
 
+/// How the verdicts of several runs of one scenario came out: how many passed, and
+/// whether any run had expectations to check at all. A run without expectations for its
+/// OS counts as a success for the exit status, but it did not "hold" anything: reports
+/// say `no expectation for this OS in N runs` for those, never `held in N of N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Held {
+    pub runs: usize,
+    /// Runs whose expectations all held.
+    pub held: usize,
+    /// Runs that had expectations for their OS.
+    pub checked: usize,
+    /// Runs that did not complete.
+    pub incomplete: usize,
+}
+
+impl Held {
+    pub fn of<'a>(verdicts: impl IntoIterator<Item = &'a Verdict>) -> Held {
+        let mut h = Held {
+            runs: 0,
+            held: 0,
+            checked: 0,
+            incomplete: 0,
+        };
+        for v in verdicts {
+            h.runs += 1;
+            h.held += usize::from(v.status == Status::Pass);
+            h.checked += usize::from(v.basis.is_some());
+            h.incomplete += usize::from(v.status == Status::Incomplete);
+        }
+        h
+    }
+
+    /// Whether no run had expectations to check.
+    pub fn unchecked(&self) -> bool {
+        self.checked == 0
+    }
+
+    /// `held in 3 of 5`, or `no expectation for this OS in 5 runs` (with how many did
+    /// not complete).
+    pub fn phrase(&self) -> String {
+        if !self.unchecked() {
+            return format!("held in {} of {}", self.held, self.runs);
+        }
+        let mut out = format!("no expectation for this OS in {} runs", self.runs);
+        if self.incomplete > 0 {
+            out.push_str(&format!(", {} incomplete", self.incomplete));
+        }
+        out
+    }
+}
+
 /// Judges `observed` against the scenario's expectations for `os` under `engine` (the
 /// OS's expectations with the engine's table over them). `problems` (from the engine:
 /// watchdog, failures) make the verdict incomplete whatever the checks say.

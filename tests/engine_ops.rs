@@ -483,3 +483,45 @@ on_every_engine! {
         assert!(!r.observations.contains_key("aborts"));
     }
 }
+
+// ---- poll for = "rdhup" ---------------------------------------------------------------
+
+on_every_engine! {
+    #[cfg(any(target_os = "linux", target_os = "freebsd"))]
+    // POLLRDHUP is Linux's and FreeBSD's; elsewhere the std engine refuses the step.
+    fn poll_for_rdhup_waits_for_the_peers_fin_not_for_its_data(engine: Engine) {
+        let r = run_pair(
+            engine,
+            r#"  { op = "wait_bytes", sock = "c", bytes = 5, timeout_ms = 5000 },
+  { op = "poll", id = "data_only", sock = "c", for = "rdhup", timeout_ms = 200 },
+  { op = "signal", sync = "polled" },
+  { op = "poll", id = "fin", sock = "c", for = "rdhup", timeout_ms = 5000 },
+  { op = "read_times", id = "reads", sock = "c", buf = 64, times = 2 },"#,
+            r#"  { op = "write_all", sock = "s", bytes = 5 },
+  { op = "wait", sync = "polled" },
+  { op = "shutdown", sock = "s", how = "write" },"#,
+            r#"data_only = { step = "data_only", take = "outcome", help = "h" }
+fin = { step = "fin", take = "outcome", help = "h" }
+fin_revents = { step = "fin", take = "revents", help = "h" }
+reads = { step = "reads", take = "sizes", help = "h" }"#,
+        );
+        // Data alone is not a half-close: the wait runs out.
+        assert!(
+            matches!(outcome(&r, "data_only"), tcplab::event::Outcome::Err { deadline: true, .. }),
+            "{}",
+            outcome(&r, "data_only")
+        );
+        // The FIN ends the wait, while the 5 bytes are still queued before it.
+        assert!(outcome(&r, "fin").is_ok(), "{}", outcome(&r, "fin"));
+        let bit = match engine {
+            Engine::Std => "POLLRDHUP",
+            Engine::Tokio => "READ_CLOSED",
+        };
+        assert!(
+            text(&r, "fin_revents").contains(bit),
+            "{}",
+            text(&r, "fin_revents")
+        );
+        assert_eq!(r.observations.get("reads").map(|v| v.to_string()).as_deref(), Some("[5, 0]"));
+    }
+}

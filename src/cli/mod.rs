@@ -8,7 +8,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use tcplab::env::Environment;
@@ -18,8 +18,11 @@ use tcplab::room::{self, Room, RoomChoice, RoomPlan};
 use tcplab::scenario::{self, Scenario, ScenarioError};
 
 mod compare;
+mod completions;
 mod kernel;
+mod new;
 mod run;
+mod select;
 
 use compare::CompareArgs;
 use run::{render_runs, RunArgs};
@@ -49,21 +52,28 @@ struct Cli {
 enum Command {
     /// Run scenarios by name or path and report what the kernel did.
     Run(RunArgs),
-    /// List the scenarios by topic, with their summaries.
-    List,
+    /// List the scenarios by topic, with their summaries (all of them, or those named).
+    List {
+        /// Scenario names, file stems or globs over them ('write-*')
+        targets: Vec<String>,
+        #[command(flatten)]
+        topic: select::TopicArgs,
+    },
     /// Explain a scenario: what it shows, why the kernel behaves so, how other systems
     /// differ, what to read, and what is expected where.
     Explain {
-        /// Scenario name (see `tcplab list`) or path to a .toml file
+        /// Scenario name or file stem (see `tcplab list`), or path to a .toml file
         name: String,
         /// Print Markdown instead of terminal text
         #[arg(long)]
         markdown: bool,
     },
-    /// Validate scenario files without running them (all of them when none is named).
+    /// Validate scenario files without running them (the whole catalogue when none is named).
     Check {
-        /// Scenario files
-        files: Vec<PathBuf>,
+        /// Scenario names or file stems, globs over them ('write-*'), or paths to .toml files
+        targets: Vec<String>,
+        #[command(flatten)]
+        topic: select::TopicArgs,
     },
     /// Print this machine's environment block (OS, kernel, TCP settings).
     Env {
@@ -82,6 +92,13 @@ enum Command {
         #[command(subcommand)]
         action: Option<kernel::KernelsAction>,
     },
+    /// Write a commented skeleton scenario to start an experiment from
+    /// (scenarios/<topic>/<topic>-NAME.toml, or -o PATH); never overwrites a file.
+    New(new::NewArgs),
+    /// Print the completion script for a shell (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Print the manual page tcplab(1) as roff, or write every command's page with --dir.
+    Man(completions::ManArgs),
     /// The init of a UML guest (PID 1): runs a job and hands the records back on the console.
     #[command(name = "guest-init", hide = true)]
     GuestInit {
@@ -208,12 +225,15 @@ pub fn run() -> anyhow::Result<ExitCode> {
     }
     match cli.command {
         Command::Run(args) => run::run_command(&dir, args),
-        Command::List => list(&dir),
+        Command::List { targets, topic } => list(&dir, &targets, &topic.topics),
         Command::Explain { name, markdown } => explain(&dir, &name, markdown),
-        Command::Check { files } => check(&dir, &files),
+        Command::Check { targets, topic } => check(&dir, &targets, &topic.topics),
         Command::Profiles => profiles(),
         Command::Compare(args) => compare::compare(&args),
         Command::Kernels { action } => kernel::kernels(action),
+        Command::New(args) => new::new(&dir, &args),
+        Command::Completions(args) => completions::completions(&args),
+        Command::Man(args) => completions::man(&args),
         Command::GuestInit { job, .. } => tcplab::uml::guest::init(&job),
         Command::Env { json, netns } => {
             let env = netns.environment()?;
@@ -278,8 +298,8 @@ fn load_catalogue(dir: &Path) -> anyhow::Result<(Vec<Scenario>, Vec<ScenarioErro
         .with_context(|| format!("cannot read the scenario folder {}", dir.display()))
 }
 
-fn list(dir: &Path) -> anyhow::Result<ExitCode> {
-    let (good, bad) = load_catalogue(dir)?;
+fn list(dir: &Path, targets: &[String], topics: &[String]) -> anyhow::Result<ExitCode> {
+    let (good, bad) = select::select(dir, targets, topics)?;
     let mut topics: BTreeMap<&str, Vec<&Scenario>> = BTreeMap::new();
     for s in &good {
         topics.entry(s.topic.as_str()).or_default().push(s);
@@ -318,20 +338,8 @@ fn report_invalid(bad: &[ScenarioError]) -> ExitCode {
     ExitCode::from(if bad.is_empty() { EXIT_OK } else { EXIT_USAGE })
 }
 
-fn check(dir: &Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
-    let (good, bad) = if files.is_empty() {
-        load_catalogue(dir)?
-    } else {
-        let mut good = Vec::new();
-        let mut bad = Vec::new();
-        for f in files {
-            match scenario::load(Some(dir), f) {
-                Ok(s) => good.push(s),
-                Err(e) => bad.push(e),
-            }
-        }
-        (good, bad)
-    };
+fn check(dir: &Path, targets: &[String], topics: &[String]) -> anyhow::Result<ExitCode> {
+    let (good, bad) = select::select(dir, targets, topics)?;
     let text: String = good
         .iter()
         .map(|s| format!("ok  {} ({})\n", s.path.display(), s.name))
@@ -341,44 +349,8 @@ fn check(dir: &Path, files: &[PathBuf]) -> anyhow::Result<ExitCode> {
     Ok(report_invalid(&bad))
 }
 
-/// One scenario by name or path. An unknown name is an error naming the closest ones; a
-/// file named by path that does not parse is returned as its error.
-fn find(
-    dir: &Path,
-    t: &str,
-    catalogue: &[Scenario],
-    broken: &[ScenarioError],
-) -> anyhow::Result<Result<Scenario, ScenarioError>> {
-    if t.ends_with(".toml") || t.contains(std::path::MAIN_SEPARATOR) {
-        return Ok(scenario::load(Some(dir), Path::new(t)));
-    }
-    if let Some(s) = catalogue.iter().find(|s| s.name == t) {
-        return Ok(Ok(s.clone()));
-    }
-    // A broken file may be the one asked for: say so rather than "unknown".
-    if let Some(e) = broken.iter().find(|e| {
-        e.path
-            .file_stem()
-            .is_some_and(|f| f.to_string_lossy().contains(t))
-    }) {
-        bail!("scenario `{t}` cannot be used: {e}");
-    }
-    let near = tcplab::suggest::closest(t, catalogue.iter().map(|s| s.name.as_str()));
-    if near.is_empty() {
-        bail!(
-            "unknown scenario `{t}`; the folder {} has none",
-            dir.display()
-        );
-    }
-    bail!(
-        "unknown scenario `{t}`; the closest are: {} (see `tcplab list`)",
-        near.join(", ")
-    );
-}
-
 fn explain(dir: &Path, name: &str, markdown: bool) -> anyhow::Result<ExitCode> {
-    let (catalogue, broken) = load_catalogue(dir)?;
-    let s = match find(dir, name, &catalogue, &broken)? {
+    let s = match select::find(dir, name)? {
         Ok(s) => s,
         Err(e) => return Ok(report_invalid(&[e])),
     };

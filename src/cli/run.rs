@@ -13,11 +13,11 @@ use tcplab::engine::Engine;
 use tcplab::lab::run_in_room;
 use tcplab::record::{self, Record};
 use tcplab::report;
-use tcplab::scenario::{Scenario, ScenarioError};
+use tcplab::scenario::Scenario;
 
 use super::{
-    exporter, find, kernel, load_catalogue, parse_set, report_invalid, write_output, Format,
-    NetnsArgs, EXIT_DEVIATION, EXIT_OK,
+    exporter, kernel, parse_set, report_invalid, write_output, Format, NetnsArgs, EXIT_DEVIATION,
+    EXIT_OK,
 };
 
 /// `--engine`: which engine runs the steps.
@@ -43,8 +43,10 @@ impl EngineChoice {
 
 #[derive(Args)]
 pub struct RunArgs {
-    /// Scenario names (see `tcplab list`) or paths to .toml files
+    /// Scenario names or file stems (see `tcplab list`), globs over them ('write-*'), or paths to .toml files
     pub targets: Vec<String>,
+    #[command(flatten)]
+    pub topic: super::select::TopicArgs,
     /// Run every scenario in the catalogue
     #[arg(long)]
     pub all: bool,
@@ -79,31 +81,9 @@ pub struct RunArgs {
     pub kernel: Option<String>,
 }
 
-/// Resolves the command line's targets to scenarios; `Err` is a usage error.
-fn select(dir: &Path, args: &RunArgs) -> anyhow::Result<(Vec<Scenario>, Vec<ScenarioError>)> {
-    if args.all && !args.targets.is_empty() {
-        bail!("give scenario names or --all, not both");
-    }
-    if !args.all && args.targets.is_empty() {
-        bail!("name a scenario to run (see `tcplab list`), or give --all");
-    }
-    let (catalogue, broken) = load_catalogue(dir)?;
-    if args.all {
-        return Ok((catalogue, broken));
-    }
-    let mut picked = Vec::new();
-    let mut bad = Vec::new();
-    for t in &args.targets {
-        match find(dir, t, &catalogue, &broken)? {
-            Ok(s) => picked.push(s),
-            Err(e) => bad.push(e),
-        }
-    }
-    Ok((picked, bad))
-}
-
 pub fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
-    let (scenarios, invalid) = select(dir, &args)?;
+    let (scenarios, invalid) =
+        super::select::for_run(dir, &args.targets, args.all, &args.topic.topics)?;
     super::report_warnings(&scenarios);
     let format = if args.json { Format::Json } else { args.format };
     // Resolve every scenario's parameters before running any, so a bad --set costs nothing.

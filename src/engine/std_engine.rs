@@ -172,7 +172,7 @@ impl Sockets for Std {
         wait_for: PollFor,
         limit: Duration,
     ) -> Result<(String, Outcome), EngineError> {
-        let (events, wanted) = poll_bits(wait_for);
+        let (events, wanted) = poll_bits(wait_for)?;
         let t0 = Instant::now();
         let at = cx.now_ms();
         let mut seen = 0i16;
@@ -370,14 +370,21 @@ fn poll_for(
 }
 
 /// The poll(2) events a `poll` step asks for, and the revents bits that end its wait.
-fn poll_bits(f: PollFor) -> (i16, i16) {
-    match f {
+fn poll_bits(f: PollFor) -> Result<(i16, i16), EngineError> {
+    Ok(match f {
         PollFor::In => (sys::POLLIN, sys::POLLIN),
         PollFor::Out => (sys::POLLOUT, sys::POLLOUT),
         // Errors and hang-ups are always reported, whatever was asked for.
         PollFor::Err => (0, sys::POLLERR),
         PollFor::Hup => (0, sys::POLLHUP),
-    }
+        // POLLRDHUP is reported only when asked for.
+        PollFor::Rdhup => {
+            let bit = sys::POLLRDHUP.ok_or(EngineError::Unsupported(
+                "poll for = \"rdhup\": this system's poll(2) has no POLLRDHUP",
+            ))?;
+            (bit, bit)
+        }
+    })
 }
 
 /// `POLLIN|POLLHUP`, or `none`.

@@ -437,6 +437,8 @@ impl Sockets for Tokio {
             PollFor::In => (Interest::READABLE, Ready::READABLE | Ready::READ_CLOSED),
             PollFor::Out => (Interest::WRITABLE, Ready::WRITABLE | Ready::WRITE_CLOSED),
             PollFor::Err => (Interest::ERROR, Ready::ERROR),
+            // The peer's FIN: mio's READ_CLOSED (EPOLLRDHUP, kqueue's EV_EOF).
+            PollFor::Rdhup => (Interest::READABLE, Ready::READ_CLOSED),
             // Both halves closed: no interest maps to it alone, so look again.
             PollFor::Hup => (
                 Interest::READABLE | Interest::WRITABLE,

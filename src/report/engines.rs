@@ -97,14 +97,13 @@ pub(super) fn engine_view(scenario: &Scenario, os: &str, records: &[&Record]) ->
     out.push('\n');
     for e in &engines {
         let mine: Vec<&&Record> = records.iter().filter(|r| r.engine == *e).collect();
-        let held = mine
-            .iter()
-            .filter(|r| r.verdict.status.is_success())
-            .count();
+        let held = crate::verdict::Held::of(mine.iter().map(|r| &r.verdict));
         let label = if mine.len() == 1 {
             mine[0].verdict.status.label().to_owned()
+        } else if held.unchecked() {
+            held.phrase()
         } else {
-            format!("held in {held} of {} runs", mine.len())
+            format!("{} runs", held.phrase())
         };
         let _ = writeln!(out, "  {e:<6} {label}");
         for r in &mine {

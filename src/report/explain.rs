@@ -81,7 +81,7 @@ pub(super) fn long_text(s: &Scenario) -> String {
             }
         }
     }
-    let _ = writeln!(out, "\nRun it: tcplab run {}", s.name);
+    let _ = writeln!(out, "\nRun it: tcplab run {}", s.command_arg());
     out
 }
 
@@ -108,6 +108,6 @@ pub fn short_tail(s: &Scenario) -> Option<String> {
     Some(format!(
         "Read: {}\nMore: tcplab explain {}",
         e.read.join("; "),
-        s.name
+        s.command_arg()
     ))
 }

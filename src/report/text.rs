@@ -212,12 +212,14 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
     for p in &v.problems {
         let _ = writeln!(out, "  {p}");
     }
+    // How the commands below name the scenario: a file outside the catalogue by its path.
+    let arg = scenario.map_or_else(|| r.scenario.name.clone(), |s| s.command_arg());
     if v.status == Status::Deviation && r.engine != "std" {
         let _ = writeln!(
             out,
             "  If the {e} engine legitimately differs here, measure it (tcplab run {n} --engine {e} --repeat 20) and put the differing keys, with a `why`, in [expect.{os}.{e}].",
             e = r.engine,
-            n = r.scenario.name,
+            n = arg,
             os = v.os
         );
     }
@@ -225,14 +227,14 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
         let _ = writeln!(
             out,
             "  No expectations for {} in this file yet. After measuring (tcplab run {} --repeat 10), add:",
-            v.os, r.scenario.name
+            v.os, arg
         );
         let _ = writeln!(out, "    [expect.{}]", v.os);
         let _ = writeln!(
             out,
             "    measured = \"{}, tcplab run {}, <date>\"",
             r.env.summary(),
-            r.scenario.name
+            arg
         );
         for (k, val) in &r.observations {
             let _ = writeln!(out, "    {k} = {}", as_toml(val));
@@ -309,19 +311,18 @@ fn repeats(name: &str, records: &[&Record]) -> String {
         .map(|(k, v)| (k, Summary::of(v)))
         .collect();
     let runs = records.len();
-    let held = records
-        .iter()
-        .filter(|r| r.verdict.status.is_success())
-        .count();
+    let held = crate::verdict::Held::of(records.iter().map(|r| &r.verdict));
+    let verdict = if held.unchecked() {
+        held.phrase()
+    } else {
+        format!("{runs} runs, verdict {}", held.phrase())
+    };
     let mut out = String::new();
     let note = records
         .iter()
         .find_map(|r| r.verdict.basis_note())
         .map_or(String::new(), |n| format!(" (expectations {n})"));
-    let _ = writeln!(
-        out,
-        "{name}: {runs} runs, verdict held in {held} of {runs}{note}"
-    );
+    let _ = writeln!(out, "{name}: {verdict}{note}");
     let width = summaries.iter().map(|(k, _)| k.len()).max().unwrap_or(10);
     let _ = writeln!(
         out,
@@ -387,18 +388,17 @@ fn summary(records: &[Record]) -> String {
             .iter()
             .filter(|r| r.scenario.name == name && r.engine == engine)
             .collect();
-        let held = mine
-            .iter()
-            .filter(|r| r.verdict.status.is_success())
-            .count();
+        let held = crate::verdict::Held::of(mine.iter().map(|r| &r.verdict));
         let status = if mine.len() == 1 {
             mine[0].verdict.label()
+        } else if held.unchecked() {
+            held.phrase()
         } else {
             let note = mine[0]
                 .verdict
                 .basis_note()
                 .map_or(String::new(), |n| format!(" ({n})"));
-            format!("held in {held} of {} runs{note}", mine.len())
+            format!("{} runs{note}", held.phrase())
         };
         let ms: f64 = mine.iter().map(|r| r.elapsed_ms).sum();
         let label = label(name, engine);

@@ -48,7 +48,37 @@ pub fn load(root: Option<&Path>, path: &Path) -> Result<Scenario, ScenarioError>
         message: format!("cannot read: {e}"),
     })?;
     let topic = root.map_or_else(|| "misc".to_owned(), |r| topic_of(r, path));
-    parse(path, &text, &topic)
+    let mut s = parse(path, &text, &topic)?;
+    s.in_catalogue = root.is_some_and(|r| inside(r, path));
+    Ok(s)
+}
+
+/// Whether `path` lies below `root`, compared as written and, failing that, resolved
+/// (`scenarios/read/x.toml` against `/src/tcplab/scenarios`).
+fn inside(root: &Path, path: &Path) -> bool {
+    path.starts_with(root)
+        || match (root.canonicalize(), path.canonicalize()) {
+            (Ok(r), Ok(p)) => p.starts_with(r),
+            _ => false,
+        }
+}
+
+impl Scenario {
+    /// How the command line names this scenario: its name when the file is in the
+    /// catalogue, else its path (quoted for a shell when it needs to be), so that the
+    /// commands a report suggests (`tcplab run ...`, `tcplab explain ...`) find it.
+    pub fn command_arg(&self) -> String {
+        if self.in_catalogue {
+            return self.name.clone();
+        }
+        let p = self.path.display().to_string();
+        let plain = |c: char| c.is_ascii_alphanumeric() || "/._-+=:,@%".contains(c);
+        if p.chars().all(plain) {
+            p
+        } else {
+            format!("'{}'", p.replace('\'', "'\\''"))
+        }
+    }
 }
 
 /// The catalogue: every scenario below `dir` that parses, and the errors of those that

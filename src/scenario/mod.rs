@@ -17,6 +17,7 @@
 //! this machine can tell (`host.rs`: an errno name this system does not report, a
 //! counter this kernel lacks) becomes a [`ScenarioWarning`] on the parsed [`Scenario`].
 
+mod advice;
 mod catalogue;
 mod cx;
 mod expect;

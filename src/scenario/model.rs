@@ -352,6 +352,10 @@ pub struct Explain {
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub path: PathBuf,
+    /// Whether the file lies in the scenario folder it was loaded from, so that its name
+    /// finds it on the command line; otherwise only its path does (see
+    /// [`Scenario::command_arg`]).
+    pub in_catalogue: bool,
     /// The folder it lives in below `scenarios/` (`connect`, `read`, ...).
     pub topic: String,
     pub name: String,

@@ -147,6 +147,16 @@ pub enum PollFor {
     Err,
     /// The connection is shut down both ways (or reset).
     Hup,
+    /// The peer shut down its writing half (its FIN arrived): POLLRDHUP, which poll(2)
+    /// reports only when asked for, whether or not data is still queued to read.
+    ///
+    /// # Notes
+    ///
+    /// On Linux (and FreeBSD) this is POLLRDHUP. On macOS and Windows poll(2) has no such
+    /// bit: `tcplab check` warns, and the std engine fails the step there. The tokio engine
+    /// waits for tokio's `READ_CLOSED` readiness on every system (epoll's EPOLLRDHUP,
+    /// kqueue's EV_EOF). See poll(2).
+    Rdhup,
 }
 
 /// What SIGPIPE does in the child of a `write_in_child` step.

@@ -39,6 +39,7 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
     };
     let (actors, step_ids) = cx.actors(raw.actors, &names)?;
     cx.cross_references(&actors)?;
+    super::advice::advise(&cx, &actors);
     let observations = cx.observations(raw.observations, &names, &step_ids)?;
     let expectations = expect::expectations(&cx, raw.expect, &names, &observations)?;
     let explanation = cx.explanation(raw.explanation, &names, &observations)?;
@@ -46,6 +47,7 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
     let timeout_ms = cx.timeout(raw.timeout_ms)?;
     Ok(Scenario {
         path: path.to_owned(),
+        in_catalogue: false,
         topic: topic.to_owned(),
         name,
         title: raw.title,

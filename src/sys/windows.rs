@@ -166,6 +166,8 @@ pub const POLLIN: i16 = ws::POLLIN;
 pub const POLLOUT: i16 = ws::POLLOUT;
 pub const POLLERR: i16 = ws::POLLERR;
 pub const POLLHUP: i16 = ws::POLLHUP;
+/// WSAPoll has no POLLRDHUP (the peer's FIN shows only as POLLHUP or a read of 0).
+pub const POLLRDHUP: Option<i16> = None;
 
 /// Poll events by name, in the order they are printed.
 pub const POLL_FLAGS: &[(&str, i16)] = &[

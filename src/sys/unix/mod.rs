@@ -22,7 +22,7 @@ pub use errno::{errno_name, errno_names, EINPROGRESS};
 pub use evidence::{net_counters, tcp_state, tcp_state_in_table};
 pub use host::{os_version, uname};
 pub use netns::{loopback_up, unshare_netns};
-pub use poll::{poll, POLLERR, POLLHUP, POLLIN, POLLOUT, POLL_FLAGS};
+pub use poll::{poll, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLL_FLAGS};
 pub use sockopt::{
     bytes_queued, bytes_unacked, is_nonblocking, keepalive, set_keepalive, Keepalive,
 };

@@ -13,6 +13,13 @@ pub const POLLIN: i16 = libc::POLLIN;
 pub const POLLOUT: i16 = libc::POLLOUT;
 pub const POLLERR: i16 = libc::POLLERR;
 pub const POLLHUP: i16 = libc::POLLHUP;
+/// The peer shut down its writing half; only where poll(2) has the bit.
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+// POLLRDHUP exists on Linux and FreeBSD only (poll(2)).
+pub const POLLRDHUP: Option<i16> = Some(libc::POLLRDHUP);
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+// macOS's poll(2) has no POLLRDHUP.
+pub const POLLRDHUP: Option<i16> = None;
 
 /// Poll events by name, in the order they are printed.
 pub const POLL_FLAGS: &[(&str, i16)] = &[
