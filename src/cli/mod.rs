@@ -172,6 +172,8 @@ enum Format {
     Text,
     Json,
     Markdown,
+    /// JUnit XML, for CI: a test case per scenario (and engine)
+    Junit,
 }
 
 fn parse_set(s: &str) -> Result<(String, String), String> {
@@ -395,9 +397,13 @@ fn explain(dir: &Path, name: &str, markdown: bool) -> anyhow::Result<ExitCode> {
 /// The exporter for `--format`; `colour` highlights differences in terminal text.
 fn exporter(format: Format, colour: bool) -> Box<dyn Exporter> {
     match format {
-        Format::Text => Box::new(report::Text { colour }),
+        Format::Text => Box::new(report::Text {
+            colour,
+            quiet: false,
+        }),
         Format::Json => Box::new(report::Json),
         Format::Markdown => Box::new(report::Markdown),
+        Format::Junit => Box::new(report::Junit),
     }
 }
 
