@@ -176,6 +176,27 @@ enum Format {
     Junit,
 }
 
+/// `--color`: whether terminal text is coloured.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// When the report goes to a terminal and NO_COLOR is unset or empty
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether to colour a report: `to_terminal` says whether it goes to one. `auto` follows
+/// the NO_COLOR convention (no-color.org): only a non-empty value turns colour off.
+fn colour(choice: ColorChoice, to_terminal: bool) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => {
+            to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+        }
+    }
+}
+
 fn parse_set(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.trim().to_owned(), v.trim().to_owned())),
