@@ -188,12 +188,15 @@ pub enum ColorChoice {
 /// Whether to colour a report: `to_terminal` says whether it goes to one. `auto` follows
 /// the NO_COLOR convention (no-color.org): only a non-empty value turns colour off.
 fn colour(choice: ColorChoice, to_terminal: bool) -> bool {
+    colour_with(choice, to_terminal, std::env::var_os("NO_COLOR").as_deref())
+}
+
+/// [`colour`] with the value of NO_COLOR given.
+fn colour_with(choice: ColorChoice, to_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
     match choice {
         ColorChoice::Always => true,
         ColorChoice::Never => false,
-        ColorChoice::Auto => {
-            to_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
-        }
+        ColorChoice::Auto => to_terminal && no_color.is_none_or(|v| v.is_empty()),
     }
 }
 
@@ -455,5 +458,33 @@ fn write_output(dest: &str, text: &str) -> anyhow::Result<()> {
         }
     } else {
         std::fs::write(dest, text).with_context(|| format!("cannot write {dest}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::{colour_with, ColorChoice};
+
+    #[test]
+    fn auto_colours_a_terminal_unless_no_color_has_a_value() {
+        let auto = |to_terminal, no_color: Option<&str>| {
+            colour_with(ColorChoice::Auto, to_terminal, no_color.map(OsStr::new))
+        };
+        assert!(auto(true, None));
+        assert!(
+            auto(true, Some("")),
+            "an empty NO_COLOR does not turn colour off"
+        );
+        assert!(!auto(true, Some("1")));
+        assert!(!auto(false, None));
+    }
+
+    #[test]
+    fn always_and_never_ignore_the_terminal_and_no_color() {
+        let one = OsStr::new("1");
+        assert!(colour_with(ColorChoice::Always, false, Some(one)));
+        assert!(!colour_with(ColorChoice::Never, true, None));
     }
 }
