@@ -10,6 +10,7 @@
 pub mod engine;
 pub mod env;
 pub mod event;
+pub mod interrupt;
 pub mod lab;
 pub mod observe;
 pub mod profile;

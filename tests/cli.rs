@@ -662,9 +662,18 @@ fn run_ends_with_where_to_read_and_how_to_get_the_full_explanation() {
         .output()
         .expect("run tcplab");
     let text = stdout_of(&output);
-    let tail: Vec<&str> = text.lines().rev().take(2).collect();
+    let tail: Vec<&str> = text.lines().rev().collect();
     assert_eq!(tail[0].trim(), "More: tcplab explain refused", "{text}");
-    assert!(tail[1].trim().starts_with("Read: "), "{text}");
+    // Before it the Read line, broken to fit 100 columns: its continuations indented.
+    let read = tail[1..]
+        .iter()
+        .position(|l| l.trim().starts_with("Read: "))
+        .expect("a Read line")
+        + 1;
+    assert!(
+        tail[1..read].iter().all(|l| l.starts_with("    ")),
+        "{text}"
+    );
 }
 
 #[test]

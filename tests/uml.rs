@@ -54,7 +54,10 @@ fn ensure_shim() {
             build.arg("--release");
         }
         let status = build.status().expect("cargo runs");
-        assert!(status.success(), "cargo build -p tcplab-xsave failed: {status}");
+        assert!(
+            status.success(),
+            "cargo build -p tcplab-xsave failed: {status}"
+        );
         assert!(
             boot::find_shim(&exe).is_some(),
             "the shim is not beside {} after building it",

@@ -11,7 +11,7 @@ use clap::Args;
 use tcplab::record;
 use tcplab::report::Matrix;
 
-use super::{exporter, write_output, Format, EXIT_OK, EXIT_USAGE};
+use super::{exporter, write_output, ColorChoice, Format, EXIT_OK, EXIT_USAGE};
 
 #[derive(Args)]
 pub struct CompareArgs {
@@ -24,6 +24,9 @@ pub struct CompareArgs {
     /// Where to write the table; `-` is stdout
     #[arg(long, short, default_value = "-", value_name = "FILE")]
     pub output: String,
+    /// Colour the differing rows: auto (when stdout is a terminal and NO_COLOR is unset or empty), always, never
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
 }
 
 pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
@@ -49,10 +52,10 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     if entries.is_empty() {
         bail!("no records to compare");
     }
-    // Colour only for a person at a terminal, and not when NO_COLOR is set.
-    let colour = args.output == "-"
-        && std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none();
+    let colour = super::colour(
+        args.color,
+        args.output == "-" && std::io::stdout().is_terminal(),
+    );
     let text = exporter(args.format, colour).matrix(&Matrix::from_entries(&entries));
     write_output(&args.output, &text)?;
     Ok(ExitCode::from(if unreadable {

@@ -242,7 +242,7 @@ pub fn report_guest_runs(
     } else {
         text = render_runs(args, format, scenarios, &records, "linux");
     }
-    write_output(&args.output, &text)?;
+    write_output(args.output(), &text)?;
     if !errors.is_empty() {
         eprintln!(
             "{} of the kernels did not finish; the records received are above{}",

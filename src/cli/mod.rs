@@ -189,6 +189,32 @@ enum Format {
     Text,
     Json,
     Markdown,
+    /// JUnit XML, for CI: a test case per scenario (and engine)
+    Junit,
+}
+
+/// `--color`: whether terminal text is coloured.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ColorChoice {
+    /// When the report goes to a terminal and NO_COLOR is unset or empty
+    Auto,
+    Always,
+    Never,
+}
+
+/// Whether to colour a report: `to_terminal` says whether it goes to one. `auto` follows
+/// the NO_COLOR convention (no-color.org): only a non-empty value turns colour off.
+fn colour(choice: ColorChoice, to_terminal: bool) -> bool {
+    colour_with(choice, to_terminal, std::env::var_os("NO_COLOR").as_deref())
+}
+
+/// [`colour`] with the value of NO_COLOR given.
+fn colour_with(choice: ColorChoice, to_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    match choice {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => to_terminal && no_color.is_none_or(|v| v.is_empty()),
+    }
 }
 
 fn parse_set(s: &str) -> Result<(String, String), String> {
@@ -367,9 +393,13 @@ fn explain(dir: &Path, name: &str, markdown: bool) -> anyhow::Result<ExitCode> {
 /// The exporter for `--format`; `colour` highlights differences in terminal text.
 fn exporter(format: Format, colour: bool) -> Box<dyn Exporter> {
     match format {
-        Format::Text => Box::new(report::Text { colour }),
+        Format::Text => Box::new(report::Text {
+            colour,
+            quiet: false,
+        }),
         Format::Json => Box::new(report::Json),
         Format::Markdown => Box::new(report::Markdown),
+        Format::Junit => Box::new(report::Junit),
     }
 }
 
@@ -400,5 +430,33 @@ fn write_output(dest: &str, text: &str) -> anyhow::Result<()> {
         }
     } else {
         std::fs::write(dest, text).with_context(|| format!("cannot write {dest}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::{colour_with, ColorChoice};
+
+    #[test]
+    fn auto_colours_a_terminal_unless_no_color_has_a_value() {
+        let auto = |to_terminal, no_color: Option<&str>| {
+            colour_with(ColorChoice::Auto, to_terminal, no_color.map(OsStr::new))
+        };
+        assert!(auto(true, None));
+        assert!(
+            auto(true, Some("")),
+            "an empty NO_COLOR does not turn colour off"
+        );
+        assert!(!auto(true, Some("1")));
+        assert!(!auto(false, None));
+    }
+
+    #[test]
+    fn always_and_never_ignore_the_terminal_and_no_color() {
+        let one = OsStr::new("1");
+        assert!(colour_with(ColorChoice::Always, false, Some(one)));
+        assert!(!colour_with(ColorChoice::Never, true, None));
     }
 }

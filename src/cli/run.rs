@@ -1,7 +1,10 @@
-//! `tcplab run`: picks the scenarios, resolves their parameters, runs each in its room
-//! with the chosen engines (or hands them to `--kernel`), appends the records and
-//! reports them.
+//! `tcplab run`: picks the scenarios, resolves their parameters, opens the report and
+//! the record file, runs each scenario in its room with the chosen engines (or hands
+//! them to `--kernel`), and writes each record and each scenario's report as it
+//! finishes. Ctrl-C or `--fail-fast` ends it early with the summary of what finished.
 
+use std::fs::{File, OpenOptions};
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -10,14 +13,15 @@ use anyhow::{bail, Context};
 use clap::{Args, ValueEnum};
 
 use tcplab::engine::Engine;
+use tcplab::interrupt::{self, EXIT_INTERRUPTED};
 use tcplab::lab::run_in_room;
 use tcplab::record::{self, Record};
-use tcplab::report;
+use tcplab::report::{self, Ending, Exporter, Stop};
 use tcplab::scenario::Scenario;
 
 use super::{
-    exporter, kernel, parse_set, report_invalid, write_output, Format, NetnsArgs, EXIT_DEVIATION,
-    EXIT_OK,
+    colour, exporter, kernel, parse_set, report_invalid, ColorChoice, Format, NetnsArgs,
+    EXIT_DEVIATION, EXIT_OK, EXIT_USAGE,
 };
 
 /// `--engine`: which engine runs the steps.
@@ -59,15 +63,24 @@ pub struct RunArgs {
     /// Print the record(s) as JSON (same as --format json)
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
-    /// Output format
+    /// Output format: text, json (one object, or an array for several runs), markdown, or junit (JUnit XML for CI)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
-    /// Where to write the report; `-` is stdout
-    #[arg(long, short, default_value = "-", value_name = "FILE")]
-    pub output: String,
-    /// Append every record as one JSON line to FILE
+    /// Where to write the report, as the runs finish; `-` is stdout [default: stdout, or stderr under `--record -`]
+    #[arg(long, short, value_name = "FILE")]
+    pub output: Option<String>,
+    /// Append every record as one JSON line to FILE; `-` writes the lines to stdout (the report then goes to stderr, or to --output)
     #[arg(long, value_name = "FILE")]
     pub record: Option<PathBuf>,
+    /// Text report: only each run's verdict and why it failed, and the summary
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Stop after the first run that does not pass (the summary says how many were not run)
+    #[arg(long, conflicts_with = "kernel")]
+    pub fail_fast: bool,
+    /// Colour the verdicts and failing checks: auto (when the report goes to a terminal and NO_COLOR is unset or empty), always, never
+    #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
+    pub color: ColorChoice,
     /// The engine that runs the steps: std, tokio, or all (both, compared)
     #[arg(long, value_enum, default_value_t = EngineChoice::Std)]
     pub engine: EngineChoice,
@@ -79,6 +92,131 @@ pub struct RunArgs {
     /// Run inside another Linux kernel booted as user-mode Linux: a release or suite from `tcplab kernels`, a path to a UML `linux` binary, or `all`
     #[arg(long, value_name = "K")]
     pub kernel: Option<String>,
+}
+
+impl RunArgs {
+    /// Where the report goes: `-` for stdout.
+    pub fn output(&self) -> &str {
+        self.output.as_deref().unwrap_or("-")
+    }
+
+    /// `--record -`: the records go to stdout.
+    fn records_to_stdout(&self) -> bool {
+        self.record.as_deref() == Some(Path::new("-"))
+    }
+}
+
+/// Where the report is written as the runs finish.
+enum Sink {
+    Stdout,
+    /// Under `--record -`, whose records take stdout.
+    Stderr,
+    File(File),
+    /// The reader went away (`tcplab run --all | head`): the rest is not wanted.
+    Gone,
+}
+
+impl Sink {
+    /// Opens the report's destination before anything runs, so that a path that cannot
+    /// be written costs no run. `Err` names the path.
+    fn open(args: &RunArgs) -> Result<Sink, String> {
+        match args.output.as_deref() {
+            Some("-") if args.records_to_stdout() => Err(
+                "--record - and --output - both want stdout; give --output FILE, or leave --output out to have the report on stderr".into(),
+            ),
+            Some("-") => Ok(Sink::Stdout),
+            None if args.records_to_stdout() => Ok(Sink::Stderr),
+            None => Ok(Sink::Stdout),
+            Some(path) => File::create(path)
+                .map(Sink::File)
+                .map_err(|e| format!("cannot write the report to {path}: {e}")),
+        }
+    }
+
+    fn is_terminal(&self) -> bool {
+        match self {
+            Sink::Stdout => std::io::stdout().is_terminal(),
+            Sink::Stderr => std::io::stderr().is_terminal(),
+            _ => false,
+        }
+    }
+
+    fn write(&mut self, text: &str, dest: &str) -> anyhow::Result<()> {
+        if text.is_empty() {
+            return Ok(());
+        }
+        let done = match self {
+            Sink::Stdout => {
+                let mut out = std::io::stdout().lock();
+                out.write_all(text.as_bytes()).and_then(|()| out.flush())
+            }
+            Sink::Stderr => {
+                let mut out = std::io::stderr().lock();
+                out.write_all(text.as_bytes()).and_then(|()| out.flush())
+            }
+            Sink::File(f) => f.write_all(text.as_bytes()).and_then(|()| f.flush()),
+            Sink::Gone => Ok(()),
+        };
+        match done {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                *self = Sink::Gone;
+                Ok(())
+            }
+            other => other.with_context(|| format!("cannot write the report to {dest}")),
+        }
+    }
+}
+
+/// Where each record is appended: `--record FILE`, or stdout for `--record -`.
+enum Store<'a> {
+    None,
+    File(&'a Path),
+    Stdout,
+}
+
+impl<'a> Store<'a> {
+    /// Checks before anything runs that the record file can be appended to (creating
+    /// it); `Err` names the path.
+    fn open(args: &'a RunArgs) -> Result<Store<'a>, String> {
+        match args.record.as_deref() {
+            None => Ok(Store::None),
+            Some(p) if p == Path::new("-") => Ok(Store::Stdout),
+            Some(p) => OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .map(|_| Store::File(p))
+                .map_err(|e| format!("cannot append records to {}: {e}", p.display())),
+        }
+    }
+
+    /// Appends one record; a second Ctrl-C waits until it is whole.
+    fn append(&self, r: &Record) -> anyhow::Result<()> {
+        interrupt::critical(|| match self {
+            Store::None => Ok(()),
+            Store::File(path) => record::append(path, std::slice::from_ref(r))
+                .with_context(|| format!("cannot append the record to {}", path.display())),
+            Store::Stdout => {
+                let line = serde_json::to_string(r)?;
+                let mut out = std::io::stdout().lock();
+                match writeln!(out, "{line}").and_then(|()| out.flush()) {
+                    Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+                    other => other.context("cannot write the record to stdout"),
+                }
+            }
+        })
+    }
+}
+
+/// The exporter of a run: `--format`, with `--quiet` and `--color` for text.
+fn run_exporter(args: &RunArgs, format: Format, colour: bool) -> Box<dyn Exporter> {
+    match format {
+        Format::Text => Box::new(report::Text {
+            colour,
+            quiet: args.quiet,
+        }),
+        other => exporter(other, false),
+    }
 }
 
 pub fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
@@ -108,6 +246,25 @@ pub fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    if args.kernel.is_some() && args.records_to_stdout() {
+        bail!("--record - is not available with --kernel; give --record FILE");
+    }
+    // The report and the record file are opened before the first run: a path that
+    // cannot be written is a usage error that costs no run.
+    let mut sink = match Sink::open(&args) {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("Error: {why}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
+    let store = match Store::open(&args) {
+        Ok(s) => s,
+        Err(why) => {
+            eprintln!("Error: {why}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
     let invalid_exit = report_invalid(&invalid);
 
     if let Some(k) = &args.kernel {
@@ -125,53 +282,122 @@ pub fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         );
     }
 
+    // From here on no other program is started: Ctrl-C can be taken (see interrupt).
+    let interrupts = interrupt::watch(
+        "interrupted: the run in progress finishes (within its watchdog limit), then the report ends with what finished; Ctrl-C again quits now",
+    );
     let (plan, host, _) = args.netns.plan()?;
     let timeout = args.timeout_ms.map(Duration::from_millis);
-    let narrate = plans.len() > 1 || args.repeat > 1;
+    let engines = args.engine.engines();
+    let planned = plans.len() * args.repeat as usize * engines.len();
+    let narrate = (plans.len() > 1 || args.repeat > 1) && !args.quiet;
+    let dest = args.output().to_owned();
+    let exp = run_exporter(&args, format, colour(args.color, sink.is_terminal()));
+
+    sink.write(&exp.open(planned), &dest)?;
     let mut records: Vec<Record> = Vec::new();
     let mut worst = EXIT_OK;
+    let mut parts = 0;
+    let mut stop = None;
+    let mut failure = None;
     for (i, (s, params)) in plans.iter().enumerate() {
-        let mut runs = Vec::new();
-        for k in 0..args.repeat {
-            if narrate {
-                eprintln!(
-                    "[{}/{}] {}{}",
-                    i + 1,
-                    plans.len(),
-                    s.name,
-                    if args.repeat > 1 {
-                        format!(" (run {} of {})", k + 1, args.repeat)
-                    } else {
-                        String::new()
-                    }
-                );
-            }
-            for engine in args.engine.engines() {
-                let r = run_in_room(engine, s, params, &plan, &host, timeout)?;
-                if let Some(path) = &args.record {
-                    record::append(path, std::slice::from_ref(&r)).with_context(|| {
-                        format!("cannot append the record to {}", path.display())
-                    })?;
+        let mut mine: Vec<Record> = Vec::new();
+        'scenario: for k in 0..args.repeat {
+            for &engine in &engines {
+                if interrupts.raised() {
+                    stop = Some(Stop::Interrupted);
+                    break 'scenario;
                 }
-                if !r.verdict.status.is_success() {
+                if narrate {
+                    eprintln!(
+                        "[{}/{}] {}{}",
+                        i + 1,
+                        plans.len(),
+                        s.name,
+                        if args.repeat > 1 {
+                            format!(" (run {} of {})", k + 1, args.repeat)
+                        } else {
+                            String::new()
+                        }
+                    );
+                }
+                let r = match run_in_room(engine, s, params, &plan, &host, timeout) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        failure = Some(anyhow::Error::from(e));
+                        break 'scenario;
+                    }
+                };
+                store.append(&r)?;
+                sink.write(
+                    &exp.finished(&r, records.len() + mine.len(), planned),
+                    &dest,
+                )?;
+                let passed = r.verdict.status.is_success();
+                if !passed {
                     worst = EXIT_DEVIATION;
                 }
-                runs.push(r);
+                mine.push(r);
+                if !passed && args.fail_fast {
+                    stop = Some(Stop::FailFast);
+                    break 'scenario;
+                }
             }
         }
-        records.extend(runs);
+        if !mine.is_empty() {
+            let part = runs_of(&args, &host.os, std::slice::from_ref(*s), &mine);
+            sink.write(&exp.part(&part, parts), &dest)?;
+            parts += 1;
+        }
+        records.extend(mine);
+        if stop.is_some() || failure.is_some() {
+            break;
+        }
     }
-
-    let text = render_runs(&args, format, &scenarios, &records, &host.os);
-    write_output(&args.output, &text)?;
+    let ending = Ending {
+        planned,
+        not_run: planned - records.len(),
+        stop: stop.filter(|_| records.len() < planned),
+    };
+    let all = runs_of(&args, &host.os, &scenarios, &records);
+    sink.write(&exp.close(&all, parts, &ending), &dest)?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    if let Some(d) = ending.describe() {
+        eprintln!(
+            "{d}; the report holds the {} that finished",
+            report::verdicts::runs(records.len())
+        );
+    }
+    if ending.stop == Some(Stop::Interrupted) {
+        return Ok(ExitCode::from(EXIT_INTERRUPTED));
+    }
     if !invalid.is_empty() {
         return Ok(invalid_exit);
     }
     Ok(ExitCode::from(worst))
 }
 
-/// The report of a run's records in `format` (`os`: whose expectations the engines'
+/// What the report of `records` needs (`os`: whose expectations the engines'
 /// comparison shows).
+fn runs_of<'a>(
+    args: &RunArgs,
+    os: &'a str,
+    scenarios: &'a [Scenario],
+    records: &'a [Record],
+) -> report::Runs<'a> {
+    report::Runs {
+        scenarios,
+        records,
+        os,
+        engines: args.engine == EngineChoice::All,
+        repeated: args.repeat > 1,
+    }
+}
+
+/// The report of a run's records in `format` (`os`: whose expectations the engines'
+/// comparison shows), written at once (`--kernel`).
 pub fn render_runs(
     args: &RunArgs,
     format: Format,
@@ -179,11 +405,5 @@ pub fn render_runs(
     records: &[Record],
     os: &str,
 ) -> String {
-    exporter(format, false).run(&report::Runs {
-        scenarios,
-        records,
-        os,
-        engines: args.engine == EngineChoice::All,
-        repeated: args.repeat > 1,
-    })
+    run_exporter(args, format, false).run(&runs_of(args, os, scenarios, records))
 }

@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::summary::{any_differ, Seen, Summary};
+use super::verdicts::{failures, Paint};
 use crate::event::Outcome;
 use crate::observe::Value;
 use crate::record::Record;
@@ -33,7 +34,14 @@ fn cell(s: &Summary) -> String {
 
 /// The engine view of one scenario's records (`records` holds the runs of every engine,
 /// each record naming its engine).
-pub(super) fn engine_view(scenario: &Scenario, os: &str, records: &[&Record]) -> String {
+/// `quiet` (`--quiet`) leaves out the table and the why: the verdicts and failures only.
+pub(super) fn engine_view(
+    scenario: &Scenario,
+    os: &str,
+    records: &[&Record],
+    quiet: bool,
+    paint: Paint,
+) -> String {
     let mut engines: Vec<&str> = Vec::new();
     for r in records {
         if !engines.contains(&r.engine.as_str()) {
@@ -42,6 +50,10 @@ pub(super) fn engine_view(scenario: &Scenario, os: &str, records: &[&Record]) ->
     }
     let mut out = String::new();
     let _ = writeln!(out, "{}: {}", scenario.name, scenario.title);
+    if quiet {
+        verdict_lines(&mut out, &engines, records, paint);
+        return out;
+    }
     let mut rows: Vec<(String, Vec<Summary>)> = Vec::new();
     for def in &scenario.observations {
         let seen = engines
@@ -81,6 +93,7 @@ pub(super) fn engine_view(scenario: &Scenario, os: &str, records: &[&Record]) ->
     for (e, w) in engines.iter().zip(&col_w) {
         let _ = write!(out, " | {e:<w$}");
     }
+    trim_line_end(&mut out);
     out.push('\n');
     let mut whys = Vec::new();
     for ((name, seen), cells) in rows.iter().zip(&cells) {
@@ -89,29 +102,14 @@ pub(super) fn engine_view(scenario: &Scenario, os: &str, records: &[&Record]) ->
         for (c, w) in cells.iter().zip(&col_w) {
             let _ = write!(out, " | {c:<w$}");
         }
+        trim_line_end(&mut out);
         out.push('\n');
         if differs {
             whys.push((name.clone(), generic_why(seen)));
         }
     }
     out.push('\n');
-    for e in &engines {
-        let mine: Vec<&&Record> = records.iter().filter(|r| r.engine == *e).collect();
-        let held = crate::verdict::Held::of(mine.iter().map(|r| &r.verdict));
-        let label = if mine.len() == 1 {
-            mine[0].verdict.status.label().to_owned()
-        } else if held.unchecked() {
-            held.phrase()
-        } else {
-            format!("{} runs", held.phrase())
-        };
-        let _ = writeln!(out, "  {e:<6} {label}");
-        for r in &mine {
-            for p in &r.verdict.problems {
-                let _ = writeln!(out, "         {p}");
-            }
-        }
-    }
+    verdict_lines(&mut out, &engines, records, paint);
     if !whys.is_empty() {
         let exp = scenario.expectations_for(os);
         out.push_str("\n  Why they differ:\n");
@@ -129,6 +127,30 @@ pub(super) fn engine_view(scenario: &Scenario, os: &str, records: &[&Record]) ->
         }
     }
     out
+}
+
+/// Drops the spaces that pad the last cell of the line being written.
+fn trim_line_end(out: &mut String) {
+    let kept = out.trim_end_matches(' ').len();
+    out.truncate(kept);
+}
+
+/// Each engine's verdict (or how often it held), then why its runs failed: each distinct
+/// failing check or problem once, with how many runs had it.
+fn verdict_lines(out: &mut String, engines: &[&str], records: &[&Record], paint: Paint) {
+    for e in engines {
+        let mine: Vec<&Record> = records.iter().copied().filter(|r| r.engine == *e).collect();
+        let held = crate::verdict::Held::of(mine.iter().map(|r| &r.verdict));
+        let label = if mine.len() == 1 {
+            paint.verdict(mine[0].verdict.status, mine[0].verdict.status.label())
+        } else if held.unchecked() {
+            held.phrase()
+        } else {
+            paint.held(held.held, held.runs, &format!("{} runs", held.phrase()))
+        };
+        let _ = writeln!(out, "  {e:<6} {label}");
+        failures(out, &mine, "         ", paint);
+    }
 }
 
 /// A line on why values differ, derived from the kinds of outcome when the scenario does

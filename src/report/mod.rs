@@ -10,10 +10,12 @@
 mod engines;
 mod explain;
 mod json;
+mod junit;
 mod markdown;
 pub mod matrix;
 pub mod summary;
 mod text;
+pub mod verdicts;
 
 use crate::observe::Value;
 use crate::record::Record;
@@ -21,6 +23,7 @@ use crate::scenario::Scenario;
 
 use explain::short_tail;
 pub use json::Json;
+pub use junit::Junit;
 pub use markdown::Markdown;
 pub use matrix::Matrix;
 pub use text::Text;
@@ -78,22 +81,113 @@ pub trait Exporter {
     /// A scenario's whole explanation (`tcplab explain`).
     fn explain(&self, s: &Scenario) -> String;
 
-    /// The report of a run: the engine view for `--engine all`, else the summary for
-    /// `--repeat`, else every record; then the summary table when several scenarios ran.
-    fn run(&self, runs: &Runs) -> String {
-        let mut out = if runs.engines {
+    // --- Streaming: a run's report written as its runs finish ---------------------
+    // `tcplab run` calls `open` before the first run, `finished` after each run,
+    // `part` when the runs of one scenario (with one set of parameters) are all done,
+    // and `close` at the end, or when Ctrl-C or `--fail-fast` stopped it early. A format
+    // writes its document through whichever of these fit it; `run` is the whole at once.
+
+    /// What opens the report of `planned` runs (JSON: `[` when there are several).
+    fn open(&self, _planned: usize) -> String {
+        String::new()
+    }
+
+    /// Called after each run with its record, `before` records having come before it.
+    fn finished(&self, _record: &Record, _before: usize, _planned: usize) -> String {
+        String::new()
+    }
+
+    /// The report of one finished part: the runs of one scenario, `index` counting the
+    /// parts from 0. By default the engine view for `--engine all`, else the summary for
+    /// `--repeat`, else every record.
+    fn part(&self, runs: &Runs, _index: usize) -> String {
+        if runs.engines {
             self.engines(runs)
         } else if runs.repeated {
             self.repeats(runs)
         } else {
             self.records(runs)
-        };
-        if runs.scenarios.len() > 1 {
-            out.push_str(&self.summary(runs));
         }
+    }
+
+    /// What closes the report: the summary table of every run that finished (`runs`)
+    /// when there were several parts or the run stopped early, and what did not run.
+    fn close(&self, runs: &Runs, parts: usize, ending: &Ending) -> String {
+        if parts > 1 || ending.stop.is_some() {
+            self.summary(runs)
+        } else {
+            String::new()
+        }
+    }
+
+    /// The report of a run at once: its parts one scenario at a time, then the summary
+    /// table when several scenarios ran.
+    fn run(&self, runs: &Runs) -> String {
+        let planned = runs.records.len();
+        let mut out = self.open(planned);
+        for (i, r) in runs.records.iter().enumerate() {
+            out.push_str(&self.finished(r, i, planned));
+        }
+        let mut parts = 0;
+        for s in runs.scenarios {
+            let mine: Vec<Record> = runs.of(s).into_iter().cloned().collect();
+            if mine.is_empty() {
+                continue;
+            }
+            let part = Runs {
+                scenarios: std::slice::from_ref(s),
+                records: &mine,
+                ..*runs
+            };
+            out.push_str(&self.part(&part, parts));
+            parts += 1;
+        }
+        out.push_str(&self.close(runs, parts, &Ending::complete(planned)));
         out
     }
 }
+
+/// Why a run stopped before every planned run was made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// Ctrl-C (SIGINT).
+    Interrupted,
+    /// `--fail-fast`: a run did not pass.
+    FailFast,
+}
+
+/// How a report ends: how many runs were planned, how many of them were not made, and
+/// what stopped the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ending {
+    pub planned: usize,
+    pub not_run: usize,
+    pub stop: Option<Stop>,
+}
+
+impl Ending {
+    /// Every planned run was made.
+    pub fn complete(planned: usize) -> Ending {
+        Ending {
+            planned,
+            not_run: 0,
+            stop: None,
+        }
+    }
+
+    /// `interrupted (Ctrl-C): 12 of 33 planned runs not made`; `None` when complete.
+    pub fn describe(&self) -> Option<String> {
+        let why = match self.stop? {
+            Stop::Interrupted => "interrupted (Ctrl-C)",
+            Stop::FailFast => "stopped by --fail-fast after a run that did not pass",
+        };
+        Some(format!(
+            "{why}: {} of {} planned runs not made",
+            self.not_run, self.planned
+        ))
+    }
+}
+// --- end of streaming ----------------------------------------------------------------
 
 /// Fills `{name}` placeholders with observed values and parameters; an observation the
 /// run did not make reads `(not observed)`.

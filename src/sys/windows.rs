@@ -421,3 +421,22 @@ pub use room::{
     can_make_namespaces, congestion, enter_user_namespace, mtu, set_congestion, tcp_info_field,
     tcp_metrics,
 };
+
+/// Ctrl-C is left to Windows' default (it ends the process): a console control handler
+/// would need another windows-sys feature, and the lab is measured on Linux.
+pub fn block_interrupts() -> io::Result<()> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "Ctrl-C is not caught on Windows",
+    ))
+}
+
+/// Nothing to undo: [`block_interrupts`] refuses.
+pub fn unblock_interrupts() -> io::Result<()> {
+    Ok(())
+}
+
+/// Never called: [`block_interrupts`] refuses.
+pub fn wait_interrupt() -> io::Result<()> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}

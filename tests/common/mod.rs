@@ -65,3 +65,14 @@ pub fn env_json(args: &[&str]) -> serde_json::Value {
     assert_eq!(output.status.code(), Some(0), "{output:?}");
     serde_json::from_slice(&output.stdout).expect("stdout is one JSON environment block")
 }
+
+/// `tcplab --scenarios <the catalogue>` as a plain process, for a test that talks to it
+/// while it runs (reads its stdout as it comes, sends it a signal).
+#[allow(dead_code)] // used by the run tests only
+pub fn tcplab_process() -> std::process::Command {
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("tcplab"));
+    cmd.env_remove("TCPLAB_SCENARIOS")
+        .arg("--scenarios")
+        .arg(catalogue_dir());
+    cmd
+}

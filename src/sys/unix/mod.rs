@@ -12,6 +12,7 @@ mod evidence;
 mod host;
 mod netns;
 mod poll;
+mod signal;
 mod sockopt;
 mod stale;
 mod sysctl;
@@ -23,6 +24,7 @@ pub use evidence::{net_counters, tcp_state, tcp_state_in_table};
 pub use host::{os_version, uname};
 pub use netns::{loopback_up, unshare_netns};
 pub use poll::{poll, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLL_FLAGS};
+pub use signal::{block_interrupts, unblock_interrupts, wait_interrupt};
 pub use sockopt::{
     bytes_queued, bytes_unacked, is_nonblocking, keepalive, set_keepalive, Keepalive,
 };
