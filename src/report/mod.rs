@@ -13,6 +13,7 @@ mod json;
 mod markdown;
 pub mod matrix;
 pub mod summary;
+pub mod sweep;
 mod text;
 
 use crate::observe::Value;
@@ -23,6 +24,7 @@ use explain::short_tail;
 pub use json::Json;
 pub use markdown::Markdown;
 pub use matrix::Matrix;
+pub use sweep::Sweep;
 pub use text::Text;
 
 /// What one `tcplab run` produced, as its report needs it.
@@ -77,6 +79,12 @@ pub trait Exporter {
 
     /// A scenario's whole explanation (`tcplab explain`).
     fn explain(&self, s: &Scenario) -> String;
+
+    /// The runs of one scenario over several parameter sets ([`sweep`]): one row per
+    /// set. Terminal text unless a format has its own.
+    fn sweep(&self, s: &Sweep) -> String {
+        sweep::text(s)
+    }
 
     /// The report of a run: the engine view for `--engine all`, else the summary for
     /// `--repeat`, else every record; then the summary table when several scenarios ran.
