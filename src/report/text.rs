@@ -235,9 +235,11 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>) {
         }
     }
 
-    if let Some(s) = scenario.filter(|s| !s.explanation.is_empty()) {
+    // The explanation for this engine, without the sentences on what was not observed.
+    let why = scenario.map_or(String::new(), |s| fill(s.explanation_for(&r.engine), r));
+    if !why.is_empty() {
         let _ = writeln!(out, "\nWhy");
-        for line in fill(&s.explanation, r).lines() {
+        for line in why.lines() {
             let _ = writeln!(out, "  {line}");
         }
     }
