@@ -27,6 +27,18 @@ fn counter_deltas(
     )
 }
 
+/// The SHA-256 of a scenario file's text, hex; `None` when it cannot be read now.
+fn file_sha256(path: &std::path::Path) -> Option<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path).ok()?;
+    Some(
+        Sha256::digest(bytes)
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect(),
+    )
+}
+
 /// Runs `scenario` once with `params` (already resolved) on `engine`, in a clean room of
 /// its own where one can be made (see [`crate::room`]), with the scenario's own watchdog
 /// limit.
@@ -122,6 +134,7 @@ pub fn run_scenario_on(
             title: scenario.title.clone(),
             topic: scenario.topic.clone(),
             file: scenario.path.display().to_string(),
+            sha256: file_sha256(&scenario.path),
         },
         params: params.clone(),
         engine: engine.name().to_owned(),

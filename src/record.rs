@@ -30,6 +30,11 @@ pub struct ScenarioRef {
     pub title: String,
     pub topic: String,
     pub file: String,
+    /// SHA-256 of the scenario file's text when it ran (hex), so that a modified copy
+    /// that keeps the name is not taken for the original. Absent in records made before
+    /// it was kept, and in published records.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -96,6 +101,9 @@ pub struct Entry {
     /// Set on a published record: where the figures come from.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub published: Option<Published>,
+    /// The verdict of a run of the lab (a published record has none).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub verdict: Option<Verdict>,
 }
 
 /// An environment block as far as it is known. A run of the lab fills every field; a
@@ -206,6 +214,7 @@ impl From<&Record> for Entry {
             },
             observations: r.observations.clone(),
             published: None,
+            verdict: Some(r.verdict.clone()),
         }
     }
 }

@@ -699,3 +699,57 @@ fn env_json_names_the_os_and_the_kernel_release() {
         .as_str()
         .is_some_and(|k| !k.is_empty()));
 }
+
+// ---------------------------------------------------------------------------------------
+// explanations that fit the run
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn an_incomplete_run_explains_nothing_it_did_not_observe() {
+    let output = tcplab()
+        .args(["run", "write-timeout", "--timeout-ms", "50"])
+        .timeout(COMMAND_LIMIT)
+        .output()
+        .unwrap();
+    let out = String::from_utf8(output.stdout).unwrap();
+    assert!(out.contains("INCOMPLETE"), "{out}");
+    let why = out.split("\nWhy\n").nth(1).unwrap_or("");
+    assert!(!why.contains("(not observed)"), "{out}");
+    assert!(!out.contains("returned (not observed) bytes"), "{out}");
+}
+
+#[test]
+fn read_timeout_under_tokio_does_not_explain_an_eagain_it_did_not_get() {
+    let output = tcplab()
+        .args(["run", "read-timeout", "--engine", "tokio"])
+        .timeout(COMMAND_LIMIT)
+        .output()
+        .unwrap();
+    let out = String::from_utf8(output.stdout).unwrap();
+    let why = out.split("\nWhy\n").nth(1).expect("a Why section");
+    let why = why.split("Read:").next().unwrap();
+    assert!(why.contains("tokio::time::timeout"), "{out}");
+    assert!(!why.contains("EAGAIN"), "{out}");
+}
+
+#[test]
+fn explain_shows_the_expected_values_with_the_engine_overrides_in_both_forms() {
+    let md = tcplab()
+        .args(["explain", "read-timeout", "--markdown"])
+        .timeout(COMMAND_LIMIT)
+        .output()
+        .unwrap();
+    assert_eq!(md.status.code(), Some(0), "{md:?}");
+    let md = String::from_utf8(md.stdout).unwrap();
+    assert!(md.contains("### Expected"), "{md}");
+    assert!(md.contains("- on linux under the tokio engine"), "{md}");
+    tcplab()
+        .args(["explain", "read-timeout"])
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("on linux under the tokio engine"))
+        .stdout(predicate::str::contains(
+            "why: tokio's socket is non-blocking",
+        ));
+}

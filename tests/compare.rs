@@ -368,3 +368,221 @@ fn published_records_use_the_catalogue_s_scenario_and_observation_names() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// parameters, scenario versions, filters and width
+// ---------------------------------------------------------------------------------------
+
+/// `run backlog --set backlog=N --record FILE` for each N, into one file.
+fn backlog_sweep(dir: &Path, values: &[u32]) -> PathBuf {
+    let file = dir.join("sweep.jsonl");
+    for v in values {
+        tcplab()
+            .args([
+                "run",
+                "backlog",
+                "--set",
+                &format!("backlog={v}"),
+                "--record",
+            ])
+            .arg(&file)
+            .timeout(COMMAND_LIMIT)
+            .assert()
+            .code(0);
+    }
+    file
+}
+
+#[test]
+fn runs_with_different_parameters_are_a_sweep_not_one_folded_cell() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = backlog_sweep(dir.path(), &[1, 2, 4]);
+    let output = tcplab()
+        .arg("compare")
+        .arg(&file)
+        .timeout(COMMAND_LIMIT)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let out = stdout_of(&output);
+    assert!(out.contains("backlog: sweep of backlog on "), "{out}");
+    assert!(!out.contains("runs)"), "a range folds runs together: {out}");
+    assert!(!out.contains("(parameters)"), "{out}");
+    // One row per value: the value first, then connected_before_block (backlog + 1).
+    for v in [1, 2, 4] {
+        let row = out
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{v} ")))
+            .unwrap_or_else(|| panic!("no row for backlog={v}: {out}"));
+        assert!(row.contains(&format!(" {} ", v + 1)), "{row}");
+        assert!(row.trim_end().ends_with("PASS"), "{row}");
+    }
+
+    let json = tcplab()
+        .args(["compare", "--format", "json"])
+        .arg(&file)
+        .timeout(COMMAND_LIMIT)
+        .output()
+        .unwrap();
+    let m: Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(m["rows"].as_array().unwrap().len(), 0);
+    let sweep = &m["sweeps"][0];
+    assert_eq!(sweep["varied"], serde_json::json!(["backlog"]));
+    let values: Vec<&Value> = sweep["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| &r["params"]["backlog"])
+        .collect();
+    assert_eq!(values, [1, 2, 4]);
+}
+
+#[test]
+fn plot_writes_one_svg_chart_per_numeric_observation_with_a_point_per_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = backlog_sweep(dir.path(), &[1, 3]);
+    let svg = dir.path().join("sweep.svg");
+    tcplab()
+        .args(["compare", "--plot"])
+        .arg(&svg)
+        .arg(&file)
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .code(0);
+    let text = fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("the plot is XML");
+    let charts: Vec<&str> = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("chart"))
+        .filter_map(|n| n.attribute("data-observation"))
+        .collect();
+    // backlog's numeric observations; blocked_dial_error is an outcome, not plotted.
+    assert!(charts.contains(&"connected_before_block"), "{charts:?}");
+    assert!(!charts.contains(&"blocked_dial_error"), "{charts:?}");
+    let points = doc
+        .descendants()
+        .filter(|n| n.attribute("class") == Some("point"))
+        .count();
+    assert_eq!(points, 2 * charts.len());
+
+    // Records that are no sweep have nothing to plot: an error, exit 2.
+    let one = recorded(dir.path());
+    tcplab()
+        .args(["compare", "--plot"])
+        .arg(dir.path().join("none.svg"))
+        .arg(&one)
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("no sweep to plot"));
+}
+
+#[test]
+fn a_modified_copy_that_keeps_the_name_is_not_merged_with_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let original =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/connect/connect-refused.toml");
+    let copy = dir.path().join("connect-refused.toml");
+    let text = fs::read_to_string(&original).unwrap();
+    fs::write(&copy, format!("# my copy\n{text}")).unwrap();
+    let file = dir.path().join("both.jsonl");
+    for target in [original.as_path(), copy.as_path()] {
+        tcplab()
+            .arg("run")
+            .arg(target)
+            .arg("--record")
+            .arg(&file)
+            .timeout(COMMAND_LIMIT)
+            .assert()
+            .code(0);
+    }
+    let json = tcplab()
+        .args(["compare", "--format", "json"])
+        .arg(&file)
+        .timeout(COMMAND_LIMIT)
+        .output()
+        .unwrap();
+    let m: Value = serde_json::from_slice(&json.stdout).unwrap();
+    let mut names: Vec<&str> = m["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["scenario"].as_str())
+        .collect();
+    names.dedup();
+    assert_eq!(names.len(), 2, "{names:?}");
+    assert!(names.iter().all(|n| n.starts_with("refused@")), "{names:?}");
+    let files: Vec<&str> = m["versions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|v| v["file"].as_str())
+        .collect();
+    assert!(
+        files
+            .iter()
+            .any(|f| f.ends_with(&copy.display().to_string())),
+        "{files:?}"
+    );
+}
+
+/// The reference records: many environments, every scenario.
+fn reference_files() -> Vec<PathBuf> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("results");
+    let mut files: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl"))
+        .collect();
+    files.sort();
+    files
+}
+
+#[test]
+fn scenario_and_differs_filter_the_rows() {
+    let output = tcplab()
+        .args([
+            "compare",
+            "--format",
+            "json",
+            "--differs",
+            "--scenario",
+            "read-*",
+        ])
+        .args(reference_files())
+        .timeout(COMMAND_LIMIT)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let m: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let rows = m["rows"].as_array().unwrap();
+    assert!(!rows.is_empty(), "read-timeout differs between engines");
+    for r in rows {
+        assert!(r["scenario"].as_str().unwrap().starts_with("read-"), "{r}");
+        assert_eq!(r["differs"], true, "{r}");
+    }
+    tcplab()
+        .args(["compare", "--scenario", "read-timeuot"])
+        .args(reference_files())
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("matches no record"))
+        .stderr(predicate::str::contains("read-timeout"));
+}
+
+#[test]
+fn the_text_table_of_every_reference_record_fits_in_100_columns() {
+    let output = tcplab()
+        .arg("compare")
+        .args(reference_files())
+        .timeout(COMMAND_LIMIT)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let out = stdout_of(&output);
+    let widest = out.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+    assert!(widest <= 100, "{widest} columns wide");
+    assert!(out.contains("[1] "), "environments are numbered: {out}");
+    assert!(!out.contains("(parameters)"), "{out}");
+}

@@ -1,5 +1,6 @@
 //! `tcplab compare`: reads record files, skipping (and naming) the lines that are not
-//! records, and writes their matrix.
+//! records, keeps the scenarios asked for, and writes their matrix (with the sweeps among
+//! them), and with `--plot` the sweeps' charts as SVG.
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -8,8 +9,8 @@ use std::process::ExitCode;
 use anyhow::bail;
 use clap::Args;
 
-use tcplab::record;
-use tcplab::report::Matrix;
+use tcplab::record::{self, Entry};
+use tcplab::report::{sweep, Matrix};
 
 use super::{exporter, write_output, ColorChoice, Format, EXIT_OK, EXIT_USAGE};
 
@@ -27,6 +28,52 @@ pub struct CompareArgs {
     /// Colour the differing rows: auto (when stdout is a terminal and NO_COLOR is unset or empty), always, never
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
+    /// Only these scenarios: a name, or a glob with `*` and `?` (`read-*`); repeatable
+    #[arg(long = "scenario", value_name = "NAME|GLOB")]
+    pub only: Vec<String>,
+    /// Only the rows where the environments differ (and of a sweep, the observations
+    /// that change with the parameters)
+    #[arg(long)]
+    pub differs: bool,
+    /// Also draw the sweeps (records of one scenario from one environment that differ in
+    /// one integer parameter) as SVG: one chart per numeric observation
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+}
+
+/// The entries of the scenarios `patterns` name (all of them when none is given). A
+/// pattern that matches no record is an error naming the closest scenarios there are.
+fn select(entries: Vec<Entry>, patterns: &[String]) -> anyhow::Result<Vec<Entry>> {
+    if patterns.is_empty() {
+        return Ok(entries);
+    }
+    let mut names: Vec<&str> = Vec::new();
+    for e in &entries {
+        if !names.contains(&e.scenario.name.as_str()) {
+            names.push(&e.scenario.name);
+        }
+    }
+    for p in patterns {
+        if !names.iter().any(|n| super::select::glob(p, n)) {
+            let near = tcplab::suggest::closest(p, names.iter().copied());
+            bail!(
+                "--scenario `{p}` matches no record; {}",
+                if near.is_empty() {
+                    format!("the records are of: {}", names.join(", "))
+                } else {
+                    format!("the closest are: {}", near.join(", "))
+                }
+            );
+        }
+    }
+    Ok(entries
+        .into_iter()
+        .filter(|e| {
+            patterns
+                .iter()
+                .any(|p| super::select::glob(p, &e.scenario.name))
+        })
+        .collect())
 }
 
 pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
@@ -52,11 +99,21 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     if entries.is_empty() {
         bail!("no records to compare");
     }
+    let entries = select(entries, &args.only)?;
+    let mut matrix = Matrix::from_entries(&entries);
+    if args.differs {
+        matrix.retain_differing();
+    }
+    if let Some(plot) = &args.plot {
+        let svg = sweep::svg(&matrix.sweeps).map_err(|e| anyhow::anyhow!("--plot: {e}"))?;
+        std::fs::write(plot, svg)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", plot.display()))?;
+    }
     let colour = super::colour(
         args.color,
         args.output == "-" && std::io::stdout().is_terminal(),
     );
-    let text = exporter(args.format, colour).matrix(&Matrix::from_entries(&entries));
+    let text = exporter(args.format, colour).matrix(&matrix);
     write_output(&args.output, &text)?;
     Ok(ExitCode::from(if unreadable {
         EXIT_USAGE

@@ -60,7 +60,7 @@ enum Command {
         topic: select::TopicArgs,
     },
     /// Explain a scenario: what it shows, why the kernel behaves so, how other systems
-    /// differ, what to read, and what is expected where.
+    /// differ, what to read, and what is expected where (per OS, engine and kernel range).
     Explain {
         /// Scenario name or file stem (see `tcplab list`), or path to a .toml file
         name: String,
@@ -85,7 +85,8 @@ enum Command {
     },
     /// List the environment profiles for --profile: name, settings, what each models.
     Profiles,
-    /// Compare record files: one row per scenario observation, one column per environment.
+    /// Compare record files: one row per scenario observation and parameter set, one column
+    /// per environment; one environment's runs over several parameter sets as a sweep.
     Compare(CompareArgs),
     /// The user-mode Linux kernels at hand for `run --kernel`; `kernels fetch` gets Debian's.
     Kernels {

@@ -64,6 +64,10 @@ impl Exporter for Json {
         pretty(m)
     }
 
+    fn sweep(&self, s: &super::Sweep) -> String {
+        pretty(s)
+    }
+
     /// `tcplab explain` has no JSON form (it offers text and `--markdown`); the terminal
     /// text stands in.
     fn explain(&self, s: &Scenario) -> String {

@@ -88,46 +88,12 @@ impl Exporter for Markdown {
         out
     }
 
-    /// A table: `≠` marks the rows where the environments differ; the environments are
-    /// described below it.
     fn matrix(&self, m: &Matrix) -> String {
-        let esc = |s: &str| s.replace('|', "\\|");
-        let mut out = String::from("| | scenario | observation |");
-        for c in &m.columns {
-            let _ = write!(out, " {} |", esc(&c.label));
-        }
-        out.push_str("\n|---|---|---|");
-        out.push_str(&"---|".repeat(m.columns.len()));
-        out.push('\n');
-        for r in &m.rows {
-            let _ = write!(
-                out,
-                "| {} | {} | {} |",
-                if r.differs { "≠" } else { "" },
-                esc(&r.scenario),
-                esc(&r.observation)
-            );
-            for c in &r.cells {
-                let _ = write!(
-                    out,
-                    " {} |",
-                    c.as_ref().map_or("-".to_owned(), |c| esc(&c.text))
-                );
-            }
-            out.push('\n');
-        }
-        out.push_str("\n≠: the environments differ on this row; -: no record of it.\n\n");
-        for c in &m.columns {
-            let _ = writeln!(
-                out,
-                "- **{}**: {} ({} record{})",
-                esc(&c.label),
-                esc(&c.description),
-                c.records,
-                if c.records == 1 { "" } else { "s" }
-            );
-        }
-        out
+        super::matrix::markdown(m)
+    }
+
+    fn sweep(&self, s: &super::Sweep) -> String {
+        super::sweep::markdown(s)
     }
 
     fn explain(&self, s: &Scenario) -> String {

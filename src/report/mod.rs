@@ -14,6 +14,7 @@ mod junit;
 mod markdown;
 pub mod matrix;
 pub mod summary;
+pub mod sweep;
 mod text;
 pub mod verdicts;
 
@@ -26,6 +27,7 @@ pub use json::Json;
 pub use junit::Junit;
 pub use markdown::Markdown;
 pub use matrix::Matrix;
+pub use sweep::Sweep;
 pub use text::Text;
 
 /// What one `tcplab run` produced, as its report needs it.
@@ -80,6 +82,12 @@ pub trait Exporter {
 
     /// A scenario's whole explanation (`tcplab explain`).
     fn explain(&self, s: &Scenario) -> String;
+
+    /// The runs of one scenario over several parameter sets ([`sweep`]): one row per
+    /// set. Terminal text unless a format has its own.
+    fn sweep(&self, s: &Sweep) -> String {
+        sweep::text(s)
+    }
 
     // --- Streaming: a run's report written as its runs finish ---------------------
     // `tcplab run` calls `open` before the first run, `finished` after each run,
@@ -189,18 +197,62 @@ impl Ending {
 }
 // --- end of streaming ----------------------------------------------------------------
 
-/// Fills `{name}` placeholders with observed values and parameters; an observation the
-/// run did not make reads `(not observed)`.
+/// Fills `{name}` placeholders with observed values and parameters. A sentence (up to
+/// a `.` followed by a space or a line break, or up to a blank line) that names something
+/// the run did not observe is left out: a sentence built on an absent figure says
+/// nothing true.
 pub fn fill(template: &str, record: &Record) -> String {
-    let mut out = template.to_owned();
-    for (k, v) in &record.observations {
-        out = out.replace(&format!("{{{k}}}"), &v.to_string());
+    let value = |name: &str| {
+        record
+            .observations
+            .get(name)
+            .map(|v| v.to_string())
+            .or_else(|| record.params.get(name).map(|v| v.to_string()))
+    };
+    let mut out = String::new();
+    for sentence in sentences(template) {
+        let names = crate::scenario::placeholders(sentence);
+        let Some(values) = names.iter().map(|n| value(n)).collect::<Option<Vec<_>>>() else {
+            continue;
+        };
+        let mut s = sentence.to_owned();
+        for (n, v) in names.iter().zip(values) {
+            s = s.replace(&format!("{{{n}}}"), &v);
+        }
+        out.push_str(&s);
     }
-    for (k, v) in &record.params {
-        out = out.replace(&format!("{{{k}}}"), &v.to_string());
+    out.lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        .trim()
+        .to_owned()
+}
+
+/// `text` cut after each `.` followed by whitespace (the whitespace kept with the
+/// sentence) and after each blank line; together the pieces are `text`.
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let end = match bytes[i] {
+            b'.' if bytes.get(i + 1).is_some_and(|c| c.is_ascii_whitespace()) => Some(i + 2),
+            b'\n' if bytes.get(i + 1) == Some(&b'\n') => Some(i + 2),
+            _ => None,
+        };
+        match end {
+            Some(e) => {
+                out.push(&text[start..e]);
+                start = e;
+                i = e;
+            }
+            None => i += 1,
+        }
     }
-    for name in crate::scenario::placeholders(&out.clone()) {
-        out = out.replace(&format!("{{{name}}}"), "(not observed)");
+    if start < text.len() {
+        out.push(&text[start..]);
     }
     out
 }

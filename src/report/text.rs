@@ -27,10 +27,6 @@ const CALL_COLUMN: usize = 30;
 /// Consecutive identical calls folded into one line from this many on.
 const FOLD_FROM: usize = 3;
 
-/// Terminal colour for a differing row's cells (ANSI bold yellow) and the reset.
-const HIGHLIGHT: &str = "\x1b[1;33m";
-const RESET: &str = "\x1b[0m";
-
 #[derive(Default)]
 pub struct Text {
     /// Terminal colours: the verdict words, the failing checks, the matrix's differing
@@ -134,7 +130,7 @@ impl Exporter for Text {
     }
 
     fn matrix(&self, m: &Matrix) -> String {
-        matrix(m, self.colour)
+        super::matrix::text(m, self.colour)
     }
 
     fn explain(&self, s: &Scenario) -> String {
@@ -426,9 +422,11 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>, paint: Paint) 
         }
     }
 
-    if let Some(s) = scenario.filter(|s| !s.explanation.is_empty()) {
+    // The explanation for this engine, without the sentences on what was not observed.
+    let why = scenario.map_or(String::new(), |s| fill(s.explanation_for(&r.engine), r));
+    if !why.is_empty() {
         let _ = writeln!(out, "\nWhy");
-        for para in paragraphs(&fill(&s.explanation, r)) {
+        for para in paragraphs(&why) {
             put(out, &format!("  {para}"), 2);
         }
     }
@@ -675,74 +673,5 @@ fn summary(records: &[Record], paint: Paint) -> String {
         failed,
         total
     );
-    out
-}
-
-/// Plain text: a marker column (`*` where the columns differ), then scenario, observation
-/// and one column per environment; the legend follows. `colour` highlights the differing
-/// rows' cells with terminal colours.
-fn matrix(m: &Matrix, colour: bool) -> String {
-    let mut header = vec!["scenario".to_owned(), "observation".to_owned()];
-    header.extend(m.columns.iter().map(|c| c.label.clone()));
-    let body: Vec<Vec<String>> = m
-        .rows
-        .iter()
-        .map(|r| {
-            let mut line = vec![r.scenario.clone(), r.observation.clone()];
-            line.extend(
-                r.cells
-                    .iter()
-                    .map(|c| c.as_ref().map_or("-".to_owned(), |c| c.text.clone())),
-            );
-            line
-        })
-        .collect();
-    let widths: Vec<usize> = (0..header.len())
-        .map(|i| {
-            body.iter()
-                .map(|l| l[i].chars().count())
-                .chain([header[i].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    let line = |out: &mut String, mark: &str, cells: &[String], hi: bool| {
-        let _ = write!(out, "{mark} ");
-        for (i, c) in cells.iter().enumerate() {
-            let pad = widths[i] - c.chars().count();
-            let last = i + 1 == cells.len();
-            if hi && i >= 2 {
-                let _ = write!(out, "{HIGHLIGHT}{c}{RESET}");
-            } else {
-                out.push_str(c);
-            }
-            if !last {
-                out.push_str(&" ".repeat(pad + 2));
-            }
-        }
-        out.push('\n');
-    };
-    line(&mut out, " ", &header, false);
-    for (r, cells) in m.rows.iter().zip(&body) {
-        line(
-            &mut out,
-            if r.differs { "*" } else { " " },
-            cells,
-            colour && r.differs,
-        );
-    }
-    out.push_str("\n* the environments differ on this row; `-` no record of it\n");
-    out.push_str("\nEnvironments\n");
-    for c in &m.columns {
-        let _ = writeln!(
-            out,
-            "  {}: {} ({} record{})",
-            c.label,
-            c.description,
-            c.records,
-            if c.records == 1 { "" } else { "s" }
-        );
-    }
     out
 }

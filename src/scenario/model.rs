@@ -365,6 +365,9 @@ pub struct Scenario {
     pub source: String,
     /// A short explanation with `{observation}` and `{param}` placeholders.
     pub explanation: String,
+    /// The short explanation under one engine where it differs (`[engine_explanation]`:
+    /// `tokio = "..."`), by engine name, in file order.
+    pub engine_explanations: Vec<(String, String)>,
     /// The long explanation `tcplab explain` prints (absent in minimal files).
     pub explain: Option<Explain>,
     pub timeout_ms: u64,
@@ -377,6 +380,15 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The short explanation for a run on `engine`: its own where the file has one,
+    /// else the common one.
+    pub fn explanation_for(&self, engine: &str) -> &str {
+        self.engine_explanations
+            .iter()
+            .find(|(e, _)| e == engine)
+            .map_or(&self.explanation, |(_, t)| t)
+    }
+
     pub fn param(&self, name: &str) -> Option<&Param> {
         self.params.iter().find(|p| p.name == name)
     }

@@ -20,6 +20,9 @@ pub(super) struct RawScenario {
     pub(super) explanation: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) explain: Option<RawExplain>,
+    /// `[engine_explanation]`: the short explanation under one engine, where it differs.
+    #[serde(default)]
+    pub(super) engine_explanation: IndexMap<String, Spanned<String>>,
     #[serde(default)]
     pub(super) timeout_ms: Option<u64>,
     #[serde(default)]

@@ -329,3 +329,30 @@ fn set_values_are_checked_against_the_parameter_type() {
         .unwrap_err();
     assert!(e.contains("`n` takes an integer"), "{e}");
 }
+
+// ---------------------------------------------------------------------------------------
+// per-engine short explanations
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn an_engine_explanation_replaces_the_common_one_for_that_engine_only() {
+    let text = file(
+        DIAL,
+        "\n[engine_explanation]\ntokio = \"under tokio {dial}\"\n",
+    )
+    .replace(
+        "source = \"s\"",
+        "source = \"s\"\nexplanation = \"common {dial}\"",
+    );
+    let s = valid(&text);
+    assert_eq!(s.explanation_for("std"), "common {dial}");
+    assert_eq!(s.explanation_for("tokio"), "under tokio {dial}");
+}
+
+#[test]
+fn an_engine_explanation_names_a_known_engine_and_known_placeholders() {
+    let e = error(&file(DIAL, "\n[engine_explanation]\nasync = \"x\"\n"));
+    assert_eq!(e.field.as_deref(), Some("engine_explanation.async"), "{e}");
+    let e = error(&file(DIAL, "\n[engine_explanation]\ntokio = \"{nope}\"\n"));
+    assert_eq!(e.field.as_deref(), Some("engine_explanation.tokio"), "{e}");
+}

@@ -22,7 +22,7 @@ use super::operands::SockOpt;
 use super::raw::{RawActor, RawExplain, RawObservation, RawParam, RawScenario};
 use super::step::{Action, Step};
 use super::take::Take;
-use super::vocab::{COUNTER_GROUPS, FACTS, INDEX};
+use super::vocab::{COUNTER_GROUPS, ENGINE_NAMES, FACTS, INDEX};
 
 /// Parses and validates one scenario file's text. `topic` is its folder.
 pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioError> {
@@ -43,6 +43,28 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
     let observations = cx.observations(raw.observations, &names, &step_ids)?;
     let expectations = expect::expectations(&cx, raw.expect, &names, &observations)?;
     let explanation = cx.explanation(raw.explanation, &names, &observations)?;
+    let mut engine_explanations = Vec::new();
+    for (engine, text) in raw.engine_explanation {
+        let line = cx.at(text.span());
+        let field = format!("engine_explanation.{engine}");
+        if !ENGINE_NAMES.contains(&engine.as_str()) {
+            return Err(cx.err(
+                line,
+                Some(field),
+                format!(
+                    "`{engine}` is not an engine; engines: {}",
+                    ENGINE_NAMES.join(", ")
+                ),
+            ));
+        }
+        let text = cx
+            .explanation(Some(text), &names, &observations)
+            .map_err(|mut e| {
+                e.field = Some(field);
+                e
+            })?;
+        engine_explanations.push((engine, text));
+    }
     let explain = cx.explain(raw.explain)?;
     let timeout_ms = cx.timeout(raw.timeout_ms)?;
     Ok(Scenario {
@@ -55,6 +77,7 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         description: raw.description.trim().to_owned(),
         source: raw.source,
         explanation,
+        engine_explanations,
         explain,
         timeout_ms,
         params,
