@@ -476,7 +476,17 @@ impl Scenario {
         if need.bytes <= 0 || need.bytes as u64 <= cap {
             return Ok(());
         }
-        let size = |n: i64| ParamKind::Size.format_number(n);
+        // Exactly where it is a whole number of a unit, else to a tenth of the largest.
+        let size = |n: i64| {
+            let exact = ParamKind::Size.format_number(n);
+            match [("GiB", 1i64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+                .into_iter()
+                .find(|(_, f)| n >= *f)
+            {
+                Some((u, f)) if n % f != 0 => format!("{:.1}{u}", n as f64 / f as f64),
+                _ => exact,
+            }
+        };
         let most = need
             .largest
             .as_ref()
