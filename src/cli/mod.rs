@@ -50,7 +50,16 @@ enum Command {
     /// Run scenarios by name or path and report what the kernel did.
     Run(RunArgs),
     /// List the scenarios by topic, with their summaries.
-    List,
+    List {
+        /// Show each scenario's parameters instead: type, default, bounds and help
+        #[arg(long)]
+        params: bool,
+    },
+    /// A scenario's parameters: type, default, bounds and help, for `run --set`.
+    Params {
+        /// Scenario name (see `tcplab list`) or path to a .toml file
+        name: String,
+    },
     /// Explain a scenario: what it shows, why the kernel behaves so, how other systems
     /// differ, what to read, and what is expected where.
     Explain {
@@ -208,7 +217,9 @@ pub fn run() -> anyhow::Result<ExitCode> {
     }
     match cli.command {
         Command::Run(args) => run::run_command(&dir, args),
-        Command::List => list(&dir),
+        Command::List { params: false } => list(&dir),
+        Command::List { params: true } => list_params(&dir),
+        Command::Params { name } => params(&dir, &name),
         Command::Explain { name, markdown } => explain(&dir, &name, markdown),
         Command::Check { files } => check(&dir, &files),
         Command::Profiles => profiles(),
@@ -295,6 +306,76 @@ fn list(dir: &Path) -> anyhow::Result<ExitCode> {
     }
     eprintln!(
         "{} scenarios in {groups} topics; `tcplab explain NAME` tells what one shows and why",
+        good.len()
+    );
+    write_output("-", &text)?;
+    report_warnings(&good);
+    Ok(report_invalid(&bad))
+}
+
+/// The table of a scenario's parameters, each line indented by `indent`, with a
+/// heading line; empty when it has none.
+fn params_table(s: &Scenario, indent: &str) -> String {
+    if s.params.is_empty() {
+        return String::new();
+    }
+    let mut rows = vec![["name", "type", "default", "bounds", "help"].map(String::from)];
+    rows.extend(s.params.iter().map(|p| p.columns()));
+    scenario::align_params(&rows, indent)
+}
+
+/// How values are written, for the kinds `s` has.
+fn params_footer(s: &Scenario) -> String {
+    let mut out = format!("Set one with: tcplab run {} --set NAME=VALUE", s.name);
+    let kinds: Vec<&str> = s.params.iter().map(|p| p.kind.name()).collect();
+    if kinds.contains(&"size") {
+        out.push_str("; sizes take B, KiB, MiB, GiB, KB, MB, GB");
+    }
+    if kinds.contains(&"duration") {
+        out.push_str("; durations take ms, s");
+    }
+    out.push('\n');
+    out
+}
+
+/// `tcplab params NAME`.
+fn params(dir: &Path, name: &str) -> anyhow::Result<ExitCode> {
+    let (catalogue, broken) = load_catalogue(dir)?;
+    let s = match find(dir, name, &catalogue, &broken)? {
+        Ok(s) => s,
+        Err(e) => return Ok(report_invalid(&[e])),
+    };
+    let text = if s.params.is_empty() {
+        format!("{}: {}\n  no parameters\n", s.name, s.title)
+    } else {
+        format!(
+            "{}: {}\n{}{}",
+            s.name,
+            s.title,
+            params_table(&s, "  "),
+            params_footer(&s)
+        )
+    };
+    write_output("-", &text)?;
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// `tcplab list --params`: every scenario that has parameters, with its table.
+fn list_params(dir: &Path) -> anyhow::Result<ExitCode> {
+    let (good, bad) = load_catalogue(dir)?;
+    let with: Vec<&Scenario> = good.iter().filter(|s| !s.params.is_empty()).collect();
+    let mut text = String::new();
+    for s in &with {
+        text.push_str(&format!(
+            "{} ({})\n{}",
+            s.name,
+            s.topic,
+            params_table(s, "  ")
+        ));
+    }
+    eprintln!(
+        "{} of {} scenarios have parameters; set one with `tcplab run NAME --set NAME=VALUE`",
+        with.len(),
         good.len()
     );
     write_output("-", &text)?;
