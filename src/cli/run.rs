@@ -48,7 +48,7 @@ pub struct RunArgs {
     /// Run every scenario in the catalogue
     #[arg(long)]
     pub all: bool,
-    /// Override a parameter: --set backlog=16 (repeatable)
+    /// Override a parameter: --set backlog=16, --set payload=1MiB (repeatable; `tcplab params NAME` lists them)
     #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
     pub sets: Vec<(String, String)>,
     /// Run each scenario N times and report min/median/max of each observation

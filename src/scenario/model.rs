@@ -451,7 +451,7 @@ impl Scenario {
             need.bytes = need.bytes.saturating_add(total);
             if need.largest.as_ref().is_none_or(|(b, _)| total > *b) {
                 let instances = if count > 1 {
-                    format!(" in each of its {count} instances")
+                    format!(" ({count} instances)")
                 } else {
                     String::new()
                 };

@@ -494,7 +494,7 @@ fn the_memory_guard_adds_a_steps_buffers_over_an_actors_instances() {
     );
     assert!(
         e.message
-            .contains("actor client in each of its 3 instances"),
+            .contains("`write_all` (line 23) of actor client (3 instances)"),
         "{}",
         e.message
     );
