@@ -5,7 +5,8 @@
 //! (observations + [`env::Environment`]) -> [`verdict::Verdict`] against the expectations
 //! for this OS -> [`report`] (terminal, JSON, Markdown) and the record store.
 //! [`lab`] drives one scenario through that chain; [`suggest`] offers the closest known
-//! name when a name in a file or on the command line is wrong.
+//! name when a name in a file or on the command line is wrong; [`sweep`] expands `--set`
+//! lists and ranges into the grid of runs.
 
 pub mod engine;
 pub mod env;
@@ -19,6 +20,7 @@ pub mod report;
 pub mod room;
 pub mod scenario;
 pub mod suggest;
+pub mod sweep;
 pub mod uml;
 pub mod verdict;
 

@@ -753,3 +753,171 @@ fn explain_shows_the_expected_values_with_the_engine_overrides_in_both_forms() {
             "why: tokio's socket is non-blocking",
         ));
 }
+
+// ---------------------------------------------------------------------------------------
+// parameters: bounds, the memory guard, discovery, sweeps
+// ---------------------------------------------------------------------------------------
+
+#[test]
+fn set_beyond_a_parameters_bound_is_a_usage_error_naming_the_bound() {
+    tcplab()
+        .args(["run", "concurrent-writers", "--set", "writers=100"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(
+            "`--set writers=100`: writers is at most 16 writers (scenario concurrent-writers)",
+        ));
+}
+
+#[test]
+fn a_huge_size_is_refused_before_the_run_without_a_backtrace() {
+    tcplab()
+        .args([
+            "run",
+            "write-partial-nonblocking",
+            "--set",
+            "write_size=64GiB",
+        ])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains("write_size is at most 256MiB"))
+        .stderr(predicate::str::contains("backtrace").not())
+        .stderr(predicate::str::contains("memory allocation").not());
+}
+
+#[test]
+fn a_size_without_a_bound_is_refused_above_the_memory_cap() {
+    tcplab()
+        .arg("run")
+        .arg(fixture("unbounded-write.toml"))
+        .args(["--set", "n=64GiB"])
+        .assert()
+        .code(2)
+        .stdout(predicate::str::is_empty())
+        .stderr(predicate::str::contains(
+            "`--set n=64GiB`: the steps would hold 64.0GiB",
+        ))
+        .stderr(predicate::str::contains("above the memory cap of"))
+        .stderr(predicate::str::contains("backtrace").not());
+}
+
+#[test]
+fn set_of_a_misspelt_parameter_suggests_the_closest() {
+    tcplab()
+        .args(["run", "concurrent-writers", "--set", "writer=2"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "no parameter `writer` (did you mean `writers`?)",
+        ))
+        .stderr(predicate::str::contains(
+            "(parameters: writers, message_size, messages, mutex)",
+        ));
+}
+
+#[test]
+fn check_rejects_a_negative_literal_buffer_with_file_line_and_field() {
+    let (assert, place) = check_rejects("invalid/negative-buf.toml", "buf = -3");
+    assert
+        .stderr(predicate::str::contains(format!(
+            "{place}actors[1] (client) steps[2].buf: "
+        )))
+        .stderr(predicate::str::contains("must be 0 or more, not -3"));
+}
+
+#[test]
+fn check_names_a_missing_top_level_field_without_a_line() {
+    let path = fixture("invalid/missing-title.toml");
+    tcplab()
+        .arg("check")
+        .arg(&path)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(format!(
+            "invalid scenario: {}: missing top-level field `title`",
+            path.display()
+        )));
+}
+
+#[test]
+fn list_params_shows_each_parameter_with_type_default_bounds_and_help() {
+    let output = tcplab()
+        .args(["list", "--params"])
+        .output()
+        .expect("run tcplab");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = stdout_of(&output);
+    let writers = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("writers "))
+        .unwrap_or_else(|| panic!("no writers line in:\n{text}"));
+    let cols: Vec<&str> = writers
+        .split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect();
+    assert_eq!(
+        cols[..4],
+        ["writers", "int", "4 writers", "1 to 16 writers"],
+        "{writers}"
+    );
+    assert!(cols[4].starts_with("writer threads"), "{writers}");
+    assert!(
+        text.contains("\nconcurrent-writers (concurrency)\n"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("\nrefused "),
+        "a scenario without parameters is left out"
+    );
+}
+
+#[test]
+fn params_shows_one_scenarios_parameters_and_how_to_set_them() {
+    tcplab()
+        .args(["params", "write-timeout"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains("sndtimeo_ms  duration  100ms"))
+        .stdout(predicate::str::contains("1ms to 60s"))
+        .stdout(predicate::str::contains(
+            "Set one with: tcplab run write-timeout --set NAME=VALUE",
+        ));
+    tcplab()
+        .args(["params", "refsued"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("unknown scenario `refsued`"));
+}
+
+#[test]
+fn explain_shows_the_parameters() {
+    tcplab()
+        .args(["explain", "concurrent-writers"])
+        .assert()
+        .code(0)
+        .stdout(predicate::str::contains(
+            "\nParameters (tcplab run concurrent-writers --set NAME=VALUE)\n",
+        ))
+        .stdout(predicate::str::contains("message_size  size  64KiB"));
+}
+
+#[test]
+fn a_sweep_with_a_point_out_of_bounds_names_that_point() {
+    tcplab()
+        .args(["run", "backlog", "--set", "backlog=0,8,70000"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`--set backlog=70000`: backlog is at most 65535",
+        ));
+    tcplab()
+        .args(["run", "backlog", "--set", "backlog=16..0"])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`--set backlog=16..0`: the range runs down",
+        ));
+}

@@ -58,6 +58,14 @@ enum Command {
         targets: Vec<String>,
         #[command(flatten)]
         topic: select::TopicArgs,
+        /// Show each scenario's parameters instead: type, default, bounds and help
+        #[arg(long)]
+        params: bool,
+    },
+    /// A scenario's parameters: type, default, bounds and help, for `run --set`.
+    Params {
+        /// Scenario name or file stem (see `tcplab list`), or path to a .toml file
+        name: String,
     },
     /// Explain a scenario: what it shows, why the kernel behaves so, how other systems
     /// differ, what to read, and what is expected where (per OS, engine and kernel range).
@@ -252,7 +260,17 @@ pub fn run() -> anyhow::Result<ExitCode> {
     }
     match cli.command {
         Command::Run(args) => run::run_command(&dir, args),
-        Command::List { targets, topic } => list(&dir, &targets, &topic.topics),
+        Command::List {
+            targets,
+            topic,
+            params: false,
+        } => list(&dir, &targets, &topic.topics),
+        Command::List {
+            targets,
+            topic,
+            params: true,
+        } => list_params(&dir, &targets, &topic.topics),
+        Command::Params { name } => params(&dir, &name),
         Command::Explain { name, markdown } => explain(&dir, &name, markdown),
         Command::Check { targets, topic } => check(&dir, &targets, &topic.topics),
         Command::Profiles => profiles(),
@@ -342,6 +360,75 @@ fn list(dir: &Path, targets: &[String], topics: &[String]) -> anyhow::Result<Exi
     }
     eprintln!(
         "{} scenarios in {groups} topics; `tcplab explain NAME` tells what one shows and why",
+        good.len()
+    );
+    write_output("-", &text)?;
+    report_warnings(&good);
+    Ok(report_invalid(&bad))
+}
+
+/// The table of a scenario's parameters, each line indented by `indent`, with a
+/// heading line; empty when it has none.
+fn params_table(s: &Scenario, indent: &str) -> String {
+    if s.params.is_empty() {
+        return String::new();
+    }
+    let mut rows = vec![["name", "type", "default", "bounds", "help"].map(String::from)];
+    rows.extend(s.params.iter().map(|p| p.columns()));
+    scenario::align_params(&rows, indent)
+}
+
+/// How values are written, for the kinds `s` has.
+fn params_footer(s: &Scenario) -> String {
+    let mut out = format!("Set one with: tcplab run {} --set NAME=VALUE", s.name);
+    let kinds: Vec<&str> = s.params.iter().map(|p| p.kind.name()).collect();
+    if kinds.contains(&"size") {
+        out.push_str("; sizes take B, KiB, MiB, GiB, KB, MB, GB");
+    }
+    if kinds.contains(&"duration") {
+        out.push_str("; durations take ms, s");
+    }
+    out.push('\n');
+    out
+}
+
+/// `tcplab params NAME`.
+fn params(dir: &Path, name: &str) -> anyhow::Result<ExitCode> {
+    let s = match select::find(dir, name)? {
+        Ok(s) => s,
+        Err(e) => return Ok(report_invalid(&[e])),
+    };
+    let text = if s.params.is_empty() {
+        format!("{}: {}\n  no parameters\n", s.name, s.title)
+    } else {
+        format!(
+            "{}: {}\n{}{}",
+            s.name,
+            s.title,
+            params_table(&s, "  "),
+            params_footer(&s)
+        )
+    };
+    write_output("-", &text)?;
+    Ok(ExitCode::from(EXIT_OK))
+}
+
+/// `tcplab list --params`: every scenario that has parameters, with its table.
+fn list_params(dir: &Path, targets: &[String], topics: &[String]) -> anyhow::Result<ExitCode> {
+    let (good, bad) = select::select(dir, targets, topics)?;
+    let with: Vec<&Scenario> = good.iter().filter(|s| !s.params.is_empty()).collect();
+    let mut text = String::new();
+    for s in &with {
+        text.push_str(&format!(
+            "{} ({})\n{}",
+            s.name,
+            s.topic,
+            params_table(s, "  ")
+        ));
+    }
+    eprintln!(
+        "{} of {} scenarios have parameters; set one with `tcplab run NAME --set NAME=VALUE`",
+        with.len(),
         good.len()
     );
     write_output("-", &text)?;

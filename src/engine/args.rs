@@ -19,6 +19,16 @@ use crate::sys;
 /// How long a `write_in_child` step waits for its child by default.
 const CHILD_LIMIT: Duration = Duration::from_secs(2);
 
+/// A step's buffer of `n` bytes, each `fill`: an [`EngineError::Alloc`] when the
+/// allocator refuses, so that a size too large for the machine ends the run with a
+/// message rather than the process with an abort.
+pub(super) fn buffer(fill: u8, n: usize) -> Result<Vec<u8>, EngineError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(n).map_err(|_| EngineError::Alloc(n))?;
+    v.resize(n, fill);
+    Ok(v)
+}
+
 /// An optional expression, evaluated.
 pub(super) fn eval_opt(cx: &Ctx, e: &Option<Expr>) -> Result<Option<i64>, EngineError> {
     e.as_ref().map(|e| cx.eval(e)).transpose()
@@ -292,7 +302,7 @@ impl Request {
         Ok(Request {
             count: cx.eval_size(count)?,
             parts: cx.eval_size(parts)?,
-            part: vec![b'q'; cx.eval_size(part_bytes)?],
+            part: buffer(b'q', cx.eval_size(part_bytes)?)?,
             reply: cx.eval_size(reply_bytes)?,
         })
     }
@@ -315,7 +325,7 @@ impl Respond {
         Ok(Respond {
             count: cx.eval_size(count)?,
             request: cx.eval_size(request_bytes)?,
-            reply: vec![b'r'; cx.eval_size(reply_bytes)?],
+            reply: buffer(b'r', cx.eval_size(reply_bytes)?)?,
         })
     }
 }

@@ -117,7 +117,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             a.shared.resources.put_group(name, group);
         }
         Action::Write { sock, bytes } => {
-            let buf = vec![b'x'; a.eval_size(bytes)?];
+            let buf = args::buffer(b'x', a.eval_size(bytes)?)?;
             let res = match a.stale(sock) {
                 Some(h) => Ok(a
                     .stale_call("write", sock, buf.len(), || sys::stale_write(h, &buf))
@@ -134,7 +134,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             }
         }
         Action::WriteAll { sock, bytes } => {
-            let buf = vec![b'x'; a.eval_size(bytes)?];
+            let buf = args::buffer(b'x', a.eval_size(bytes)?)?;
             let s = a.socket(sock)?;
             write_all(a, &s, sock, &buf, &mut r).await?;
         }
@@ -145,7 +145,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
         } => {
             let w = args::WriteUntilBlocked::eval(a, chunk, max_bytes)?;
             let s = a.socket(sock)?;
-            let buf = vec![b'x'; w.chunk];
+            let buf = args::buffer(b'x', w.chunk)?;
             if let Err(o) = e.begin_try_writes(a, &s, sock).await? {
                 r.failed(o);
                 return Ok(r);
@@ -162,7 +162,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             e.end_try_writes(a, &s, sock);
         }
         Action::Read { sock, buf } => {
-            let mut b = vec![0u8; a.eval_size(buf)?];
+            let mut b = args::buffer(0, a.eval_size(buf)?)?;
             match read_or_stale(a, sock, &mut b).await? {
                 Ok(k) => r.bytes = k as i64,
                 Err(o) => r.outcome = o,
@@ -176,7 +176,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             let rd = args::ReadToEof::eval(a, buf, max_calls)?;
             let s = a.socket(sock)?;
             let limit = e.timer(sock, Direction::Read);
-            let mut b = vec![0u8; rd.buf];
+            let mut b = args::buffer(0, rd.buf)?;
             while !a.cancelled() && !rd.done(&r) {
                 match e.read(a, &s, sock, &mut b, limit).await? {
                     Ok(k) => {
@@ -193,7 +193,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             }
         }
         Action::ReadTimes { sock, buf, times } => {
-            let mut b = vec![0u8; a.eval_size(buf)?];
+            let mut b = args::buffer(0, a.eval_size(buf)?)?;
             let times = a.eval_size(times)?;
             if a.stale(sock).is_none() {
                 // The socket must exist before the first read, as for one read.
@@ -474,7 +474,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             let w = args::WriteMessages::eval(a, n, size, lock)?;
             let lock = w.locked.then(|| a.shared.write_lock(sock));
             let s = a.socket(sock)?;
-            let mut msg = vec![0u8; w.size];
+            let mut msg = args::buffer(0, w.size)?;
             for m in 0..w.count {
                 w.fill(&mut msg, m);
                 let mut one = StepResult::new(&a.name, "write_all");
@@ -504,7 +504,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             let s = a.socket(sock)?;
             let limit = e.timer(sock, Direction::Read);
             let mut check = rm.check();
-            let mut b = vec![0u8; rm.buf];
+            let mut b = args::buffer(0, rm.buf)?;
             while !a.cancelled() {
                 match e.read(a, &s, sock, &mut b, limit).await? {
                     Ok(0) => break,
@@ -626,7 +626,7 @@ async fn read_exactly<E: Sockets>(
     let shared = Arc::clone(&a.shared);
     let e = &shared.engine;
     let limit = e.timer(sock, Direction::Read);
-    let mut b = vec![0u8; want.max(1)];
+    let mut b = args::buffer(0, want.max(1))?;
     let mut got = 0;
     while got < want {
         if a.cancelled() {

@@ -205,6 +205,10 @@ pub enum EngineError {
     CountRange { actor: String, n: i64 },
     #[error("actor `{actor}`: count: {error}")]
     CountExpr { actor: String, error: ExprError },
+    /// The allocator refused a step's buffer (the memory guard of `resolve_params`
+    /// refuses what it can foresee before the run; this is what it could not).
+    #[error("cannot allocate {0} bytes for this step")]
+    Alloc(usize),
     /// The engine could not start a thread, runtime or task.
     #[error("cannot start {what}: {cause}")]
     Start {

@@ -26,6 +26,7 @@ pub(super) fn long_text(s: &Scenario) -> String {
     let _ = writeln!(out, "  topic {}, file {}", s.topic, s.path.display());
     let _ = writeln!(out, "  from: {}", s.source);
     let _ = writeln!(out, "\nSetup\n{}", indented(&s.description));
+    out.push_str(&params_block(s));
     match &s.explain {
         Some(e) => {
             let _ = writeln!(out, "\nWhat it shows\n{}", indented(&e.shows));
@@ -78,6 +79,20 @@ pub(super) fn long_text(s: &Scenario) -> String {
     }
     let _ = writeln!(out, "\nRun it: tcplab run {}", s.command_arg());
     out
+}
+
+/// The `Parameters` block: each parameter's name, type, default, bounds and help, and
+/// how to set one; nothing for a scenario without parameters.
+fn params_block(s: &Scenario) -> String {
+    if s.params.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<[String; 5]> = s.params.iter().map(|p| p.columns()).collect();
+    format!(
+        "\nParameters (tcplab run {} --set NAME=VALUE)\n{}",
+        s.name,
+        crate::scenario::align_params(&rows, "  ")
+    )
 }
 
 /// The same explanation as Markdown, for notes and web pages.

@@ -26,6 +26,7 @@ mod host;
 mod kernel;
 mod model;
 mod operands;
+mod params;
 mod raw;
 mod step;
 mod take;
@@ -39,10 +40,12 @@ pub use catalogue::{catalogue, discover, load, topic_of};
 pub use expr::{Expr, ExprError, Lookup};
 pub use kernel::{KernelExpectations, KernelRange};
 pub use model::{
-    lookup, Actor, Basis, EngineExpectations, Expectations, Expected, Explain, ObservationDef,
-    Param, ParamKind, ParamValue, Scenario, ScenarioError, ScenarioWarning, DEFAULT_TIMEOUT_MS,
+    lookup, memory_cap, Actor, Basis, EngineExpectations, Expectations, Expected, Explain,
+    MemoryNeed, MemoryRefusal, ObservationDef, ParamValue, Scenario, ScenarioError,
+    ScenarioWarning, DEFAULT_TIMEOUT_MS, MEMORY_CAP_MAX, MEMORY_CAP_RULE,
 };
 pub use operands::{How, PollFor, Queue, SigPipe, SockOpt};
+pub use params::{align as align_params, quantity, Param, ParamKind, PARAM_TYPES};
 pub use step::{Action, Step, OPS};
 pub use take::{Take, ValueType};
 pub use validate::{parse, placeholders};

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::expr::{Expr, Lookup};
 use super::kernel::KernelExpectations;
+use super::params::{Param, ParamKind};
 use super::step::Step;
 use super::take::{Take, ValueType};
 use super::vocab::INDEX;
@@ -83,24 +84,6 @@ fn place(
     write!(f, ": {message}")
 }
 
-/// A parameter's type and default.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ParamKind {
-    Int,
-    Bool,
-    Choice(Vec<String>),
-}
-
-impl fmt::Display for ParamKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ParamKind::Int => f.write_str("an integer (sizes may use KiB, MiB)"),
-            ParamKind::Bool => f.write_str("true or false"),
-            ParamKind::Choice(c) => write!(f, "one of {}", c.join(", ")),
-        }
-    }
-}
-
 /// A parameter's value; `Unset` for an optional parameter left alone.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(untagged)]
@@ -118,42 +101,6 @@ impl fmt::Display for ParamValue {
             ParamValue::Bool(b) => write!(f, "{b}"),
             ParamValue::Text(t) => f.write_str(t),
             ParamValue::Unset => f.write_str("unset"),
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Param {
-    pub name: String,
-    pub kind: ParamKind,
-    pub default: ParamValue,
-    pub help: String,
-}
-
-impl Param {
-    /// Parses a command-line value (`--set name=value`) as this parameter's type.
-    pub fn parse_value(&self, text: &str) -> Result<ParamValue, String> {
-        let bad = || {
-            format!(
-                "parameter `{}` takes {}, not `{text}`",
-                self.name, self.kind
-            )
-        };
-        if text == "unset" && self.default == ParamValue::Unset {
-            return Ok(ParamValue::Unset);
-        }
-        match &self.kind {
-            ParamKind::Int => {
-                let e = Expr::parse(text).map_err(|_| bad())?;
-                e.eval(&|_| Lookup::Unknown)
-                    .map(ParamValue::Int)
-                    .map_err(|_| bad())
-            }
-            ParamKind::Bool => text.parse().map(ParamValue::Bool).map_err(|_| bad()),
-            ParamKind::Choice(c) if c.iter().any(|x| x == text) => {
-                Ok(ParamValue::Text(text.to_owned()))
-            }
-            ParamKind::Choice(_) => Err(bad()),
         }
     }
 }
@@ -401,10 +348,25 @@ impl Scenario {
         self.expectations.iter().find(|e| e.os == os)
     }
 
-    /// The defaults with `overrides` (`name=value` pairs) applied.
+    /// The defaults with `overrides` (`name=value` pairs) applied, each checked against
+    /// its parameter's type and bounds, then the memory the steps would allocate with
+    /// them against this machine's cap ([`memory_cap`]). The error is a usage error's
+    /// message: an unknown name with the closest and the list, a value of the wrong
+    /// type, `` `--set writers=100`: writers is at most 16 (scenario concurrent-writers) ``.
     pub fn resolve_params(
         &self,
         overrides: &[(String, String)],
+    ) -> Result<BTreeMap<String, ParamValue>, String> {
+        self.resolve_params_under(overrides, self.timeout_ms)
+    }
+
+    /// [`Scenario::resolve_params`] for a run whose watchdog ends it after `watchdog_ms`
+    /// (`--timeout-ms`): a duration set to that or more could never pass before the
+    /// watchdog fires, and is refused.
+    pub fn resolve_params_under(
+        &self,
+        overrides: &[(String, String)],
+        watchdog_ms: u64,
     ) -> Result<BTreeMap<String, ParamValue>, String> {
         let mut values: BTreeMap<String, ParamValue> = self
             .params
@@ -413,21 +375,181 @@ impl Scenario {
             .collect();
         for (name, text) in overrides {
             let Some(param) = self.param(name) else {
-                let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
-                return Err(format!(
-                    "scenario `{}` has no parameter `{name}` (parameters: {})",
-                    self.name,
-                    if known.is_empty() {
-                        "none".to_owned()
-                    } else {
-                        known.join(", ")
-                    }
-                ));
+                return Err(self.no_such_param(name));
             };
-            values.insert(name.clone(), param.parse_value(text)?);
+            let value = param.parse_value(text)?;
+            param
+                .check_bounds(&value)
+                .map_err(|why| format!("`--set {name}={text}`: {why} (scenario {})", self.name))?;
+            if let (ParamKind::Duration, ParamValue::Int(ms)) = (&param.kind, &value) {
+                if *ms >= 0 && *ms as u64 >= watchdog_ms {
+                    let show = |n: u64| ParamKind::Duration.format_number(n as i64);
+                    return Err(format!(
+                        "`--set {name}={text}`: the watchdog ends the run after {}, before {} could pass; give --timeout-ms above {} (scenario {})",
+                        show(watchdog_ms),
+                        show(*ms as u64),
+                        show(*ms as u64),
+                        self.name
+                    ));
+                }
+            }
+            values.insert(name.clone(), value);
         }
+        self.check_memory(&values, memory_cap()).map_err(|m| {
+            let named: Vec<String> = overrides
+                .iter()
+                .filter(|(k, _)| m.params.contains(k))
+                .map(|(k, v)| format!("--set {k}={v}"))
+                .collect();
+            if named.is_empty() {
+                format!("scenario {}: {}", self.name, m.message)
+            } else {
+                format!(
+                    "`{}`: {} (scenario {})",
+                    named.join(" "),
+                    m.message,
+                    self.name
+                )
+            }
+        })?;
         Ok(values)
     }
+
+    /// The error for `--set NAME=...` naming no parameter: the closest names, then all.
+    fn no_such_param(&self, name: &str) -> String {
+        let known: Vec<&str> = self.params.iter().map(|p| p.name.as_str()).collect();
+        if known.is_empty() {
+            return format!(
+                "scenario `{}` has no parameter `{name}` (parameters: none)",
+                self.name
+            );
+        }
+        let near = crate::suggest::closest(name, known.iter().copied());
+        format!(
+            "scenario `{}` has no parameter `{name}` (did you mean {}?) (parameters: {})",
+            self.name,
+            near.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            known.join(", ")
+        )
+    }
+
+    /// The most memory the steps hold at once with these values: for each actor, its
+    /// largest step's buffers times its instances, summed over the actors. Expressions
+    /// naming facts of the room (known only at run time) count as nothing here; the
+    /// engine refuses what it cannot allocate then.
+    pub fn memory_needed(&self, params: &BTreeMap<String, ParamValue>) -> MemoryNeed {
+        let facts = BTreeMap::new();
+        let eval = |e: &Expr| e.eval(&|n| lookup(params, &facts, Some(0), n)).ok();
+        let mut need = MemoryNeed::default();
+        for a in &self.actors {
+            let count = eval(&a.count).unwrap_or(1).max(1);
+            let mut largest: Option<(i64, &Step, Vec<String>)> = None;
+            for s in &a.steps {
+                let mut bytes: i64 = 0;
+                let mut names = Vec::new();
+                for e in s.action.buffers() {
+                    if let Some(n) = eval(e).filter(|n| *n > 0) {
+                        bytes = bytes.saturating_add(n);
+                        names.extend(e.names().into_iter().map(str::to_owned));
+                    }
+                }
+                if largest.as_ref().is_none_or(|(b, _, _)| bytes > *b) {
+                    largest = Some((bytes, s, names));
+                }
+            }
+            let Some((bytes, step, mut names)) = largest else {
+                continue;
+            };
+            let total = bytes.saturating_mul(count);
+            need.bytes = need.bytes.saturating_add(total);
+            if need.largest.as_ref().is_none_or(|(b, _)| total > *b) {
+                let instances = if count > 1 {
+                    format!(" ({count} instances)")
+                } else {
+                    String::new()
+                };
+                need.largest = Some((
+                    total,
+                    format!("{} of actor {}{instances}", step.describe(), a.name),
+                ));
+            }
+            names.extend(a.count.names().into_iter().map(str::to_owned));
+            need.params.extend(names);
+        }
+        need
+    }
+
+    /// Refuses values with which the steps would hold more than `cap` bytes at once.
+    pub fn check_memory(
+        &self,
+        params: &BTreeMap<String, ParamValue>,
+        cap: u64,
+    ) -> Result<(), MemoryRefusal> {
+        let need = self.memory_needed(params);
+        if need.bytes <= 0 || need.bytes as u64 <= cap {
+            return Ok(());
+        }
+        // Exactly where it is a whole number of a unit, else to a tenth of the largest.
+        let size = |n: i64| {
+            let exact = ParamKind::Size.format_number(n);
+            match [("GiB", 1i64 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+                .into_iter()
+                .find(|(_, f)| n >= *f)
+            {
+                Some((u, f)) if n % f != 0 => format!("{:.1}{u}", n as f64 / f as f64),
+                _ => exact,
+            }
+        };
+        let most = need
+            .largest
+            .as_ref()
+            .map(|(b, w)| format!(", {} of it for the {w}", size(*b)))
+            .unwrap_or_default();
+        Err(MemoryRefusal {
+            message: format!(
+                "the steps would hold {} of buffers at once{most}, above the memory cap of {} ({MEMORY_CAP_RULE})",
+                size(need.bytes),
+                size(cap.min(i64::MAX as u64) as i64)
+            ),
+            params: need.params.into_iter().collect(),
+        })
+    }
+}
+
+/// How the memory cap is chosen, for messages and help.
+pub const MEMORY_CAP_RULE: &str = "a quarter of this machine's memory, at most 1GiB";
+
+/// The largest cap on what a run's buffers may hold (bytes).
+pub const MEMORY_CAP_MAX: u64 = 1 << 30;
+
+/// The most memory a run's step buffers may hold at once on this machine: a quarter of
+/// its physical memory, at most [`MEMORY_CAP_MAX`] (that, where the memory cannot be
+/// read). A lab run needs megabytes; a value that asks for more is a mistake to refuse
+/// before the run, not an allocation to die of halfway through it.
+pub fn memory_cap() -> u64 {
+    crate::sys::physical_memory().map_or(MEMORY_CAP_MAX, |m| (m / 4).min(MEMORY_CAP_MAX))
+}
+
+/// What [`Scenario::memory_needed`] found.
+#[derive(Debug, Default)]
+pub struct MemoryNeed {
+    /// Bytes held at once, at most.
+    pub bytes: i64,
+    /// The actor step holding most (all its instances together), described.
+    pub largest: Option<(i64, String)>,
+    /// The parameters those sizes depend on.
+    pub params: std::collections::BTreeSet<String>,
+}
+
+/// Values whose buffers exceed the memory cap: the message, and the parameters involved
+/// (for the caller to name the `--set` responsible).
+#[derive(Debug)]
+pub struct MemoryRefusal {
+    pub message: String,
+    pub params: Vec<String>,
 }
 
 /// What `name` means in an expression: a parameter, the actor's instance number (when

@@ -47,7 +47,18 @@ pub(super) struct RawExplain {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RawParam {
+    /// `int`, `size`, `duration`, `bool` or `text`; inferred from the default when absent.
+    #[serde(default, rename = "type")]
+    pub(super) kind: Option<String>,
     pub(super) default: Option<toml::Value>,
+    /// Inclusive bounds, a number or a text with the type's units (`"64MiB"`, `"5s"`).
+    #[serde(default)]
+    pub(super) min: Option<toml::Value>,
+    #[serde(default)]
+    pub(super) max: Option<toml::Value>,
+    /// What an integer counts (`writers`), for help.
+    #[serde(default)]
+    pub(super) unit: Option<String>,
     #[serde(default)]
     pub(super) optional: bool,
     #[serde(default)]

@@ -377,6 +377,43 @@ impl Action {
         }
     }
 
+    /// The expressions giving the sizes of the buffers the step allocates (the engine
+    /// builds one buffer of each, once per step): what the memory guard adds up.
+    pub fn buffers(&self) -> Vec<&Expr> {
+        match self {
+            Action::Write { bytes, .. }
+            | Action::WriteAll { bytes, .. }
+            | Action::WriteInChild { bytes, .. } => vec![bytes],
+            Action::WriteUntilBlocked { chunk, .. } => vec![chunk],
+            Action::Read { buf, .. }
+            | Action::ReadToEof { buf, .. }
+            | Action::ReadTimes { buf, .. }
+            | Action::ReadMessages { buf, .. } => vec![buf],
+            Action::WriteMessages { size, .. } => vec![size],
+            Action::Request {
+                part_bytes,
+                reply_bytes,
+                ..
+            } => vec![part_bytes, reply_bytes],
+            Action::Respond {
+                request_bytes,
+                reply_bytes,
+                ..
+            } => vec![request_bytes, reply_bytes],
+            _ => vec![],
+        }
+    }
+
+    /// The fields whose value must not be negative: sizes, counts and durations (all
+    /// but a listen backlog, which listen(2) takes as any int, a `set` value, where a
+    /// negative SO_LINGER means off, and `lock`, a flag).
+    pub fn non_negative(&self) -> Vec<(&'static str, &Expr)> {
+        self.exprs()
+            .into_iter()
+            .filter(|(f, _)| !matches!(*f, "backlog" | "value" | "lock"))
+            .collect()
+    }
+
     /// What observations can take from this kind of step.
     pub fn takes(&self) -> Vec<Take> {
         use Take::*;

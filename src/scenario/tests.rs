@@ -356,3 +356,300 @@ fn an_engine_explanation_names_a_known_engine_and_known_placeholders() {
     let e = error(&file(DIAL, "\n[engine_explanation]\ntokio = \"{nope}\"\n"));
     assert_eq!(e.field.as_deref(), Some("engine_explanation.tokio"), "{e}");
 }
+
+// ---- parameters: types, bounds, units -------------------------------------------------
+
+/// `file` with `[params]` holding `p` (one inline table) instead of `n`.
+fn with_param(p: &str) -> String {
+    file(DIAL, "").replace("n = { default = 2, help = \"h\" }", p)
+}
+
+#[test]
+fn a_declared_type_parses_its_default_and_bounds_in_its_units() {
+    let s = valid(&with_param(
+        r#"n = { type = "size", default = "64KiB", min = "1B", max = "16MiB", help = "h" }"#,
+    ));
+    let p = s.param("n").unwrap();
+    assert_eq!(p.kind, ParamKind::Size);
+    assert_eq!(p.default, ParamValue::Int(65536));
+    assert_eq!((p.min, p.max), (Some(1), Some(16 << 20)));
+    let s = valid(&with_param(
+        r#"n = { type = "duration", default = "2s", max = "1min", help = "h" }"#
+            .replace("1min", "60s")
+            .as_str(),
+    ));
+    assert_eq!(s.param("n").unwrap().default, ParamValue::Int(2000));
+}
+
+#[test]
+fn an_undeclared_type_is_inferred_from_the_default_as_before() {
+    let s = valid(&with_param(r#"n = { default = "64KiB", help = "h" }"#));
+    assert_eq!(s.param("n").unwrap().kind, ParamKind::Int);
+    let s = valid(&with_param(r#"n = { default = true, help = "h" }"#));
+    assert_eq!(s.param("n").unwrap().kind, ParamKind::Bool);
+}
+
+#[test]
+fn a_free_text_parameter_takes_any_text() {
+    let s = valid(&with_param(
+        r#"n = { type = "text", default = "reno", help = "h" }"#,
+    ));
+    let v = s.resolve_params(&[("n".into(), "bbr".into())]).unwrap();
+    assert_eq!(v["n"], ParamValue::Text("bbr".into()));
+}
+
+#[test]
+fn parameter_declarations_that_cannot_hold_are_rejected_with_line_and_field() {
+    for (p, why) in [
+        (
+            r#"n = { type = "sise", default = 1, help = "h" }"#,
+            "did you mean size?",
+        ),
+        (
+            r#"n = { type = "int", default = 20, max = 16, help = "h" }"#,
+            "the default 20 is outside the bounds: n is at most 16",
+        ),
+        (
+            r#"n = { type = "int", default = 2, min = 5, max = 1, help = "h" }"#,
+            "`min` (5) is above `max` (1)",
+        ),
+        (
+            r#"n = { type = "bool", default = true, max = 1, help = "h" }"#,
+            "`max` applies to int, size and duration",
+        ),
+        (
+            r#"n = { type = "size", default = 1, unit = "bytes", help = "h" }"#,
+            "`unit` is for int parameters",
+        ),
+        (
+            r#"n = { type = "int", default = 1, choices = ["a"], help = "h" }"#,
+            "`choices` are for a text parameter",
+        ),
+        (
+            r#"n = { type = "size", default = "lots", help = "h" }"#,
+            "default `lots` is not a size",
+        ),
+        (
+            r#"n = { type = "duration", default = 1, max = "5KiB", help = "h" }"#,
+            "`max` must be a duration",
+        ),
+    ] {
+        let e = error(&with_param(p));
+        assert_eq!(e.line, Some(8), "{p}: {e}");
+        assert_eq!(e.field.as_deref(), Some("params.n"), "{p}: {e}");
+        assert!(e.message.contains(why), "{p}: {e}");
+    }
+}
+
+#[test]
+fn set_outside_a_bound_names_the_bound_and_the_scenario() {
+    let s = valid(&with_param(
+        r#"n = { type = "int", default = 4, min = 1, max = 16, unit = "writers", help = "h" }"#,
+    ));
+    let e = s.resolve_params(&[("n".into(), "100".into())]).unwrap_err();
+    assert_eq!(e, "`--set n=100`: n is at most 16 writers (scenario t)");
+    let e = s.resolve_params(&[("n".into(), "0".into())]).unwrap_err();
+    assert_eq!(e, "`--set n=0`: n is at least 1 writers (scenario t)");
+    assert!(
+        s.resolve_params(&[("n".into(), "16".into())]).is_ok(),
+        "bounds are inclusive"
+    );
+}
+
+#[test]
+fn set_of_an_unknown_name_suggests_the_closest_and_lists_all() {
+    let s = valid(&with_param(r#"writers = { default = 4, help = "h" }"#));
+    let e = s
+        .resolve_params(&[("writer".into(), "1".into())])
+        .unwrap_err();
+    assert!(
+        e.contains("no parameter `writer` (did you mean `writers`?)"),
+        "{e}"
+    );
+    assert!(e.contains("(parameters: writers)"), "{e}");
+}
+
+#[test]
+fn a_duration_the_watchdog_would_cut_short_is_refused() {
+    let s = valid(&with_param(
+        r#"n = { type = "duration", default = 100, help = "h" }"#,
+    ));
+    let e = s
+        .resolve_params_under(&[("n".into(), "20s".into())], 15_000)
+        .unwrap_err();
+    assert!(e.contains("the watchdog ends the run after 15s"), "{e}");
+    assert!(e.contains("--timeout-ms above 20s"), "{e}");
+    assert!(s
+        .resolve_params_under(&[("n".into(), "20s".into())], 50_000)
+        .is_ok());
+}
+
+// ---- the memory guard -----------------------------------------------------------------
+
+/// A file whose client writes `n` bytes in each of `count` instances.
+fn writer_file(count: &str) -> String {
+    with_param(r#"n = { type = "size", default = "1KiB", help = "h" }"#)
+        .replace(
+            "name = \"client\"\n",
+            &format!("name = \"client\"\ncount = \"{count}\"\n"),
+        )
+        .replace(
+            DIAL,
+            &format!("{DIAL},\n  {{ op = \"write_all\", sock = \"c\", bytes = \"n\" }}"),
+        )
+}
+
+#[test]
+fn the_memory_guard_adds_a_steps_buffers_over_an_actors_instances() {
+    let s = valid(&writer_file("3"));
+    let values = s.resolve_params(&[("n".into(), "1MiB".into())]).unwrap();
+    assert_eq!(s.memory_needed(&values).bytes, 3 << 20);
+    assert!(
+        s.check_memory(&values, 3 << 20).is_ok(),
+        "at the cap is allowed"
+    );
+    let e = s.check_memory(&values, (3 << 20) - 1).unwrap_err();
+    assert!(
+        e.message.contains("would hold 3MiB of buffers"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message.contains("above the memory cap of"),
+        "{}",
+        e.message
+    );
+    assert!(
+        e.message
+            .contains("`write_all` (line 23) of actor client (3 instances)"),
+        "{}",
+        e.message
+    );
+    assert_eq!(e.params, ["n"]);
+}
+
+#[test]
+fn a_size_the_machine_cannot_allocate_is_refused_before_the_run() {
+    let s = valid(&writer_file("1"));
+    let e = s
+        .resolve_params(&[("n".into(), "64GiB".into())])
+        .unwrap_err();
+    assert!(
+        e.starts_with("`--set n=64GiB`: the steps would hold 64GiB"),
+        "{e}"
+    );
+    assert!(e.contains(MEMORY_CAP_RULE), "{e}");
+    assert!(memory_cap() <= MEMORY_CAP_MAX);
+}
+
+// ---- literal step arguments and the file's shape --------------------------------------
+
+#[test]
+fn a_negative_literal_size_is_rejected_with_line_and_field() {
+    let e = error(&file(
+        &format!("{DIAL},\n  {{ op = \"read\", sock = \"c\", buf = -3 }}"),
+        "",
+    ));
+    assert_eq!(e.line, Some(22), "{e}");
+    assert_eq!(e.field.as_deref(), Some("actors[1] (client) steps[2].buf"));
+    assert!(e.message.contains("must be 0 or more, not -3"), "{e}");
+    // A negative SO_LINGER means off, and a negative backlog is listen(2)'s to judge.
+    valid(&file(
+        &format!("{DIAL},\n  {{ op = \"set\", sock = \"c\", option = \"SO_LINGER\", value = -1 }}"),
+        "",
+    ));
+}
+
+#[test]
+fn a_missing_top_level_field_is_named_without_a_misleading_line() {
+    let e = error(&file(DIAL, "").replace("title = \"t\"\n", ""));
+    assert_eq!(e.line, None, "{e}");
+    assert!(
+        e.message.starts_with("missing top-level field `title`"),
+        "{e}"
+    );
+    assert_eq!(
+        e.to_string(),
+        "t.toml: missing top-level field `title` (a scenario has name, title, summary, description, source, [[actors]])"
+    );
+}
+
+// ---- the catalogue's parameters -------------------------------------------------------
+
+fn catalogue_scenarios() -> Vec<Scenario> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let (good, bad) = catalogue(&dir).expect("read the catalogue");
+    assert!(bad.is_empty(), "{bad:?}");
+    good
+}
+
+#[test]
+fn every_numeric_parameter_of_the_catalogue_has_bounds_holding_its_default() {
+    for s in catalogue_scenarios() {
+        for p in s.params.iter().filter(|p| p.kind.is_numeric()) {
+            assert!(
+                p.min.is_some() && p.max.is_some(),
+                "{} {}: no bounds",
+                s.name,
+                p.name
+            );
+            assert!(p.check_bounds(&p.default).is_ok(), "{} {}", s.name, p.name);
+        }
+        s.resolve_params(&[])
+            .unwrap_or_else(|e| panic!("{}: {e}", s.name));
+    }
+}
+
+#[test]
+fn every_bound_of_the_catalogue_is_enforced_just_outside_it() {
+    for s in catalogue_scenarios() {
+        for p in &s.params {
+            let cases = [
+                (p.max.and_then(|m| m.checked_add(1)), "at most", p.max),
+                (p.min.and_then(|m| m.checked_sub(1)), "at least", p.min),
+            ];
+            for (outside, word, bound) in cases {
+                let (Some(v), Some(bound)) = (outside, bound) else {
+                    continue;
+                };
+                let text = p.kind.format_number(v);
+                let e = s
+                    .resolve_params(&[(p.name.clone(), text.clone())])
+                    .expect_err(&format!("{} {}={text}", s.name, p.name));
+                assert_eq!(
+                    e,
+                    format!(
+                        "`--set {}={text}`: {} is {word} {} (scenario {})",
+                        p.name,
+                        p.name,
+                        p.show(bound),
+                        s.name
+                    )
+                );
+                // The bound itself is inside.
+                let at = p.kind.format_number(bound);
+                assert!(
+                    p.check_bounds(&p.parse_value(&at).unwrap()).is_ok(),
+                    "{} {}={at}",
+                    s.name,
+                    p.name
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_catalogue_at_every_maximum_fits_under_the_largest_memory_cap() {
+    for s in catalogue_scenarios() {
+        let mut values = s.resolve_params(&[]).unwrap();
+        for p in &s.params {
+            if let Some(max) = p.max {
+                values.insert(p.name.clone(), ParamValue::Int(max));
+            }
+        }
+        if let Err(e) = s.check_memory(&values, MEMORY_CAP_MAX) {
+            panic!("{}: {}", s.name, e.message);
+        }
+    }
+}

@@ -19,10 +19,21 @@ use super::expr::{Expr, Lookup};
 use super::host;
 use super::model::*;
 use super::operands::SockOpt;
+use super::params::{Param, ParamKind, PARAM_TYPES};
 use super::raw::{RawActor, RawExplain, RawObservation, RawParam, RawScenario};
 use super::step::{Action, Step};
 use super::take::Take;
 use super::vocab::{COUNTER_GROUPS, ENGINE_NAMES, FACTS, INDEX};
+
+/// The top-level fields every scenario file has (the rest are optional).
+const TOP_LEVEL_REQUIRED: &[&str] = &[
+    "name",
+    "title",
+    "summary",
+    "description",
+    "source",
+    "[[actors]]",
+];
 
 /// Parses and validates one scenario file's text. `topic` is its folder.
 pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioError> {
@@ -113,6 +124,26 @@ impl Cx<'_> {
     fn toml(&self) -> Result<RawScenario, ScenarioError> {
         let text = self.text;
         toml::from_str(text).map_err(|e| {
+            // The document's own span (`0..0`, or all of it) rather than a table's.
+            let whole_file = e
+                .span()
+                .is_some_and(|s| s.start == 0 && (s.end == 0 || s.end >= text.trim_end().len()));
+            if let Some(key) = e
+                .message()
+                .trim()
+                .strip_prefix("missing field ")
+                .filter(|_| whole_file)
+            {
+                // The file as a whole lacks it: no line of the file is the place.
+                return self.err(
+                    None,
+                    None,
+                    format!(
+                        "missing top-level field {key} (a scenario has {})",
+                        TOP_LEVEL_REQUIRED.join(", ")
+                    ),
+                );
+            }
             let line = e.span().map(|s| line_of(text, s.start));
             // The parser's message names the problem; the key on that line names the field.
             let field = line
@@ -149,7 +180,8 @@ impl Cx<'_> {
         raw.iter().map(|(name, sp)| self.param(name, sp)).collect()
     }
 
-    /// One parameter: a reserved name is an error; the default gives the type.
+    /// One parameter: a reserved name is an error; `type` (or else the default) gives
+    /// the type; the bounds are of that type and hold the default.
     fn param(&self, pname: &str, sp: &Spanned<RawParam>) -> Result<Param, ScenarioError> {
         let field = Some(format!("params.{pname}"));
         let line = self.at(sp.span());
@@ -165,48 +197,120 @@ impl Cx<'_> {
         }
         let p = sp.get_ref();
         let fail = |message: String| Err(self.err(line, field.clone(), message));
-        let (kind, default) =
-            match (&p.choices, &p.default) {
-                (Some(c), Some(toml::Value::String(s))) if c.contains(s) => {
-                    (ParamKind::Choice(c.clone()), ParamValue::Text(s.clone()))
-                }
-                (Some(c), _) => {
+        let declared = match &p.kind {
+            None => None,
+            Some(t) => match ParamKind::from_name(t, p.choices.as_deref()) {
+                Some(k) => Some(k),
+                None => {
+                    let near = crate::suggest::closest(t, PARAM_TYPES.iter().copied());
                     return fail(format!(
+                        "unknown type `{t}` (did you mean {}?); types: {}",
+                        near.first().copied().unwrap_or("?"),
+                        PARAM_TYPES.join(", ")
+                    ));
+                }
+            },
+        };
+        if p.choices.is_some() && declared.as_ref().is_some_and(|k| k.name() != "text") {
+            return fail("`choices` are for a text parameter (`type = \"text\"`)".into());
+        }
+        let (kind, default) = match declared {
+            Some(kind) => match self.typed_default(&kind, p) {
+                Ok(d) => (kind, d),
+                Err(m) => return fail(m),
+            },
+            None => match inferred(p) {
+                Ok(kd) => kd,
+                Err(m) => return fail(m),
+            },
+        };
+        let bound = |key: &str, v: &Option<toml::Value>| -> Result<Option<i64>, String> {
+            let Some(v) = v else { return Ok(None) };
+            if !kind.is_numeric() {
+                return Err(format!(
+                    "`{key}` applies to int, size and duration parameters, not to a {}",
+                    kind.name()
+                ));
+            }
+            let n = match v {
+                toml::Value::Integer(n) => Some(*n),
+                toml::Value::String(s) => kind.parse_number(s),
+                _ => None,
+            };
+            n.map(Some)
+                .ok_or_else(|| format!("`{key}` must be {kind}, not `{v}`"))
+        };
+        let (min, max) = match (bound("min", &p.min), bound("max", &p.max)) {
+            (Ok(a), Ok(b)) => (a, b),
+            (Err(m), _) | (_, Err(m)) => return fail(m),
+        };
+        if p.unit.is_some() && kind != ParamKind::Int {
+            return fail(format!(
+                "`unit` is for int parameters; a {} carries its own units",
+                kind.name()
+            ));
+        }
+        let param = Param {
+            name: pname.to_owned(),
+            kind,
+            default,
+            min,
+            max,
+            unit: p.unit.clone(),
+            help: p.help.clone(),
+        };
+        if let (Some(a), Some(b)) = (min, max) {
+            if a > b {
+                return fail(format!(
+                    "`min` ({}) is above `max` ({})",
+                    param.show(a),
+                    param.show(b)
+                ));
+            }
+        }
+        if let Err(why) = param.check_bounds(&param.default) {
+            return fail(format!(
+                "the default {} is outside the bounds: {why}",
+                param.show_value(&param.default)
+            ));
+        }
+        Ok(param)
+    }
+
+    /// The default of a parameter whose `type` is declared.
+    fn typed_default(&self, kind: &ParamKind, p: &RawParam) -> Result<ParamValue, String> {
+        match (kind, &p.default) {
+            (ParamKind::Bool, Some(toml::Value::Boolean(b))) => Ok(ParamValue::Bool(*b)),
+            (ParamKind::Text(c), Some(toml::Value::String(s))) => {
+                if c.is_empty() || c.contains(s) {
+                    Ok(ParamValue::Text(s.clone()))
+                } else {
+                    Err(format!(
                         "the default must be one of the choices ({})",
                         c.join(", ")
                     ))
                 }
-                (None, Some(toml::Value::Integer(n))) => (ParamKind::Int, ParamValue::Int(*n)),
-                (None, Some(toml::Value::String(s))) => match Expr::parse(s)
-                    .ok()
-                    .and_then(|e| e.eval(&|_| Lookup::Unknown).ok())
-                {
-                    Some(n) => (ParamKind::Int, ParamValue::Int(n)),
-                    None => {
-                        return fail(format!(
-                            "default `{s}` is not a number; for a text parameter give `choices`"
-                        ))
-                    }
-                },
-                (None, Some(toml::Value::Boolean(b))) => (ParamKind::Bool, ParamValue::Bool(*b)),
-                (None, None) if p.optional => (ParamKind::Int, ParamValue::Unset),
-                (None, None) => return fail(
-                    "needs a `default` (or `optional = true` for an integer that may stay unset)"
-                        .into(),
-                ),
-                (None, Some(other)) => {
-                    return fail(format!(
-                        "default must be an integer, a boolean or one of `choices`, not {}",
-                        other.type_str()
-                    ))
+            }
+            (k, Some(toml::Value::Integer(n))) if k.is_numeric() => Ok(ParamValue::Int(*n)),
+            (k, Some(toml::Value::String(s))) if k.is_numeric() => k
+                .parse_number(s)
+                .map(ParamValue::Int)
+                .ok_or_else(|| format!("default `{s}` is not {k}")),
+            (k, None) if p.optional && k.is_numeric() => Ok(ParamValue::Unset),
+            (k, None) => Err(format!(
+                "needs a `default`{}",
+                if k.is_numeric() {
+                    " (or `optional = true` for one that may stay unset)"
+                } else {
+                    ""
                 }
-            };
-        Ok(Param {
-            name: pname.to_owned(),
-            kind,
-            default,
-            help: p.help.clone(),
-        })
+            )),
+            (k, Some(other)) => Err(format!(
+                "a {} parameter's default is {k}, not {}",
+                k.name(),
+                other.type_str()
+            )),
+        }
     }
 
     /// `[[actors]]` and their steps; also the step ids, for the observations.
@@ -263,6 +367,19 @@ impl Cx<'_> {
             .map_err(|m| self.err(line, Some(field.to_owned()), m))?;
         for (what, e) in step.action.exprs() {
             names.check(self, e, line, &format!("{field}.{what}"))?;
+        }
+        for (what, e) in step.action.non_negative() {
+            // A constant can be checked now; one over parameters is bounded by theirs.
+            if !e.names().is_empty() {
+                continue;
+            }
+            if let Some(n) = e.eval(&|_| Lookup::Unknown).ok().filter(|n| *n < 0) {
+                return Err(self.err(
+                    line,
+                    Some(format!("{field}.{what}")),
+                    format!("`{what}` is a size, count or duration and must be 0 or more, not {n}"),
+                ));
+            }
         }
         if let Action::Set { option, value, .. } = &step.action {
             if *option == SockOpt::Congestion && !matches!(value, Expr::Name(_)) {
@@ -526,4 +643,43 @@ fn check_counter(name: &str) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+/// A parameter without `type`: the type its default has (an integer, a number in quotes,
+/// a boolean), or a text when it has `choices`.
+fn inferred(p: &RawParam) -> Result<(ParamKind, ParamValue), String> {
+    Ok(match (&p.choices, &p.default) {
+        (Some(c), Some(toml::Value::String(s))) if c.contains(s) => {
+            (ParamKind::Text(c.clone()), ParamValue::Text(s.clone()))
+        }
+        (Some(c), _) => {
+            return Err(format!(
+                "the default must be one of the choices ({})",
+                c.join(", ")
+            ))
+        }
+        (None, Some(toml::Value::Integer(n))) => (ParamKind::Int, ParamValue::Int(*n)),
+        (None, Some(toml::Value::String(s))) => match ParamKind::Int.parse_number(s) {
+            Some(n) => (ParamKind::Int, ParamValue::Int(n)),
+            None => {
+                return Err(format!(
+                    "default `{s}` is not a number; for a text parameter give `choices` or `type = \"text\"`"
+                ))
+            }
+        },
+        (None, Some(toml::Value::Boolean(b))) => (ParamKind::Bool, ParamValue::Bool(*b)),
+        (None, None) if p.optional => (ParamKind::Int, ParamValue::Unset),
+        (None, None) => {
+            return Err(
+                "needs a `default` (or `optional = true` for an integer that may stay unset)"
+                    .into(),
+            )
+        }
+        (None, Some(other)) => {
+            return Err(format!(
+                "default must be an integer, a boolean or one of `choices`, not {}",
+                other.type_str()
+            ))
+        }
+    })
 }

@@ -239,6 +239,12 @@ pub fn os_version() -> Option<String> {
     None
 }
 
+/// The machine's physical memory: not read yet (GlobalMemoryStatusEx would tell), so the
+/// memory guard uses its upper cap.
+pub fn physical_memory() -> Option<u64> {
+    None
+}
+
 /// The TCP settings that decide the lab's outcomes.
 ///
 /// # Notes

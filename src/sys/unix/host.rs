@@ -28,3 +28,17 @@ pub fn os_version() -> Option<String> {
         .find_map(|l| l.strip_prefix("PRETTY_NAME="))
         .map(|v| v.trim_matches('"').to_owned())
 }
+
+/// The machine's physical memory in bytes (sysconf(3): _SC_PHYS_PAGES × _SC_PAGESIZE),
+/// `None` when the system does not say.
+pub fn physical_memory() -> Option<u64> {
+    // SAFETY: sysconf has no preconditions; it returns -1 for a name it does not know.
+    let (pages, size) = unsafe {
+        (
+            libc::sysconf(libc::_SC_PHYS_PAGES),
+            libc::sysconf(libc::_SC_PAGESIZE),
+        )
+    };
+    let (pages, size) = (u64::try_from(pages).ok()?, u64::try_from(size).ok()?);
+    pages.checked_mul(size).filter(|&m| m > 0)
+}
