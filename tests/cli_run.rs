@@ -500,3 +500,167 @@ fn junit_marks_a_scenario_without_expectations_skipped() {
     assert_eq!(doc.root_element().attribute("skipped"), Some("1"));
     assert!(doc.descendants().any(|n| n.has_tag_name("skipped")));
 }
+
+// ---------------------------------------------------------------------------------------
+// sweeps: `--set NAME=LIST` runs once per value and ends with a table
+// ---------------------------------------------------------------------------------------
+
+/// The lines of the sweep table that `text` holds for `param`, one per value (the rows
+/// after the header, up to the environment line).
+fn sweep_rows<'a>(text: &'a str, param: &str) -> Vec<&'a str> {
+    let start = text
+        .find(&format!("sweep of {param}"))
+        .unwrap_or_else(|| panic!("no sweep of {param}:\n{text}"));
+    text[start..]
+        .lines()
+        .skip_while(|l| !l.trim_start().starts_with(param))
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with("environment"))
+        .filter(|l| l.starts_with("  ") && l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .collect()
+}
+
+#[test]
+fn a_sweep_runs_once_per_value_and_prints_one_row_per_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("sweep.jsonl");
+    let output = tcplab()
+        .args([
+            "run",
+            "backlog",
+            "--set",
+            "backlog=0,1,4",
+            "--quiet",
+            "--record",
+        ])
+        .arg(&rec)
+        .timeout(COMMAND_LIMIT)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = stdout_of(&output);
+    let rows = sweep_rows(&text, "backlog");
+    let values: Vec<&str> = rows
+        .iter()
+        .map(|r| r.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(values, ["0", "1", "4"], "{text}");
+    // One record per value, each with its parameter.
+    let backlogs: Vec<i64> = fs::read_to_string(&rec)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["params"]["backlog"]
+                .as_i64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(backlogs, [0, 1, 4]);
+}
+
+#[test]
+fn a_sweep_under_both_engines_gives_a_table_per_engine() {
+    let output = tcplab()
+        .args([
+            "run",
+            "backlog",
+            "--set",
+            "backlog=1,2",
+            "--engine",
+            "all",
+            "--quiet",
+        ])
+        .timeout(COMMAND_LIMIT)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = stdout_of(&output);
+    assert_eq!(text.matches("sweep of backlog").count(), 2, "{text}");
+    assert!(text.contains(" tokio (2 records)"), "{text}");
+}
+
+#[test]
+fn plot_draws_one_chart_per_numeric_observation_of_the_sweep() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("backlog.svg");
+    tcplab()
+        .args([
+            "run",
+            "backlog",
+            "--set",
+            "backlog=0..2",
+            "--quiet",
+            "--plot",
+        ])
+        .arg(&svg)
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .code(0);
+    let text = fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).expect("the plot is XML");
+    assert_eq!(doc.root_element().tag_name().name(), "svg");
+    // Each chart is titled with its observation; three points per chart (backlog 0, 1, 2).
+    assert!(text.contains(">connected_before_block<"), "{text}");
+    let circles = doc
+        .descendants()
+        .filter(|n| n.has_tag_name("circle"))
+        .count();
+    assert!(
+        circles >= 3 && circles % 3 == 0,
+        "{circles} points:\n{text}"
+    );
+}
+
+#[test]
+fn plot_without_a_sweep_is_a_usage_error_before_any_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let svg = dir.path().join("x.svg");
+    tcplab()
+        .args(["run", "backlog", "--plot"])
+        .arg(&svg)
+        .timeout(COMMAND_LIMIT)
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains("--plot draws a sweep"))
+        .stdout(predicate::str::is_empty());
+    assert!(!svg.exists());
+}
+
+#[test]
+fn a_sweep_over_all_runs_the_scenarios_without_that_parameter_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("all.jsonl");
+    let output = tcplab()
+        .args([
+            "run",
+            "--all",
+            "--set",
+            "backlog=1,2",
+            "--quiet",
+            "--record",
+        ])
+        .arg(&rec)
+        .timeout(COMMAND_LIMIT)
+        .output()
+        .unwrap();
+    let names: Vec<String> = fs::read_to_string(&rec)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["scenario"]["name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        names.iter().filter(|n| *n == "backlog").count(),
+        2,
+        "{output:?}"
+    );
+    assert_eq!(
+        names.iter().filter(|n| *n == "refused").count(),
+        1,
+        "{output:?}"
+    );
+}

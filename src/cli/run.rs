@@ -16,8 +16,8 @@ use tcplab::engine::Engine;
 use tcplab::interrupt::{self, EXIT_INTERRUPTED};
 use tcplab::lab::run_in_room;
 use tcplab::record::{self, Record};
-use tcplab::report::{self, Ending, Exporter, Stop};
-use tcplab::scenario::Scenario;
+use tcplab::report::{self, sweep, Ending, Exporter, Stop, Sweep};
+use tcplab::scenario::{ParamKind, Scenario};
 
 use super::{
     colour, exporter, kernel, parse_set, report_invalid, ColorChoice, Format, NetnsArgs,
@@ -78,6 +78,10 @@ pub struct RunArgs {
     /// Stop after the first run that does not pass (the summary says how many were not run)
     #[arg(long, conflicts_with = "kernel")]
     pub fail_fast: bool,
+    /// With a sweep (`--set NAME=0,1,2`), also draw each numeric observation against the
+    /// swept parameter as SVG into FILE
+    #[arg(long, value_name = "FILE", conflicts_with = "kernel")]
+    pub plot: Option<PathBuf>,
     /// Colour the verdicts and failing checks: auto (when the report goes to a terminal and NO_COLOR is unset or empty), always, never
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
@@ -244,16 +248,19 @@ pub fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
             let params = s
                 .resolve_params_under(&sets, watchdog)
                 .map_err(anyhow::Error::msg)?;
-            plans.push((s, params));
+            // Under --all a scenario without the swept parameter would run the same
+            // parameters at every point: once is enough.
+            if !plans
+                .iter()
+                .any(|(p, q): &(&Scenario, _)| p.name == s.name && *q == params)
+            {
+                plans.push((s, params));
+            }
         }
     }
-    if grid.len() > 1 {
-        // The runs of a sweep are reported by scenario and point (src/report/sweep.rs),
-        // which this loop does not do yet: every point was checked, none is run.
-        bail!(
-            "a sweep of {} points (every one valid) needs the sweep report, which `run` does not drive yet; give one value per parameter",
-            grid.len()
-        );
+    let sweeping = grid.len() > 1;
+    if args.plot.is_some() && !sweeping {
+        bail!("--plot draws a sweep: give a parameter several values (--set NAME=1,2,4 or NAME=0..16)");
     }
     if args.all {
         for (k, _) in &args.sets {
@@ -316,6 +323,7 @@ pub fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut parts = 0;
     let mut stop = None;
     let mut failure = None;
+    let mut sweeps: Vec<Sweep> = Vec::new();
     for (i, (s, params)) in plans.iter().enumerate() {
         let mut mine: Vec<Record> = Vec::new();
         'scenario: for k in 0..args.repeat {
@@ -366,6 +374,17 @@ pub fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
             parts += 1;
         }
         records.extend(mine);
+        let last_point = plans.get(i + 1).is_none_or(|(next, _)| next.name != s.name);
+        if sweeping && (last_point || stop.is_some() || failure.is_some()) {
+            for sw in sweeps_of(s, &records, &engines) {
+                // JSON and JUnit carry every record with its parameters; their documents
+                // have no place for a table between records.
+                if matches!(format, Format::Text | Format::Markdown) {
+                    sink.write(&exp.sweep(&sw), &dest)?;
+                }
+                sweeps.push(sw);
+            }
+        }
         if stop.is_some() || failure.is_some() {
             break;
         }
@@ -380,6 +399,18 @@ pub fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     if let Some(e) = failure {
         return Err(e);
     }
+    if let Some(plot) = &args.plot {
+        let drawn = sweep::svg(&sweeps)
+            .map_err(|e| e.to_string())
+            .and_then(|svg| {
+                std::fs::write(plot, svg)
+                    .map_err(|e| format!("cannot write {}: {e}", plot.display()))
+            });
+        if let Err(why) = drawn {
+            eprintln!("Error: --plot: {why}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    }
     if let Some(d) = ending.describe() {
         eprintln!(
             "{d}; the report holds the {} that finished",
@@ -393,6 +424,34 @@ pub fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         return Ok(invalid_exit);
     }
     Ok(ExitCode::from(worst))
+}
+
+/// The sweeps of scenario `s` among `records`: one per engine, the parameters' units from
+/// their types.
+fn sweeps_of(s: &Scenario, records: &[Record], engines: &[Engine]) -> Vec<Sweep> {
+    let mut out = Vec::new();
+    for e in engines {
+        let mine: Vec<Record> = records
+            .iter()
+            .filter(|r| r.scenario.name == s.name && r.engine == e.name())
+            .cloned()
+            .collect();
+        let Some(mut sw) = Sweep::of_records(&mine) else {
+            continue;
+        };
+        for name in &sw.varied {
+            let unit = s.param(name).and_then(|p| match p.kind {
+                ParamKind::Size => Some("bytes".to_owned()),
+                ParamKind::Duration => Some("ms".to_owned()),
+                _ => p.unit.clone(),
+            });
+            if let Some(u) = unit {
+                sw.units.insert(name.clone(), u);
+            }
+        }
+        out.push(sw);
+    }
+    out
 }
 
 /// What the report of `records` needs (`os`: whose expectations the engines'
