@@ -108,6 +108,20 @@ pub(super) fn long_markdown(s: &Scenario) -> String {
         }
         let _ = writeln!(out, "**Read:** {}\n", e.read.join("; "));
     }
+    if !s.params.is_empty() {
+        let _ = writeln!(out, "### Parameters\n");
+        let _ = writeln!(out, "| name | type | default | bounds | help |");
+        let _ = writeln!(out, "|---|---|---|---|---|");
+        for p in &s.params {
+            let cells: Vec<String> = p.columns().iter().map(|c| c.replace('|', "\\|")).collect();
+            let _ = writeln!(out, "| `{}` | {} |", cells[0], cells[1..].join(" | "));
+        }
+        let _ = writeln!(
+            out,
+            "\nSet one with `tcplab run {} --set NAME=VALUE`.\n",
+            s.command_arg()
+        );
+    }
     let _ = writeln!(out, "### Expected\n");
     for l in expected(s) {
         let indent = "  ".repeat(l.depth);
@@ -329,6 +343,18 @@ mod tests {
     // -----------------------------------------------------------------------------------
     // tcplab explain
     // -----------------------------------------------------------------------------------
+
+    #[test]
+    fn markdown_explain_lists_the_parameters_with_their_bounds() {
+        let s = catalogue("concurrency/concurrency-shared-writers.toml");
+        let md = long_markdown(&s);
+        assert!(md.contains("### Parameters"), "{md}");
+        let row = md
+            .lines()
+            .find(|l| l.starts_with("| `writers` |"))
+            .expect("a writers row");
+        assert!(row.contains("16"), "{row}");
+    }
 
     #[test]
     fn markdown_explain_has_an_expected_section() {
