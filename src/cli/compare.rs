@@ -10,7 +10,7 @@ use anyhow::bail;
 use clap::Args;
 
 use tcplab::record::{self, Entry};
-use tcplab::report::{sweep, Matrix};
+use tcplab::report::{plot, Matrix};
 
 use super::{exporter, write_output, ColorChoice, Format, EXIT_OK, EXIT_USAGE};
 
@@ -105,7 +105,7 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
         matrix.retain_differing();
     }
     if let Some(plot) = &args.plot {
-        let svg = sweep::svg(&matrix.sweeps).map_err(|e| anyhow::anyhow!("--plot: {e}"))?;
+        let svg = plot::svg(&matrix.sweeps).map_err(|e| anyhow::anyhow!("--plot: {e}"))?;
         std::fs::write(plot, svg)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", plot.display()))?;
     }

@@ -16,7 +16,7 @@ use tcplab::engine::Engine;
 use tcplab::interrupt::{self, EXIT_INTERRUPTED};
 use tcplab::lab::run_in_room;
 use tcplab::record::{self, Record};
-use tcplab::report::{self, sweep, Ending, Exporter, Stop, Sweep};
+use tcplab::report::{self, plot, Ending, Exporter, Stop, Sweep};
 use tcplab::scenario::{ParamKind, Scenario};
 
 use super::{
@@ -400,7 +400,7 @@ pub fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
         return Err(e);
     }
     if let Some(plot) = &args.plot {
-        let drawn = sweep::svg(&sweeps)
+        let drawn = plot::svg(&sweeps)
             .map_err(|e| e.to_string())
             .and_then(|svg| {
                 std::fs::write(plot, svg)

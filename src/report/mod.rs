@@ -7,12 +7,15 @@
 //! Repeated values are summarised by [`summary::Summary`] in every view, and whether two
 //! summaries differ is its one rule.
 
+mod columns;
 mod engines;
 mod explain;
 mod json;
 mod junit;
+mod layout;
 mod markdown;
 pub mod matrix;
+pub mod plot;
 pub mod summary;
 pub mod sweep;
 mod text;

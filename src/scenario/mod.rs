@@ -41,11 +41,11 @@ pub use expr::{Expr, ExprError, Lookup};
 pub use kernel::{KernelExpectations, KernelRange};
 pub use model::{
     lookup, memory_cap, Actor, Basis, EngineExpectations, Expectations, Expected, Explain,
-    MemoryNeed, MemoryRefusal, ObservationDef, ParamValue, Scenario, ScenarioError,
-    ScenarioWarning, DEFAULT_TIMEOUT_MS, MEMORY_CAP_MAX, MEMORY_CAP_RULE,
+    MemoryNeed, MemoryRefusal, ObservationDef, Scenario, ScenarioError, ScenarioWarning,
+    DEFAULT_TIMEOUT_MS, MEMORY_CAP_MAX, MEMORY_CAP_RULE,
 };
 pub use operands::{How, PollFor, Queue, SigPipe, SockOpt};
-pub use params::{align as align_params, quantity, Param, ParamKind, PARAM_TYPES};
+pub use params::{align as align_params, quantity, Param, ParamKind, ParamValue, PARAM_TYPES};
 pub use step::{Action, Step, OPS};
 pub use take::{Take, ValueType};
 pub use validate::{parse, placeholders};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use super::expr::{Expr, Lookup};
 use super::kernel::KernelExpectations;
-use super::params::{Param, ParamKind};
+use super::params::{Param, ParamKind, ParamValue};
 use super::step::Step;
 use super::take::{Take, ValueType};
 use super::vocab::INDEX;
@@ -82,27 +82,6 @@ fn place(
         write!(f, ": {field}")?;
     }
     write!(f, ": {message}")
-}
-
-/// A parameter's value; `Unset` for an optional parameter left alone.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-#[serde(untagged)]
-pub enum ParamValue {
-    Int(i64),
-    Bool(bool),
-    Text(String),
-    Unset,
-}
-
-impl fmt::Display for ParamValue {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ParamValue::Int(n) => write!(f, "{n}"),
-            ParamValue::Bool(b) => write!(f, "{b}"),
-            ParamValue::Text(t) => f.write_str(t),
-            ParamValue::Unset => f.write_str("unset"),
-        }
-    }
 }
 
 #[derive(Debug, Clone)]

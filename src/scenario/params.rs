@@ -10,7 +10,27 @@
 use std::fmt;
 
 use super::expr::{Expr, Lookup};
-use super::model::ParamValue;
+
+/// A parameter's value; `Unset` for an optional parameter left alone.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+pub enum ParamValue {
+    Int(i64),
+    Bool(bool),
+    Text(String),
+    Unset,
+}
+
+impl fmt::Display for ParamValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParamValue::Int(n) => write!(f, "{n}"),
+            ParamValue::Bool(b) => write!(f, "{b}"),
+            ParamValue::Text(t) => f.write_str(t),
+            ParamValue::Unset => f.write_str("unset"),
+        }
+    }
+}
 
 /// The type of a parameter.
 #[derive(Debug, Clone, PartialEq)]

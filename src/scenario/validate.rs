@@ -19,7 +19,7 @@ use super::expr::{Expr, Lookup};
 use super::host;
 use super::model::*;
 use super::operands::SockOpt;
-use super::params::{Param, ParamKind, PARAM_TYPES};
+use super::params::{Param, ParamKind, ParamValue, PARAM_TYPES};
 use super::raw::{RawActor, RawExplain, RawObservation, RawParam, RawScenario};
 use super::step::{Action, Step};
 use super::take::Take;
