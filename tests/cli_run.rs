@@ -7,16 +7,12 @@
 mod common;
 
 use std::fs;
-use std::io::Read;
-use std::process::{Child, ExitStatus, Stdio};
-use std::sync::mpsc;
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use predicates::prelude::*;
 use serde_json::Value;
 
-use common::{fixture, tcplab, tcplab_process};
+use common::{fixture, tcplab};
 
 /// Longest a test lets one command run (`run --all` takes a few seconds).
 const COMMAND_LIMIT: Duration = Duration::from_secs(120);
@@ -34,133 +30,149 @@ fn stdout_of(output: &std::process::Output) -> String {
 // Ctrl-C: a child whose stdout is read as it comes
 // ---------------------------------------------------------------------------------------
 
-/// A running `tcplab` whose stdout arrives in chunks on a channel.
-struct Running {
-    child: Child,
-    chunks: mpsc::Receiver<Vec<u8>>,
-    stdout: Vec<u8>,
-}
+// SIGINT is sent with kill(2): Unix only (Windows delivers Ctrl-C to a console, which a
+// test's child does not have).
+#[cfg(unix)]
+mod ctrl_c {
+    use std::io::Read;
+    use std::process::{Child, ExitStatus, Stdio};
+    use std::sync::mpsc;
+    use std::thread;
+    use std::time::{Duration, Instant};
 
-impl Running {
-    fn start(args: &[&str]) -> Running {
-        let mut child = tcplab_process()
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("start tcplab");
-        let mut out = child.stdout.take().expect("piped stdout");
-        let (tx, chunks) = mpsc::channel();
-        thread::spawn(move || {
-            let mut buf = [0u8; 4096];
-            while let Ok(n) = out.read(&mut buf) {
-                if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
-                    break;
+    use serde_json::Value;
+
+    use super::common::tcplab_process;
+    use super::COMMAND_LIMIT;
+
+    /// A running `tcplab` whose stdout arrives in chunks on a channel.
+    struct Running {
+        child: Child,
+        chunks: mpsc::Receiver<Vec<u8>>,
+        stdout: Vec<u8>,
+    }
+
+    impl Running {
+        fn start(args: &[&str]) -> Running {
+            let mut child = tcplab_process()
+                .args(args)
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .expect("start tcplab");
+            let mut out = child.stdout.take().expect("piped stdout");
+            let (tx, chunks) = mpsc::channel();
+            thread::spawn(move || {
+                let mut buf = [0u8; 4096];
+                while let Ok(n) = out.read(&mut buf) {
+                    if n == 0 || tx.send(buf[..n].to_vec()).is_err() {
+                        break;
+                    }
+                }
+            });
+            Running {
+                child,
+                chunks,
+                stdout: Vec::new(),
+            }
+        }
+
+        /// Reads stdout until it holds `needle`; panics after the command limit.
+        fn wait_for(&mut self, needle: &str) {
+            let deadline = Instant::now() + COMMAND_LIMIT;
+            while !String::from_utf8_lossy(&self.stdout).contains(needle) {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.chunks.recv_timeout(left) {
+                    Ok(c) => self.stdout.extend(c),
+                    Err(e) => panic!(
+                        "no {needle:?} on stdout ({e}); so far:\n{}",
+                        String::from_utf8_lossy(&self.stdout)
+                    ),
                 }
             }
-        });
-        Running {
-            child,
-            chunks,
-            stdout: Vec::new(),
         }
-    }
 
-    /// Reads stdout until it holds `needle`; panics after the command limit.
-    fn wait_for(&mut self, needle: &str) {
-        let deadline = Instant::now() + COMMAND_LIMIT;
-        while !String::from_utf8_lossy(&self.stdout).contains(needle) {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.chunks.recv_timeout(left) {
-                Ok(c) => self.stdout.extend(c),
-                Err(e) => panic!(
-                    "no {needle:?} on stdout ({e}); so far:\n{}",
-                    String::from_utf8_lossy(&self.stdout)
-                ),
+        fn interrupt(&self) {
+            let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
+            // SAFETY: kill(2) with a pid of our own child and a valid signal.
+            assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
+        }
+
+        /// The rest of stdout and the exit status, within the command limit.
+        fn finish(mut self) -> (String, String, ExitStatus) {
+            let deadline = Instant::now() + COMMAND_LIMIT;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                match self.chunks.recv_timeout(left) {
+                    Ok(c) => self.stdout.extend(c),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        let _ = self.child.kill();
+                        panic!("tcplab did not end within {COMMAND_LIMIT:?}");
+                    }
+                }
             }
-        }
-    }
-
-    fn interrupt(&self) {
-        let pid = libc::pid_t::try_from(self.child.id()).expect("a pid");
-        // SAFETY: kill(2) with a pid of our own child and a valid signal.
-        assert_eq!(unsafe { libc::kill(pid, libc::SIGINT) }, 0);
-    }
-
-    /// The rest of stdout and the exit status, within the command limit.
-    fn finish(mut self) -> (String, String, ExitStatus) {
-        let deadline = Instant::now() + COMMAND_LIMIT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.chunks.recv_timeout(left) {
-                Ok(c) => self.stdout.extend(c),
-                Err(mpsc::RecvTimeoutError::Disconnected) => break,
-                Err(mpsc::RecvTimeoutError::Timeout) => {
+            let status = loop {
+                if let Some(s) = self.child.try_wait().expect("wait for tcplab") {
+                    break s;
+                }
+                if Instant::now() > deadline {
                     let _ = self.child.kill();
-                    panic!("tcplab did not end within {COMMAND_LIMIT:?}");
+                    panic!("tcplab closed stdout but did not exit");
                 }
-            }
+                thread::sleep(Duration::from_millis(10)); // polling the exit, not ordering
+            };
+            let mut stderr = String::new();
+            self.child
+                .stderr
+                .take()
+                .expect("piped stderr")
+                .read_to_string(&mut stderr)
+                .expect("read stderr");
+            (
+                String::from_utf8(self.stdout).expect("stdout is UTF-8"),
+                stderr,
+                status,
+            )
         }
-        let status = loop {
-            if let Some(s) = self.child.try_wait().expect("wait for tcplab") {
-                break s;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("tcplab closed stdout but did not exit");
-            }
-            thread::sleep(Duration::from_millis(10)); // polling the exit, not ordering
-        };
-        let mut stderr = String::new();
-        self.child
-            .stderr
-            .take()
-            .expect("piped stderr")
-            .read_to_string(&mut stderr)
-            .expect("read stderr");
-        (
-            String::from_utf8(self.stdout).expect("stdout is UTF-8"),
-            stderr,
-            status,
-        )
     }
-}
 
-#[test]
-fn ctrl_c_during_run_all_prints_the_finished_reports_and_a_summary_and_exits_130() {
-    let mut run = Running::start(&["run", "--all"]);
-    run.wait_for("\nVerdict on ");
-    run.interrupt();
-    let (stdout, stderr, status) = run.finish();
-    assert_eq!(status.code(), Some(130), "{stderr}");
-    assert!(stdout.contains("\nSummary\n"), "{stdout}");
-    assert!(
-        stdout.contains("interrupted (Ctrl-C): ") && stdout.contains(" planned runs not made"),
-        "{stdout}"
-    );
-    assert!(
-        stderr.contains("interrupted: the run in progress finishes"),
-        "{stderr}"
-    );
-    let (catalogue, _) = tcplab::scenario::catalogue(&common::catalogue_dir()).unwrap();
-    let reported = stdout.matches("\nVerdict on ").count();
-    assert!(
-        reported >= 1 && reported < catalogue.len(),
-        "{reported} reports"
-    );
-}
+    #[test]
+    fn ctrl_c_during_run_all_prints_the_finished_reports_and_a_summary_and_exits_130() {
+        let mut run = Running::start(&["run", "--all"]);
+        run.wait_for("\nVerdict on ");
+        run.interrupt();
+        let (stdout, stderr, status) = run.finish();
+        assert_eq!(status.code(), Some(130), "{stderr}");
+        assert!(stdout.contains("\nSummary\n"), "{stdout}");
+        assert!(
+            stdout.contains("interrupted (Ctrl-C): ") && stdout.contains(" planned runs not made"),
+            "{stdout}"
+        );
+        assert!(
+            stderr.contains("interrupted: the run in progress finishes"),
+            "{stderr}"
+        );
+        let (catalogue, _) = tcplab::scenario::catalogue(&super::common::catalogue_dir()).unwrap();
+        let reported = stdout.matches("\nVerdict on ").count();
+        assert!(
+            reported >= 1 && reported < catalogue.len(),
+            "{reported} reports"
+        );
+    }
 
-#[test]
-fn ctrl_c_during_a_json_run_still_closes_a_valid_array() {
-    let mut run = Running::start(&["run", "--all", "--json"]);
-    // The first record is whole once its closing brace (two spaces in) has come.
-    run.wait_for("\n  }");
-    run.interrupt();
-    let (stdout, stderr, status) = run.finish();
-    assert_eq!(status.code(), Some(130), "{stderr}");
-    let records: Vec<Value> = serde_json::from_str(&stdout).expect("stdout is a JSON array");
-    assert!(!records.is_empty());
-    assert!(records.iter().all(|r| r["verdict"]["status"].is_string()));
+    #[test]
+    fn ctrl_c_during_a_json_run_still_closes_a_valid_array() {
+        let mut run = Running::start(&["run", "--all", "--json"]);
+        // The first record is whole once its closing brace (two spaces in) has come.
+        run.wait_for("\n  }");
+        run.interrupt();
+        let (stdout, stderr, status) = run.finish();
+        assert_eq!(status.code(), Some(130), "{stderr}");
+        let records: Vec<Value> = serde_json::from_str(&stdout).expect("stdout is a JSON array");
+        assert!(!records.is_empty());
+        assert!(records.iter().all(|r| r["verdict"]["status"].is_string()));
+    }
 }
 
 // ---------------------------------------------------------------------------------------
