@@ -38,9 +38,11 @@ mod ctrl_c {
     use std::process::{Child, ExitStatus, Stdio};
     use std::sync::mpsc;
     use std::thread;
-    use std::time::{Duration, Instant};
+    use std::time::Instant;
 
     use serde_json::Value;
+
+    use wait_timeout::ChildExt;
 
     use super::common::tcplab_process;
     use super::COMMAND_LIMIT;
@@ -112,15 +114,10 @@ mod ctrl_c {
                     }
                 }
             }
-            let status = loop {
-                if let Some(s) = self.child.try_wait().expect("wait for tcplab") {
-                    break s;
-                }
-                if Instant::now() > deadline {
-                    let _ = self.child.kill();
-                    panic!("tcplab closed stdout but did not exit");
-                }
-                thread::sleep(Duration::from_millis(10)); // polling the exit, not ordering
+            let left = deadline.saturating_duration_since(Instant::now());
+            let Some(status) = self.child.wait_timeout(left).expect("wait for tcplab") else {
+                let _ = self.child.kill();
+                panic!("tcplab closed stdout but did not exit");
             };
             let mut stderr = String::new();
             self.child

@@ -27,6 +27,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use wait_timeout::ChildExt;
+
 /// How long one README command may take.
 const LIMIT: Duration = Duration::from_secs(60);
 
@@ -190,16 +192,13 @@ fn run(cwd: &Path, args: &[String], want: i32) -> Result<Duration, String> {
         let _ = std::io::Read::read_to_string(&mut stderr, &mut s);
         s
     });
-    let status = loop {
-        if let Some(st) = child.try_wait().map_err(|e| e.to_string())? {
-            break st;
-        }
-        if t0.elapsed() > LIMIT {
+    let status = match child.wait_timeout(LIMIT).map_err(|e| e.to_string())? {
+        Some(st) => st,
+        None => {
             let _ = child.kill();
             let _ = child.wait();
             return Err(format!("still running after {LIMIT:?}: killed"));
         }
-        std::thread::sleep(Duration::from_millis(20));
     };
     let err = reader.join().unwrap_or_default();
     match status.code() {
