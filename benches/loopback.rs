@@ -15,6 +15,11 @@
 //!   arrives whole (the measured reader only drains, so the check does not slow it).
 //!
 //! Throughput is `Throughput::Bytes`: criterion prints bytes per second.
+//!
+//! `TCPLAB_BENCH_PIN=W,R` (Linux) pins the single-stream cases' writer to CPU W and reader
+//! to CPU R (std: the bench thread and the drain thread; tokio: the bench thread and the
+//! runtime's worker), to show how much of a figure is where the scheduler put the two;
+//! iperf3's `-A W,R` does the same for its client and server.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -120,6 +125,48 @@ fn drained(total: &mut u64, check: &mut Option<FrameCheck>, bytes: &[u8]) {
     }
 }
 
+/// `TCPLAB_BENCH_PIN=W,R`: the CPUs the single-stream writer and reader are pinned to.
+fn pinning() -> Option<(usize, usize)> {
+    let v = std::env::var("TCPLAB_BENCH_PIN").ok()?;
+    let (w, r) = v.split_once(',')?;
+    Some((w.trim().parse().ok()?, r.trim().parse().ok()?))
+}
+
+/// Pins the calling thread to `cpu` (Linux; elsewhere nothing happens).
+fn pin_to(cpu: usize) {
+    #[cfg(target_os = "linux")]
+    // sched_setaffinity is Linux's; the benches only report where it is not available.
+    {
+        // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes a bit inside it.
+        let ok = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+        };
+        assert!(ok, "TCPLAB_BENCH_PIN: cannot pin a thread to CPU {cpu}");
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cpu;
+}
+
+/// Adds `cpu` to the calling thread's CPUs (undoing [`pin_to`] one CPU at a time).
+fn pin_also(cpu: usize) {
+    #[cfg(target_os = "linux")]
+    // As in pin_to.
+    {
+        // SAFETY: the set is read whole, one bit set in it and written back.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            let size = std::mem::size_of::<libc::cpu_set_t>();
+            libc::sched_getaffinity(0, size, &mut set);
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, size, &set);
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cpu;
+}
+
 /// A thread that reads `reader` to EOF with `read_size` reads, feeding every byte to
 /// `check`; returns it.
 fn drain_thread(
@@ -127,7 +174,11 @@ fn drain_thread(
     mut check: Option<FrameCheck>,
     read_size: usize,
 ) -> StdDrain {
+    let pin = pinning();
     thread::spawn(move || {
+        if let Some((_, r)) = pin {
+            pin_to(r);
+        }
         let mut buf = vec![0u8; read_size];
         let mut total = 0u64;
         loop {
@@ -143,11 +194,16 @@ fn drain_thread(
 /// The multi-thread runtime the tokio cases run on: the bench thread drives the writer
 /// (`block_on`), one worker runs the reader, as std has one thread each.
 fn runtime(workers: usize) -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(workers)
-        .enable_all()
-        .build()
-        .unwrap()
+    runtime_pinned(workers, None)
+}
+
+/// [`runtime`] with its workers pinned to `cpu` when given.
+fn runtime_pinned(workers: usize, cpu: Option<usize>) -> tokio::runtime::Runtime {
+    let mut b = tokio::runtime::Builder::new_multi_thread();
+    if let Some(cpu) = cpu {
+        b.on_thread_start(move || pin_to(cpu));
+    }
+    b.worker_threads(workers).enable_all().build().unwrap()
 }
 
 /// A task that reads `reader` to EOF with `read_size` reads, feeding every byte to `check`.
@@ -180,6 +236,11 @@ fn to_tokio(s: TcpStream) -> tokio::net::TcpStream {
 // ---------------------------------------------------------------------------------------
 
 fn single_stream(c: &mut Criterion) {
+    // Pinned for the single-stream cases only: the later groups run unpinned.
+    let all_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if let Some((w, _)) = pinning() {
+        pin_to(w);
+    }
     for size in WRITE_SIZES {
         let mut group = c.benchmark_group(format!("write_{}", size_name(size)));
         group
@@ -205,7 +266,7 @@ fn single_stream(c: &mut Criterion) {
                 let (drained, _) = drain.join().expect("drain thread panicked");
                 assert_eq!(drained, written, "the reader missed bytes");
 
-                let rt = runtime(1);
+                let rt = runtime_pinned(1, pinning().map(|(_, r)| r));
                 let (writer, reader) = std_pair(nodelay, buffer);
                 let _entered = rt.enter();
                 let mut writer = to_tokio(writer);
@@ -229,6 +290,11 @@ fn single_stream(c: &mut Criterion) {
             }
         }
         group.finish();
+    }
+    if pinning().is_some() {
+        for cpu in 0..all_cpus {
+            pin_also(cpu);
+        }
     }
 }
 
