@@ -264,7 +264,7 @@ impl WriteInChild {
 }
 
 /// Folds how a `write_in_child` step's child ended into the step's result.
-pub(super) fn child_ended(r: &mut StepResult, end: io::Result<sys::ChildEnd>) {
+pub(super) fn child_ended(r: &mut StepResult, end: Result<sys::ChildEnd, Outcome>) {
     match end {
         Ok(sys::ChildEnd::Exited { status, write }) => {
             r.status = Some(format!("exited {status}"));
@@ -279,7 +279,7 @@ pub(super) fn child_ended(r: &mut StepResult, end: io::Result<sys::ChildEnd>) {
             r.status = Some("killed by the lab after its deadline".into());
             r.outcome = Outcome::deadline();
         }
-        Err(e) => r.outcome = Outcome::from_io(&e),
+        Err(o) => r.outcome = o,
     }
 }
 

@@ -188,8 +188,9 @@ impl Sockets for Mock {
         _: &Arc<MockSock>,
         _: &str,
         _: &WriteInChild,
-    ) -> impl Future<Output = io::Result<sys::ChildEnd>> {
-        std::future::ready(Err(io::Error::other("the mock forks nothing")))
+    ) -> impl Future<Output = Result<sys::ChildEnd, Outcome>> {
+        let none = io::Error::other("the mock forks nothing");
+        std::future::ready(Err(Outcome::from_io(&none)))
     }
 
     async fn wait_sync(&self, cx: &Ctx, sync: &str, count: i64) -> bool {

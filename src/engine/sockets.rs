@@ -192,7 +192,7 @@ pub(super) trait Sockets: Sized + Send + Sync + 'static {
         s: &Self::Socket,
         sock: &str,
         w: &WriteInChild,
-    ) -> impl Future<Output = io::Result<sys::ChildEnd>>;
+    ) -> impl Future<Output = Result<sys::ChildEnd, Outcome>>;
 
     /// Waits until `sync` was signalled `count` times; false if the run was cancelled.
     /// std: a condition variable; tokio: `Notify`.

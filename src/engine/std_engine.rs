@@ -219,7 +219,7 @@ impl Sockets for Std {
         s: &Arc<Socket>,
         sock: &str,
         w: &WriteInChild,
-    ) -> io::Result<sys::ChildEnd> {
+    ) -> Result<sys::ChildEnd, Outcome> {
         let buf = vec![b'x'; w.bytes];
         let child = || sys::write_in_child(s, &buf, w.default, w.limit);
         cx.call(
@@ -229,6 +229,7 @@ impl Sockets for Std {
             child,
             |_| None,
         )
+        .map_err(|e| Outcome::from_io(&e))
     }
 
     async fn wait_sync(&self, cx: &Ctx, sync: &str, count: i64) -> bool {

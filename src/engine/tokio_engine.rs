@@ -524,7 +524,7 @@ impl Sockets for Tokio {
         s: &TokioSocket,
         sock: &str,
         w: &WriteInChild,
-    ) -> io::Result<sys::ChildEnd> {
+    ) -> Result<sys::ChildEnd, Outcome> {
         let (buf, default, limit) = (vec![b'x'; w.bytes], w.default, w.limit);
         let held = s.clone();
         let child = async move {
@@ -537,11 +537,7 @@ impl Sockets for Tokio {
         };
         let op = format!("spawn_blocking: {}", w.child_op());
         let n = Some(w.bytes as u64);
-        let end = await_call(cx, Wait::Child, &op, Some(sock), n, None, child, |_| None).await;
-        end.map_err(|o| match o {
-            Outcome::Err { code: Some(c), .. } => io::Error::from_raw_os_error(c),
-            _ => io::Error::from(io::ErrorKind::TimedOut),
-        })
+        await_call(cx, Wait::Child, &op, Some(sock), n, None, child, |_| None).await
     }
 
     async fn wait_sync(&self, cx: &Ctx, sync: &str, count: i64) -> bool {

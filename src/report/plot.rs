@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::sweep::Sweep;
+use super::sweep::{Sweep, SweepRow};
 use crate::observe::Value;
 use crate::scenario::ParamValue;
 
@@ -135,6 +135,14 @@ pub fn svg(sweeps: &[Sweep]) -> Result<String, PlotError> {
     Ok(out)
 }
 
+/// Where row `r` stands on the axis of parameter `x`: its integer value.
+fn x_of(r: &SweepRow, x: &str) -> Option<f64> {
+    match r.params.get(x) {
+        Some(ParamValue::Int(n)) => Some(*n as f64),
+        _ => None,
+    }
+}
+
 /// One chart: observation `i` of `s` against parameter `x`, its top left at `(ox, oy)`.
 fn chart(out: &mut String, s: &Sweep, x: &str, i: usize, ox: f64, oy: f64) {
     let obs = &s.observations[i].name;
@@ -142,10 +150,7 @@ fn chart(out: &mut String, s: &Sweep, x: &str, i: usize, ox: f64, oy: f64) {
         .rows
         .iter()
         .filter_map(|r| {
-            let px = match r.params.get(x) {
-                Some(ParamValue::Int(n)) => *n as f64,
-                _ => return None,
-            };
+            let px = x_of(r, x)?;
             Some(
                 r.cells[i]
                     .iter()
@@ -161,10 +166,7 @@ fn chart(out: &mut String, s: &Sweep, x: &str, i: usize, ox: f64, oy: f64) {
         .rows
         .iter()
         .filter_map(|r| {
-            let px = match r.params.get(x) {
-                Some(ParamValue::Int(n)) => *n as f64,
-                _ => return None,
-            };
+            let px = x_of(r, x)?;
             let c = r.cells[i].as_ref()?;
             let mut v: Vec<f64> = c.values.iter().filter_map(Value::number).collect();
             v.sort_by(f64::total_cmp);
