@@ -14,6 +14,7 @@ pub mod event;
 pub mod interrupt;
 pub mod lab;
 pub mod observe;
+pub mod packet;
 pub mod profile;
 pub mod record;
 pub mod report;

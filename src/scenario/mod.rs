@@ -32,6 +32,7 @@ mod step;
 mod take;
 mod validate;
 mod vocab;
+pub mod wire;
 
 #[cfg(test)]
 mod tests;

@@ -446,3 +446,22 @@ pub fn unblock_interrupts() -> io::Result<()> {
 pub fn wait_interrupt() -> io::Result<()> {
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
+
+/// Windows has no network namespaces; every call answers `Unsupported`.
+#[derive(Debug)]
+pub struct NetnsFd(());
+
+impl NetnsFd {
+    pub fn current() -> io::Result<NetnsFd> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    pub fn fresh() -> io::Result<NetnsFd> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    pub fn enter(&self) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    pub fn run<T>(&self, _f: impl FnOnce() -> T) -> io::Result<T> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}

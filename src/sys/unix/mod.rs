@@ -22,7 +22,7 @@ pub use child::{write_in_child, ChildEnd};
 pub use errno::{errno_name, errno_names, EINPROGRESS};
 pub use evidence::{net_counters, tcp_state, tcp_state_in_table};
 pub use host::{os_version, physical_memory, uname};
-pub use netns::{loopback_up, unshare_netns};
+pub use netns::{loopback_up, unshare_netns, NetnsFd};
 pub use poll::{poll, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLL_FLAGS};
 pub use signal::{block_interrupts, unblock_interrupts, wait_interrupt};
 pub use sockopt::{

@@ -67,3 +67,62 @@ pub fn loopback_up() -> io::Result<()> {
         Err(io::Error::from(io::ErrorKind::Unsupported))
     }
 }
+
+/// A network namespace held open by a descriptor (`/proc/thread-self/ns/net` of a thread
+/// that was in it): the namespace lives while the descriptor does, with no name under
+/// /run/netns and nothing mounted.
+#[derive(Debug)]
+pub struct NetnsFd(std::os::fd::OwnedFd);
+
+impl NetnsFd {
+    /// The calling thread's network namespace.
+    pub fn current() -> io::Result<NetnsFd> {
+        let f = std::fs::File::open("/proc/thread-self/ns/net")?;
+        Ok(NetnsFd(f.into()))
+    }
+
+    /// A fresh network namespace, made on a short-lived thread (unshare(2) with
+    /// CLONE_NEWNET moves only that thread), with its loopback up. Needs CAP_SYS_ADMIN in
+    /// the current user namespace.
+    pub fn fresh() -> io::Result<NetnsFd> {
+        std::thread::Builder::new()
+            .name("tcplab-netns".to_owned())
+            .spawn(|| {
+                unshare_netns()?;
+                loopback_up()?;
+                NetnsFd::current()
+            })?
+            .join()
+            .map_err(|_| io::Error::other("the thread making a network namespace panicked"))?
+    }
+
+    /// Moves the calling thread into this namespace (setns(2)). Sockets created afterwards
+    /// on this thread belong to it for life.
+    pub fn enter(&self) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        // setns(2) and CLONE_NEWNET are Linux's.
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: setns takes a descriptor we own and a flag; it changes only this
+            // thread's namespace.
+            if unsafe { libc::setns(self.0.as_raw_fd(), libc::CLONE_NEWNET) } != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            Ok(())
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            Err(io::Error::from(io::ErrorKind::Unsupported))
+        }
+    }
+
+    /// Runs `f` with the calling thread in this namespace, then moves it back to the one
+    /// it was in (used to create a socket in a host's namespace from any thread).
+    pub fn run<T>(&self, f: impl FnOnce() -> T) -> io::Result<T> {
+        let back = NetnsFd::current()?;
+        self.enter()?;
+        let out = f();
+        back.enter()?;
+        Ok(out)
+    }
+}
