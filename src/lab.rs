@@ -88,6 +88,7 @@ pub fn run_scenario_on(
         params: params.clone(),
         facts: facts.clone(),
         timeout,
+        net: None,
     };
     // The kernel's counters around the run, read on this thread: its network namespace
     // is the one the engine's threads (and the tokio engine's runtime thread) inherit.
@@ -147,5 +148,14 @@ pub fn run_scenario_on(
         verdict,
         stuck: run.stuck,
         failures: run.failures,
+        hosts: scenario
+            .actors
+            .iter()
+            .filter_map(|a| a.host.map(|h| (a.name.clone(), h.name().to_owned())))
+            .collect(),
+        endpoints: run.endpoints,
+        packets: Vec::new(),
+        capture: None,
+        wire: None,
     }
 }

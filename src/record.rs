@@ -19,6 +19,8 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Stuck;
 use crate::env::{Environment, Guest, Netns};
 use crate::event::Event;
+use crate::packet::{Endpoint, Packet, WireEvent};
+use crate::scenario::wire::WireSpec;
 use crate::observe::Observations;
 use crate::scenario::ParamValue;
 use crate::verdict::Verdict;
@@ -55,6 +57,62 @@ pub struct Record {
     pub stuck: Vec<Stuck>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub failures: Vec<String>,
+    /// Which host each actor ran on (a scenario on the wire); empty: loopback.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub hosts: BTreeMap<String, String>,
+    /// Each socket's addresses, to name packets after sockets.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub endpoints: Vec<Endpoint>,
+    /// The run's packets, in time order (see [`crate::packet`]).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub packets: Vec<Packet>,
+    /// Where the packets were captured, or why they were not.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub capture: Option<CaptureInfo>,
+    /// The wire: its faults, seed and what it did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub wire: Option<WireRecord>,
+}
+
+/// Where a run's packets were captured, or why they were not.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CaptureInfo {
+    /// Capture points as `name=interface` (`lo=lo`, `a=eth0`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub points: Vec<String>,
+    /// Frames the kernel dropped before the capture read them (PACKET_STATISTICS).
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub kernel_drops: u64,
+    /// Frames beyond the capture's bound, not kept.
+    #[serde(skip_serializing_if = "is_zero", default)]
+    pub truncated: u64,
+    /// Why nothing was captured.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub none: Option<String>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
+}
+
+/// The wire of a run on two hosts: the faults it started with, its seed (the same seed
+/// and the same frames give the same drops) and everything it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireRecord {
+    pub seed: u64,
+    pub spec: WireSpec,
+    /// Per direction (`a>b`, `b>a`): frames in, out and dropped.
+    pub frames: BTreeMap<String, FrameCounts>,
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub events: Vec<WireEvent>,
+}
+
+/// Frames the wire took in, sent on and dropped in one direction.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FrameCounts {
+    pub received: u64,
+    pub sent: u64,
+    pub dropped: u64,
 }
 
 /// Appends records to a JSON Lines file, one line each.

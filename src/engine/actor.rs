@@ -69,6 +69,9 @@ impl<E: Sockets> Actor<E> {
             name: to.to_owned(),
             cause,
         };
+        if let Ok(addr) = to.parse::<SocketAddr>() {
+            return Ok(addr);
+        }
         let s = self.socket(to)?;
         E::kernel(&s)
             .and_then(|k| k.local_addr())
@@ -79,12 +82,19 @@ impl<E: Sockets> Actor<E> {
 
     /// Stores socket `name`, remembering its peer if it has one.
     pub fn put_socket(&self, name: &str, s: E::Socket) {
-        let peer = E::kernel(&s)
-            .ok()
-            .and_then(|k| k.peer_addr().ok())
-            .and_then(|a| a.as_socket());
+        let kernel = E::kernel(&s).ok();
+        let addr = |a: io::Result<socket2::SockAddr>| a.ok().and_then(|a| a.as_socket());
+        let peer = kernel.as_ref().and_then(|k| addr(k.peer_addr()));
         if let Some(peer) = peer {
             self.remember_peer(name, peer);
+        }
+        if let Some(local) = kernel.as_ref().and_then(|k| addr(k.local_addr())) {
+            self.run.out.endpoint(crate::packet::Endpoint {
+                actor: self.name.clone(),
+                sock: name.to_owned(),
+                local: local.to_string(),
+                peer: peer.map(|p| p.to_string()),
+            });
         }
         self.shared.resources.put(name, s);
     }

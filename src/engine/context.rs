@@ -118,9 +118,15 @@ pub(super) struct Outputs {
     results: Mutex<Vec<StepResult>>,
     /// Errors of the engine itself, each naming actor and step.
     failures: Mutex<Vec<String>>,
+    endpoints: Mutex<Vec<crate::packet::Endpoint>>,
 }
 
 impl Outputs {
+    /// Notes a socket's addresses (see [`Run::endpoints`]).
+    pub fn endpoint(&self, e: crate::packet::Endpoint) {
+        lock(&self.endpoints).push(e);
+    }
+
     pub fn fail(&self, e: impl std::fmt::Display) {
         lock(&self.failures).push(e.to_string());
     }
@@ -177,6 +183,7 @@ impl Outputs {
             timeout_ms: timeout.as_millis() as u64,
             // Set by the lab around the engine.
             counters: None,
+            endpoints: std::mem::take(&mut *lock(&self.endpoints)),
         }
     }
 }
@@ -192,6 +199,8 @@ pub(super) struct Ctx {
     /// Its instance number (`index` in expressions).
     pub index: usize,
     pub config: Arc<RunConfig>,
+    /// The host it runs on (a scenario on the wire); `None`: the room's loopback.
+    pub host: Option<crate::scenario::wire::Host>,
     log: EventLog,
 }
 
@@ -209,7 +218,23 @@ impl Ctx {
             name,
             index,
             config,
+            host: None,
             log: EventLog::default(),
+        }
+    }
+
+    /// The namespace of this actor's host, where its sockets must be created; `None` on
+    /// loopback (the calling thread's, the room's).
+    pub fn netns(&self) -> Option<Arc<crate::sys::NetnsFd>> {
+        let (h, net) = (self.host?, self.config.net.as_ref()?);
+        Some(Arc::clone(&net.host(h).0))
+    }
+
+    /// The address its sockets bind: its host's, or 127.0.0.1 on loopback.
+    pub fn bind_ip(&self) -> std::net::Ipv4Addr {
+        match (self.host, self.config.net.as_ref()) {
+            (Some(h), Some(net)) => net.host(h).1,
+            _ => std::net::Ipv4Addr::LOCALHOST,
         }
     }
 

@@ -69,7 +69,8 @@ pub(super) fn start<E: Sockets>(
         .into_iter()
         .enumerate()
         .map(|(slot, i)| {
-            let cx = Ctx::new(Arc::clone(&run), slot, i.name, i.index, Arc::clone(&config));
+            let mut cx = Ctx::new(Arc::clone(&run), slot, i.name, i.index, Arc::clone(&config));
+            cx.host = i.actor.host;
             let shared = Arc::clone(&shared);
             (Actor { cx, shared }, i.actor.steps.clone())
         })

@@ -273,6 +273,19 @@ pub(super) fn new_socket() -> io::Result<Socket> {
     Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP))
 }
 
+/// `make` run with the calling thread in `ns` (a host's namespace; `None`: where it is):
+/// a socket belongs for life to the namespace it was created in, whichever thread then
+/// uses it, so this is the one place where a host's sockets come from.
+pub(super) fn in_netns<T>(
+    ns: Option<&crate::sys::NetnsFd>,
+    make: impl FnOnce() -> io::Result<T>,
+) -> io::Result<T> {
+    match ns {
+        None => make(),
+        Some(ns) => ns.run(make)?,
+    }
+}
+
 pub(super) fn ms(d: i64) -> Duration {
     Duration::from_millis(d.max(0) as u64)
 }
@@ -285,14 +298,16 @@ pub(super) fn bound_socket(
     reuseaddr: bool,
     port: u16,
 ) -> io::Result<Socket> {
-    let s = cx.call("socket", Some(name), None, new_socket, |_| None)?;
+    let ns = cx.netns();
+    let make = || in_netns(ns.as_deref(), new_socket);
+    let s = cx.call("socket", Some(name), None, make, |_| None)?;
     if reuseaddr {
         let set = || s.set_reuse_address(true);
         cx.call("setsockopt(SO_REUSEADDR)", Some(name), None, set, |_| {
             Some(1)
         })?;
     }
-    let addr = SockAddr::from(SocketAddr::from((Ipv4Addr::LOCALHOST, port)));
+    let addr = SockAddr::from(SocketAddr::from((cx.bind_ip(), port)));
     cx.call("bind", Some(name), None, || s.bind(&addr), |_| None)?;
     Ok(s)
 }
@@ -319,7 +334,9 @@ pub(super) fn listening_socket(
 
 /// socket(2) and O_NONBLOCK on it, each call recorded (a `connect_start` step's socket).
 pub(super) fn nonblocking_socket(cx: &mut Ctx, name: &str) -> io::Result<Socket> {
-    let s = cx.call("socket", Some(name), None, new_socket, |_| None)?;
+    let ns = cx.netns();
+    let make = || in_netns(ns.as_deref(), new_socket);
+    let s = cx.call("socket", Some(name), None, make, |_| None)?;
     let set = || s.set_nonblocking(true);
     cx.call("set_nonblocking(true)", Some(name), None, set, |_| None)?;
     Ok(s)
@@ -353,6 +370,8 @@ pub(super) fn set_option(s: &Socket, opt: SockOpt, v: i64) -> io::Result<()> {
         SockOpt::KeepIdle => sys::set_keepalive(s, sys::Keepalive::Idle, v),
         SockOpt::KeepIntvl => sys::set_keepalive(s, sys::Keepalive::Interval, v),
         SockOpt::KeepCnt => sys::set_keepalive(s, sys::Keepalive::Count, v),
+        SockOpt::UserTimeout => sys::set_keepalive(s, sys::Keepalive::UserTimeout, v),
+        SockOpt::SynCnt => sys::set_keepalive(s, sys::Keepalive::SynCount, v),
         SockOpt::NonBlocking => s.set_nonblocking(v != 0),
         SockOpt::Congestion => Err(io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -382,6 +401,8 @@ pub(super) fn get_option(s: &Socket, opt: SockOpt) -> io::Result<i64> {
         SockOpt::KeepIdle => sys::keepalive(s, sys::Keepalive::Idle)?,
         SockOpt::KeepIntvl => sys::keepalive(s, sys::Keepalive::Interval)?,
         SockOpt::KeepCnt => sys::keepalive(s, sys::Keepalive::Count)?,
+        SockOpt::UserTimeout => sys::keepalive(s, sys::Keepalive::UserTimeout)?,
+        SockOpt::SynCnt => sys::keepalive(s, sys::Keepalive::SynCount)?,
         SockOpt::NonBlocking => i64::from(sys::is_nonblocking(s)?),
         SockOpt::Congestion => {
             return Err(io::Error::new(

@@ -17,7 +17,7 @@ use socket2::{SockAddr, SockRef, Socket};
 use super::context::{count, Ctx, RunState};
 use super::resources::Resources;
 use super::run;
-use super::sockets::{new_socket, CallNames, Dial, Direction, Prim, Sockets, WriteInChild};
+use super::sockets::{in_netns, new_socket, CallNames, Dial, Direction, Prim, Sockets, WriteInChild};
 use super::types::{lock, EngineError, Run, RunConfig, SLICE};
 use crate::event::{millis, Outcome};
 use crate::scenario::{PollFor, Scenario, SockOpt};
@@ -293,8 +293,10 @@ fn dial(
     limit: Option<Duration>,
 ) -> Result<Socket, Outcome> {
     let from_io = |e: io::Error| Outcome::from_io(&e);
+    let ns = cx.netns();
+    let make = || in_netns(ns.as_deref(), new_socket);
     let s = cx
-        .call("socket", Some(label), None, new_socket, |_| None)
+        .call("socket", Some(label), None, make, |_| None)
         .map_err(from_io)?;
     let Some(limit) = limit else {
         let connect = || s.connect(addr);

@@ -6,6 +6,8 @@ use std::time::Duration;
 
 use super::framing::MAX_TAGGED_WRITERS;
 use crate::event::{Event, Outcome};
+use crate::packet::Endpoint;
+use crate::scenario::wire::{Host, WireChange};
 use crate::scenario::{ExprError, ParamValue};
 
 /// How often the engine's own waits look at the cancel flag.
@@ -22,6 +24,31 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// The network a scenario on the wire runs on: each host's namespace and address, and
+/// the way a `wire` step reaches the wire's relay. Made by the lab around the engine.
+#[derive(Clone)]
+pub struct Net {
+    /// Host a's and host b's network namespace and address, in that order.
+    pub hosts: [(std::sync::Arc<crate::sys::NetnsFd>, std::net::Ipv4Addr); 2],
+    /// Applies one change to the wire; in force when it returns.
+    pub wire: std::sync::Arc<dyn Fn(&WireChange) -> std::io::Result<()> + Send + Sync>,
+}
+
+impl Net {
+    pub fn host(&self, h: Host) -> &(std::sync::Arc<crate::sys::NetnsFd>, std::net::Ipv4Addr) {
+        &self.hosts[h as usize]
+    }
+}
+
+impl std::fmt::Debug for Net {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Net")
+            .field("a", &self.hosts[0].1)
+            .field("b", &self.hosts[1].1)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a run is given besides the scenario.
 #[derive(Debug, Clone, Default)]
 pub struct RunConfig {
@@ -30,6 +57,8 @@ pub struct RunConfig {
     pub facts: BTreeMap<String, i64>,
     /// Overrides the scenario's own watchdog limit.
     pub timeout: Option<Duration>,
+    /// The hosts and the wire, for a scenario whose actors are on hosts.
+    pub net: Option<Net>,
 }
 
 /// The outcome of one step of one actor instance.
@@ -146,6 +175,9 @@ pub struct Run {
     /// closing of left-over sockets included; `None` where counters cannot be read. Set
     /// by the caller around the engine ([`crate::lab::run_scenario`]), not by the engine.
     pub counters: Option<BTreeMap<String, i64>>,
+    /// Each socket's addresses when it was made (listened, connected, accepted), so that
+    /// packets can be named after the scenario's sockets.
+    pub endpoints: Vec<Endpoint>,
 }
 
 /// The local and peer address a socket had when it was closed (the peer 0.0.0.0:0 for
@@ -156,6 +188,8 @@ pub type Addrs = Option<(std::net::SocketAddr, std::net::SocketAddr)>;
 /// not of a socket call (a call's errno is an observation, never an `EngineError`).
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    #[error("a `wire` step ran without a wire (the actors are not on hosts)")]
+    NoWire,
     #[error("socket `{0}` does not exist yet: the step that creates it has not run (order the actors with signal/wait)")]
     Missing(String),
     #[error("`{0}` is a set of dialled connections, not one socket")]

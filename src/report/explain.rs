@@ -286,6 +286,11 @@ mod tests {
             },
             stuck: Vec::new(),
             failures: Vec::new(),
+            hosts: Default::default(),
+            endpoints: Vec::new(),
+            packets: Vec::new(),
+            capture: None,
+            wire: None,
         }
     }
 

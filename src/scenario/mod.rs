@@ -31,8 +31,10 @@ mod raw;
 mod step;
 mod take;
 mod validate;
+mod validate_net;
 mod vocab;
 pub mod wire;
+mod wire_syntax;
 
 #[cfg(test)]
 mod tests;

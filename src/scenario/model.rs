@@ -89,6 +89,8 @@ pub struct Actor {
     pub name: String,
     /// How many instances run (concurrent writers); each sees its number as `index`.
     pub count: Expr,
+    /// The host it runs on, in a scenario on the wire; `None`: the room's loopback.
+    pub host: Option<super::wire::Host>,
     pub steps: Vec<Step>,
 }
 
@@ -301,6 +303,9 @@ pub struct Scenario {
     pub actors: Vec<Actor>,
     pub observations: Vec<ObservationDef>,
     pub expectations: Vec<Expectations>,
+    /// The wire between hosts a and b, in a scenario whose actors are placed on hosts;
+    /// `None`: every actor on the room's loopback.
+    pub wire: Option<super::wire::WireSpec>,
     /// What this machine cannot honour, in file order (empty on most machines).
     pub warnings: Vec<ScenarioWarning>,
 }

@@ -44,6 +44,14 @@ pub enum SockOpt {
     /// Unanswered keepalive probes before the connection is dropped.
     #[serde(rename = "TCP_KEEPCNT")]
     KeepCnt,
+    /// Milliseconds that sent data may stay unacknowledged (or the peer's window stay
+    /// closed to probes) before the connection is dropped with ETIMEDOUT; 0: the
+    /// system's retransmission limits decide (Linux only).
+    #[serde(rename = "TCP_USER_TIMEOUT")]
+    UserTimeout,
+    /// SYN retransmissions before a connect gives up (Linux only; 1..=127).
+    #[serde(rename = "TCP_SYNCNT")]
+    SynCnt,
     /// The descriptor's O_NONBLOCK flag (fcntl), 1 or 0: later calls on the socket return
     /// EAGAIN instead of blocking.
     #[serde(rename = "O_NONBLOCK")]
@@ -68,6 +76,19 @@ pub enum SockOpt {
     /// Segments retransmitted over the connection's life (read only; tcpi_total_retrans).
     #[serde(rename = "TCP_INFO.total_retrans")]
     InfoTotalRetrans,
+    /// Retransmissions of the segment now outstanding (read only; tcpi_retransmits):
+    /// how far the retransmission timer has backed off.
+    #[serde(rename = "TCP_INFO.retransmits")]
+    InfoRetransmits,
+    /// Unanswered zero-window or keepalive probes (read only; tcpi_probes).
+    #[serde(rename = "TCP_INFO.probes")]
+    InfoProbes,
+    /// The retransmission timeout now in force, in microseconds (read only; tcpi_rto).
+    #[serde(rename = "TCP_INFO.rto")]
+    InfoRto,
+    /// Segments sent but not yet acknowledged (read only; tcpi_unacked).
+    #[serde(rename = "TCP_INFO.unacked")]
+    InfoUnacked,
 }
 
 impl SockOpt {
@@ -85,6 +106,10 @@ impl SockOpt {
             SockOpt::InfoSndMss => "snd_mss",
             SockOpt::InfoSsthresh => "snd_ssthresh",
             SockOpt::InfoTotalRetrans => "total_retrans",
+            SockOpt::InfoRetransmits => "retransmits",
+            SockOpt::InfoProbes => "probes",
+            SockOpt::InfoRto => "rto",
+            SockOpt::InfoUnacked => "unacked",
             _ => return None,
         })
     }
@@ -105,6 +130,8 @@ impl SockOpt {
             SockOpt::KeepIdle => "TCP_KEEPIDLE",
             SockOpt::KeepIntvl => "TCP_KEEPINTVL",
             SockOpt::KeepCnt => "TCP_KEEPCNT",
+            SockOpt::UserTimeout => "TCP_USER_TIMEOUT",
+            SockOpt::SynCnt => "TCP_SYNCNT",
             SockOpt::NonBlocking => "O_NONBLOCK",
             SockOpt::Congestion => "TCP_CONGESTION",
             SockOpt::InfoSndCwnd => "TCP_INFO.snd_cwnd",
@@ -112,6 +139,10 @@ impl SockOpt {
             SockOpt::InfoSndMss => "TCP_INFO.snd_mss",
             SockOpt::InfoSsthresh => "TCP_INFO.snd_ssthresh",
             SockOpt::InfoTotalRetrans => "TCP_INFO.total_retrans",
+            SockOpt::InfoRetransmits => "TCP_INFO.retransmits",
+            SockOpt::InfoProbes => "TCP_INFO.probes",
+            SockOpt::InfoRto => "TCP_INFO.rto",
+            SockOpt::InfoUnacked => "TCP_INFO.unacked",
         }
     }
 }

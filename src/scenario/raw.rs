@@ -32,6 +32,9 @@ pub(super) struct RawScenario {
     pub(super) observations: IndexMap<String, Spanned<RawObservation>>,
     #[serde(default)]
     pub(super) expect: IndexMap<String, Spanned<IndexMap<String, Spanned<toml::Value>>>>,
+    /// `[wire]`: the faults between hosts a and b for the whole run, and the seed.
+    #[serde(default)]
+    pub(super) wire: Option<Spanned<toml::Table>>,
 }
 
 #[derive(Deserialize)]
@@ -72,6 +75,9 @@ pub(super) struct RawActor {
     pub(super) name: String,
     #[serde(default)]
     pub(super) count: Option<Expr>,
+    /// `a` or `b`: the host the actor runs on (the network tier); absent: loopback.
+    #[serde(default)]
+    pub(super) host: Option<Spanned<String>>,
     pub(super) steps: Vec<Spanned<toml::Table>>,
 }
 

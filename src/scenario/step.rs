@@ -212,6 +212,17 @@ actions! {
         sigpipe: SigPipe,
         timeout_ms: Option<Expr>,
     },
+    /// Changes the wire between hosts a and b (a scenario whose actors are on hosts):
+    /// `set` merges faults (a table, or "blackhole"), `clear` removes them ("all", a
+    /// name or a list), `reset` injects a RST toward a host; `dir` ("a>b", "b>a",
+    /// "both", the default) picks the direction of `set` and `clear`. The change is in
+    /// force when the step ends.
+    "wire" => Wire {
+        set: Option<toml::Value>,
+        clear: Option<toml::Value>,
+        reset: Option<String>,
+        dir: Option<String>,
+    },
     /// `count` request/response exchanges: each sends the request as `parts` writes of
     /// `part_bytes`, then reads until `reply_bytes` arrived.
     "request" => Request {
@@ -229,6 +240,11 @@ actions! {
         request_bytes: Expr,
         reply_bytes: Expr,
     },
+}
+
+/// Whether a dial's `to` is an address (`10.89.0.9:9`) rather than a socket's name.
+pub fn is_address(to: &str) -> bool {
+    to.parse::<std::net::SocketAddr>().is_ok()
 }
 
 fn no_lock() -> Expr {
@@ -258,8 +274,15 @@ impl Action {
             }
             Action::Connect { to, .. }
             | Action::DialRepeat { to, .. }
-            | Action::ConnectStart { to, .. } => vec![to],
-            Action::ConnectAgain { sock, to } => vec![sock, to],
+            | Action::ConnectStart { to, .. } => {
+                [to.as_str()].into_iter().filter(|t| !is_address(t)).collect()
+            }
+            Action::ConnectAgain { sock, to } => {
+                [sock.as_str(), to.as_str()]
+                    .into_iter()
+                    .filter(|t| !is_address(t))
+                    .collect()
+            }
             Action::Write { sock, .. }
             | Action::WriteAll { sock, .. }
             | Action::WriteUntilBlocked { sock, .. }
@@ -575,5 +598,27 @@ mod tests {
     fn a_step_names_its_op_as_the_file_wrote_it() {
         let t: toml::Table = toml::from_str("op = \"write_all\"\nsock = \"c\"\nbytes = 5").unwrap();
         assert_eq!(Step::from_table(t).unwrap().action.op(), "write_all");
+    }
+}
+
+impl Action {
+    /// The changes a `wire` step makes (validated when the file was read); empty for
+    /// every other op.
+    pub fn wire_changes(&self) -> Vec<super::wire::WireChange> {
+        match self {
+            Action::Wire {
+                set,
+                clear,
+                reset,
+                dir,
+            } => super::wire_syntax::wire_step(
+                set.as_ref(),
+                clear.as_ref(),
+                reset.as_deref(),
+                dir.as_deref(),
+            )
+            .unwrap_or_default(),
+            _ => Vec::new(),
+        }
     }
 }

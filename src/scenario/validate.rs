@@ -48,7 +48,12 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
     let names = Names {
         params: params.iter().map(|p| p.name.as_str()).collect(),
     };
-    let (actors, step_ids) = cx.actors(raw.actors, &names)?;
+    let hosts = cx.hosts(&raw.actors)?;
+    let (mut actors, step_ids) = cx.actors(raw.actors, &names)?;
+    for (a, h) in actors.iter_mut().zip(hosts) {
+        a.host = h;
+    }
+    let wire = cx.network(raw.wire, &actors)?;
     cx.cross_references(&actors)?;
     super::advice::advise(&cx, &actors);
     let observations = cx.observations(raw.observations, &names, &step_ids)?;
@@ -95,6 +100,7 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
         actors,
         observations,
         expectations,
+        wire,
         warnings: cx.warnings.into_inner(),
     })
 }
@@ -348,6 +354,7 @@ impl Cx<'_> {
             actors.push(Actor {
                 name: ra.name,
                 count,
+                host: None,
                 steps,
             });
         }

@@ -313,6 +313,10 @@ pub fn tcp_info_field(socket: &Socket, field: &str) -> io::Result<i64> {
         "snd_ssthresh" => info.tcpi_snd_ssthresh,
         "total_retrans" => info.tcpi_total_retrans,
         "rtt_us" => info.tcpi_rtt,
+        "retransmits" => u32::from(info.tcpi_retransmits),
+        "probes" => u32::from(info.tcpi_probes),
+        "rto" => info.tcpi_rto,
+        "unacked" => info.tcpi_unacked,
         _ => return Err(io::Error::from(io::ErrorKind::InvalidInput)),
     }))
 }

@@ -325,6 +325,10 @@ pub enum Keepalive {
     Interval,
     /// TCP_KEEPCNT: unanswered probes before the connection is dropped.
     Count,
+    /// TCP_USER_TIMEOUT is Linux's; Winsock refuses the number.
+    UserTimeout,
+    /// TCP_SYNCNT is Linux's (Windows has TCP_MAXRTMS instead); Winsock refuses the number.
+    SynCount,
 }
 
 impl Keepalive {
@@ -333,6 +337,7 @@ impl Keepalive {
             Keepalive::Idle => ws::TCP_KEEPIDLE,
             Keepalive::Interval => ws::TCP_KEEPINTVL,
             Keepalive::Count => ws::TCP_KEEPCNT,
+            Keepalive::UserTimeout | Keepalive::SynCount => -1,
         }
     }
 }

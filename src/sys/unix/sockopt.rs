@@ -54,6 +54,10 @@ pub enum Keepalive {
     Interval,
     /// TCP_KEEPCNT: unanswered probes before the connection is dropped.
     Count,
+    /// TCP_USER_TIMEOUT: milliseconds unacknowledged data may wait (Linux).
+    UserTimeout,
+    /// TCP_SYNCNT: SYN retransmissions before a connect gives up (Linux).
+    SynCount,
 }
 
 impl Keepalive {
@@ -66,6 +70,14 @@ impl Keepalive {
             Keepalive::Idle => libc::TCP_KEEPIDLE,
             Keepalive::Interval => libc::TCP_KEEPINTVL,
             Keepalive::Count => libc::TCP_KEEPCNT,
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Keepalive::UserTimeout => libc::TCP_USER_TIMEOUT,
+            #[cfg(any(target_os = "linux", target_os = "android"))]
+            Keepalive::SynCount => libc::TCP_SYNCNT,
+            // Linux's options; elsewhere a number no TCP level uses, refused with
+            // ENOPROTOOPT by the system itself.
+            #[cfg(not(any(target_os = "linux", target_os = "android")))]
+            Keepalive::UserTimeout | Keepalive::SynCount => -1,
         }
     }
 }

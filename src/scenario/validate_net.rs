@@ -1,0 +1,119 @@
+//! Validation of the network tier's parts of a file: the actors' `host`, the `[wire]`
+//! table and the `wire` steps, which all need the others.
+
+use toml::Spanned;
+
+use super::cx::Cx;
+use super::model::{Actor, ScenarioError};
+use super::raw::RawActor;
+use super::step::Action;
+use super::wire::{Host, WireSpec, HOSTS};
+use super::wire_syntax;
+
+impl Cx<'_> {
+    /// Each actor's `host` (`a` or `b`), in actor order.
+    pub(super) fn hosts(
+        &self,
+        raw: &[Spanned<RawActor>],
+    ) -> Result<Vec<Option<Host>>, ScenarioError> {
+        let mut hosts = Vec::new();
+        for (ai, sp) in raw.iter().enumerate() {
+            let ra = sp.get_ref();
+            let Some(h) = &ra.host else {
+                hosts.push(None);
+                continue;
+            };
+            let line = self.at(h.span());
+            let field = Some(format!("actors[{ai}] ({}).host", ra.name));
+            let name = h.get_ref();
+            let host = Host::from_name(name).ok_or_else(|| {
+                let near = crate::suggest::closest(name, HOSTS.iter().copied());
+                self.err(
+                    line,
+                    field.clone(),
+                    format!(
+                        "unknown host `{name}`{}; hosts: {}",
+                        near.first()
+                            .map(|n| format!(" (did you mean {n}?)"))
+                            .unwrap_or_default(),
+                        HOSTS.join(", ")
+                    ),
+                )
+            })?;
+            hosts.push(Some(host));
+        }
+        let placed = hosts.iter().filter(|h| h.is_some()).count();
+        if placed > 0 && placed < hosts.len() {
+            let (ai, ra) = raw
+                .iter()
+                .enumerate()
+                .find(|(i, _)| hosts[*i].is_none())
+                .map(|(i, sp)| (i, sp.get_ref()))
+                .expect("one actor has no host");
+            return Err(self.err(
+                self.at(raw[ai].span()),
+                Some(format!("actors[{ai}] ({}).host", ra.name)),
+                "some actors are placed on hosts and this one is not: on the wire every actor needs `host = \"a\"` or `\"b\"`".into(),
+            ));
+        }
+        Ok(hosts)
+    }
+
+    /// `[wire]` and the `wire` steps: the wire's faults for the run, or `None` for a
+    /// scenario on loopback (which may then have neither).
+    pub(super) fn network(
+        &self,
+        raw: Option<Spanned<toml::Table>>,
+        actors: &[Actor],
+    ) -> Result<Option<WireSpec>, ScenarioError> {
+        let on_wire = actors.iter().any(|a| a.host.is_some());
+        for a in actors {
+            for s in &a.steps {
+                let Action::Wire {
+                    set,
+                    clear,
+                    reset,
+                    dir,
+                } = &s.action
+                else {
+                    continue;
+                };
+                let field = Some(format!("{} step {}", a.name, s.describe()));
+                if !on_wire {
+                    return Err(self.err(
+                        Some(s.line),
+                        field,
+                        "a `wire` step needs a wire: place the actors on hosts (`host = \"a\"`, `host = \"b\"`)".into(),
+                    ));
+                }
+                wire_syntax::wire_step(set.as_ref(), clear.as_ref(), reset.as_deref(), dir.as_deref())
+                    .map_err(|m| self.err(Some(s.line), field, m))?;
+            }
+        }
+        let spec = match raw {
+            None => WireSpec::default(),
+            Some(t) => {
+                let line = self.at(t.span());
+                if !on_wire {
+                    return Err(self.err(
+                        line,
+                        Some("wire".into()),
+                        "[wire] needs actors on hosts (`host = \"a\"`, `host = \"b\"`): a scenario on loopback has no wire".into(),
+                    ));
+                }
+                let table = t.into_inner();
+                wire_syntax::wire_table(&table).map_err(|(field, m)| {
+                    // The line of the key, where the table lists it.
+                    let key = field.split('.').nth(1).unwrap_or("");
+                    let quoted = format!("\"{key}\"");
+                    let at = line.map(|l| {
+                        let k = self.key_line(l, key);
+                        if k == l { self.key_line(l, &quoted) } else { k }
+                    });
+                    self.err(at, Some(field), m)
+                })?
+            }
+        };
+        Ok(on_wire.then_some(spec))
+    }
+}
