@@ -35,7 +35,11 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
     match &step.action {
         Action::Wire { .. } => {
             let net = a.config.net.clone().ok_or(EngineError::NoWire)?;
-            for change in step.action.wire_changes() {
+            let changes = step
+                .action
+                .wire_changes(&a.config.params)
+                .map_err(EngineError::Wire)?;
+            for change in changes {
                 let op = format!("wire {}", describe_change(&change));
                 let apply = || (net.wire)(&change);
                 if let Err(e) = a.call(&op, None, None, apply, |_| None) {
@@ -86,13 +90,19 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             to,
             name,
             timeout_ms,
+            options,
         } => {
             let addr = a.target(to)?;
             let limit = args::eval_opt(a, timeout_ms)?.map(ms);
+            let mut set = Vec::new();
+            for (opt, e) in crate::scenario::dial_options(options).unwrap_or_default() {
+                set.push((opt, a.eval(e)?));
+            }
             let d = Dial {
                 label: name,
                 addr,
                 limit,
+                options: &set,
             };
             match e.dial(a, d).await {
                 Ok(s) => a.put_socket(name, s),
@@ -115,6 +125,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
                     label: &label,
                     addr,
                     limit,
+                    options: &[],
                 };
                 match e.dial(a, d).await {
                     Ok(s) => group.push(s),

@@ -37,6 +37,22 @@ pub(super) struct Dial<'a> {
     pub label: &'a str,
     pub addr: SocketAddr,
     pub limit: Option<Duration>,
+    /// Options to set between socket(2) and connect(2).
+    pub options: &'a [(SockOpt, i64)],
+}
+
+/// Sets a dial's options on its new socket, each call recorded.
+pub(super) fn dial_options(
+    cx: &mut Ctx,
+    label: &str,
+    s: &Socket,
+    options: &[(SockOpt, i64)],
+) -> io::Result<()> {
+    for &(opt, v) in options {
+        let op = format!("setsockopt({})", opt.name());
+        cx.call(&op, Some(label), None, || set_option(s, opt, v), |_| Some(v))?;
+    }
+    Ok(())
 }
 
 /// The direction of a timer an engine applies itself (SO_RCVTIMEO / SO_SNDTIMEO on tokio).

@@ -116,7 +116,7 @@ impl Sockets for Std {
     }
 
     async fn dial(&self, cx: &mut Ctx, d: Dial<'_>) -> Result<Arc<Socket>, Outcome> {
-        dial(cx, d.label, &SockAddr::from(d.addr), d.limit).map(Arc::new)
+        dial(cx, d.label, &SockAddr::from(d.addr), d.limit, d.options).map(Arc::new)
     }
 
     fn timer(&self, _: &str, _: Direction) -> Option<Duration> {
@@ -291,6 +291,7 @@ fn dial(
     label: &str,
     addr: &SockAddr,
     limit: Option<Duration>,
+    options: &[(SockOpt, i64)],
 ) -> Result<Socket, Outcome> {
     let from_io = |e: io::Error| Outcome::from_io(&e);
     let ns = cx.netns();
@@ -298,6 +299,7 @@ fn dial(
     let s = cx
         .call("socket", Some(label), None, make, |_| None)
         .map_err(from_io)?;
+    super::sockets::dial_options(cx, label, &s, options).map_err(from_io)?;
     let Some(limit) = limit else {
         let connect = || s.connect(addr);
         cx.call("connect", Some(label), None, connect, |_| None)

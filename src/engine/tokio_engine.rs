@@ -336,11 +336,18 @@ impl Sockets for Tokio {
     }
 
     async fn dial(&self, cx: &mut Ctx, d: Dial<'_>) -> Result<TokioSocket, Outcome> {
-        let Dial { label, addr, limit } = d;
+        let Dial {
+            label,
+            addr,
+            limit,
+            options,
+        } = d;
         let ns = cx.netns();
         let make = || super::sockets::in_netns(ns.as_deref(), TcpSocket::new_v4);
         let s = cx
             .call("socket", Some(label), None, make, |_| None)
+            .map_err(|e| Outcome::from_io(&e))?;
+        super::sockets::dial_options(cx, label, &SockRef::from(&s), options)
             .map_err(|e| Outcome::from_io(&e))?;
         // The engine's own look at the handshake, for `wait_blocked`; not a call of the
         // scenario's, so not recorded.

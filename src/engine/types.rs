@@ -190,6 +190,8 @@ pub type Addrs = Option<(std::net::SocketAddr, std::net::SocketAddr)>;
 pub enum EngineError {
     #[error("a `wire` step ran without a wire (the actors are not on hosts)")]
     NoWire,
+    #[error("the wire step's faults are invalid with these parameters: {0}")]
+    Wire(String),
     #[error("socket `{0}` does not exist yet: the step that creates it has not run (order the actors with signal/wait)")]
     Missing(String),
     #[error("`{0}` is a set of dialled connections, not one socket")]

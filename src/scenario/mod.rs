@@ -35,6 +35,7 @@ mod validate_net;
 mod vocab;
 pub mod wire;
 mod wire_syntax;
+pub use wire_syntax::WireDef;
 
 #[cfg(test)]
 mod tests;
@@ -49,7 +50,7 @@ pub use model::{
 };
 pub use operands::{How, PollFor, Queue, SigPipe, SockOpt};
 pub use params::{align as align_params, quantity, Param, ParamKind, ParamValue, PARAM_TYPES};
-pub use step::{Action, Step, OPS};
+pub use step::{dial_options, Action, Step, OPS};
 pub use take::{Take, ValueType};
 pub use validate::{parse, placeholders};
 pub use vocab::{

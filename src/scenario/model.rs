@@ -305,7 +305,7 @@ pub struct Scenario {
     pub expectations: Vec<Expectations>,
     /// The wire between hosts a and b, in a scenario whose actors are placed on hosts;
     /// `None`: every actor on the room's loopback.
-    pub wire: Option<super::wire::WireSpec>,
+    pub wire: Option<super::wire_syntax::WireDef>,
     /// What this machine cannot honour, in file order (empty on most machines).
     pub warnings: Vec<ScenarioWarning>,
 }

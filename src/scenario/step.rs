@@ -77,6 +77,10 @@ actions! {
         #[serde(rename = "as")]
         name: String,
         timeout_ms: Option<Expr>,
+        /// Socket options set between socket(2) and connect(2) (`{ TCP_SYNCNT = 1 }`):
+        /// the ones that shape the handshake itself.
+        #[serde(default)]
+        options: indexmap::IndexMap<String, Expr>,
     },
     /// Connects again and again, keeping every connection, until a dial fails or `max`
     /// dials have succeeded.
@@ -312,8 +316,15 @@ impl Action {
         }
         match self {
             Action::Listen { backlog, .. } => vec![("backlog", backlog)],
-            Action::Accept { timeout_ms, .. } | Action::Connect { timeout_ms, .. } => {
-                opt("timeout_ms", timeout_ms).into_iter().collect()
+            Action::Accept { timeout_ms, .. } => opt("timeout_ms", timeout_ms).into_iter().collect(),
+            Action::Connect {
+                timeout_ms,
+                options,
+                ..
+            } => {
+                let mut v: Vec<_> = opt("timeout_ms", timeout_ms).into_iter().collect();
+                v.extend(options.values().map(|e| ("options", e)));
+                v
             }
             Action::DialRepeat {
                 max, timeout_ms, ..
@@ -602,9 +613,12 @@ mod tests {
 }
 
 impl Action {
-    /// The changes a `wire` step makes (validated when the file was read); empty for
-    /// every other op.
-    pub fn wire_changes(&self) -> Vec<super::wire::WireChange> {
+    /// The changes a `wire` step makes under these parameters (a fault's value may name
+    /// one); empty for every other op.
+    pub fn wire_changes(
+        &self,
+        params: &std::collections::BTreeMap<String, super::ParamValue>,
+    ) -> Result<Vec<super::wire::WireChange>, String> {
         match self {
             Action::Wire {
                 set,
@@ -616,9 +630,30 @@ impl Action {
                 clear.as_ref(),
                 reset.as_deref(),
                 dir.as_deref(),
-            )
-            .unwrap_or_default(),
-            _ => Vec::new(),
+                &|n| params.get(n).cloned(),
+            ),
+            _ => Ok(Vec::new()),
         }
     }
+}
+
+/// A `connect` step's `options` as socket options, or what is wrong with one.
+pub fn dial_options(
+    options: &indexmap::IndexMap<String, Expr>,
+) -> Result<Vec<(SockOpt, &Expr)>, String> {
+    options
+        .iter()
+        .map(|(k, e)| {
+            let opt: SockOpt = toml::Value::String(k.clone())
+                .try_into()
+                .map_err(|_| format!("`options.{k}` is not a socket option the lab sets"))?;
+            if opt.read_only() || matches!(opt, SockOpt::Congestion | SockOpt::NonBlocking) {
+                return Err(format!(
+                    "`options.{k}`: {} cannot be set before connect here (set it in a `set` step)",
+                    opt.name()
+                ));
+            }
+            Ok((opt, e))
+        })
+        .collect()
 }

@@ -53,7 +53,7 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
     for (a, h) in actors.iter_mut().zip(hosts) {
         a.host = h;
     }
-    let wire = cx.network(raw.wire, &actors)?;
+    let wire = cx.network(raw.wire, &actors, &params)?;
     cx.cross_references(&actors)?;
     super::advice::advise(&cx, &actors);
     let observations = cx.observations(raw.observations, &names, &step_ids)?;
@@ -387,6 +387,10 @@ impl Cx<'_> {
                     format!("`{what}` is a size, count or duration and must be 0 or more, not {n}"),
                 ));
             }
+        }
+        if let Action::Connect { options, .. } = &step.action {
+            super::step::dial_options(options)
+                .map_err(|m| self.err(line, Some(format!("{field}.options")), m))?;
         }
         if let Action::Set { option, value, .. } = &step.action {
             if *option == SockOpt::Congestion && !matches!(value, Expr::Name(_)) {

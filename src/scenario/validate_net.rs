@@ -5,10 +5,30 @@ use toml::Spanned;
 
 use super::cx::Cx;
 use super::model::{Actor, ScenarioError};
+use super::params::{Param, ParamValue};
 use super::raw::RawActor;
 use super::step::Action;
-use super::wire::{Host, WireSpec, HOSTS};
-use super::wire_syntax;
+use super::wire::{Host, HOSTS};
+use super::wire_syntax::{self, WireDef};
+
+/// The parameter values a wire is checked under: every default, then each parameter
+/// at its minimum and at its maximum, so that a fault naming a parameter is valid over
+/// the parameter's whole range.
+fn variants(params: &[Param]) -> Vec<Vec<(String, ParamValue)>> {
+    let defaults: Vec<(String, ParamValue)> = params
+        .iter()
+        .map(|p| (p.name.clone(), p.default.clone()))
+        .collect();
+    let mut out = vec![defaults.clone()];
+    for (i, p) in params.iter().enumerate() {
+        for bound in [p.min, p.max].into_iter().flatten() {
+            let mut v = defaults.clone();
+            v[i].1 = ParamValue::Int(bound);
+            out.push(v);
+        }
+    }
+    out
+}
 
 impl Cx<'_> {
     /// Each actor's `host` (`a` or `b`), in actor order.
@@ -65,8 +85,13 @@ impl Cx<'_> {
         &self,
         raw: Option<Spanned<toml::Table>>,
         actors: &[Actor],
-    ) -> Result<Option<WireSpec>, ScenarioError> {
+        params: &[Param],
+    ) -> Result<Option<WireDef>, ScenarioError> {
         let on_wire = actors.iter().any(|a| a.host.is_some());
+        let variants = variants(params);
+        let lookup = |v: &[(String, ParamValue)], n: &str| {
+            v.iter().find(|(k, _)| k == n).map(|(_, x)| x.clone())
+        };
         for a in actors {
             for s in &a.steps {
                 let Action::Wire {
@@ -86,12 +111,20 @@ impl Cx<'_> {
                         "a `wire` step needs a wire: place the actors on hosts (`host = \"a\"`, `host = \"b\"`)".into(),
                     ));
                 }
-                wire_syntax::wire_step(set.as_ref(), clear.as_ref(), reset.as_deref(), dir.as_deref())
-                    .map_err(|m| self.err(Some(s.line), field, m))?;
+                for v in &variants {
+                    wire_syntax::wire_step(
+                        set.as_ref(),
+                        clear.as_ref(),
+                        reset.as_deref(),
+                        dir.as_deref(),
+                        &|n| lookup(v, n),
+                    )
+                    .map_err(|m| self.err(Some(s.line), field.clone(), m))?;
+                }
             }
         }
-        let spec = match raw {
-            None => WireSpec::default(),
+        let def = match raw {
+            None => WireDef::default(),
             Some(t) => {
                 let line = self.at(t.span());
                 if !on_wire {
@@ -102,18 +135,25 @@ impl Cx<'_> {
                     ));
                 }
                 let table = t.into_inner();
-                wire_syntax::wire_table(&table).map_err(|(field, m)| {
-                    // The line of the key, where the table lists it.
-                    let key = field.split('.').nth(1).unwrap_or("");
-                    let quoted = format!("\"{key}\"");
-                    let at = line.map(|l| {
-                        let k = self.key_line(l, key);
-                        if k == l { self.key_line(l, &quoted) } else { k }
-                    });
-                    self.err(at, Some(field), m)
-                })?
+                for v in &variants {
+                    wire_syntax::wire_table(&table, &|n| lookup(v, n)).map_err(|(field, m)| {
+                        // The line of the key, where the table lists it.
+                        let key = field.split('.').nth(1).unwrap_or("");
+                        let quoted = format!("\"{key}\"");
+                        let at = line.map(|l| {
+                            let k = self.key_line(l, key);
+                            if k == l {
+                                self.key_line(l, &quoted)
+                            } else {
+                                k
+                            }
+                        });
+                        self.err(at, Some(field), m)
+                    })?;
+                }
+                WireDef { table }
             }
         };
-        Ok(on_wire.then_some(spec))
+        Ok(on_wire.then_some(def))
     }
 }

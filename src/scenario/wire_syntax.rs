@@ -18,13 +18,49 @@
 
 use std::time::Duration;
 
+use super::params::ParamValue;
 use super::wire::{Dir, Fault, Host, WireChange, WireSpec, DIRS, FAULT_FIELDS, HOSTS};
+
+/// A parameter's value by name (`None`: not a parameter); a fault's value may name one
+/// (`delay = "delay_ms"`), so that `--set` and sweeps reach the wire.
+pub type Params<'a> = &'a dyn Fn(&str) -> Option<ParamValue>;
+
+/// `v`, or the value of the parameter it names.
+fn resolve(v: &toml::Value, params: Params) -> Result<toml::Value, String> {
+    let toml::Value::String(s) = v else {
+        return Ok(v.clone());
+    };
+    match params(s) {
+        None => Ok(v.clone()),
+        Some(ParamValue::Int(n)) => Ok(toml::Value::Integer(n)),
+        Some(ParamValue::Bool(b)) => Ok(toml::Value::Boolean(b)),
+        Some(ParamValue::Text(t)) => Ok(toml::Value::String(t)),
+        Some(ParamValue::Unset) => Err(format!("parameter `{s}` is unset")),
+    }
+}
+
+/// A scenario's wire as its file writes it: the `[wire]` table (empty when absent),
+/// whose values may name parameters, so it becomes a [`WireSpec`] per run.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WireDef {
+    pub table: toml::Table,
+}
+
+impl WireDef {
+    /// The wire for a run with these parameters.
+    pub fn spec(
+        &self,
+        params: &std::collections::BTreeMap<String, ParamValue>,
+    ) -> Result<WireSpec, String> {
+        wire_table(&self.table, &|n| params.get(n).cloned()).map_err(|(f, m)| format!("{f}: {m}"))
+    }
+}
 
 /// The keys of the `[wire]` table.
 pub const WIRE_KEYS: &[&str] = &["seed", "both", "a>b", "b>a"];
 
 /// The `[wire]` table: the seed and the faults of each direction for the whole run.
-pub fn wire_table(t: &toml::Table) -> Result<WireSpec, (String, String)> {
+pub fn wire_table(t: &toml::Table, params: Params) -> Result<WireSpec, (String, String)> {
     let mut spec = WireSpec::default();
     for (key, value) in t {
         let field = format!("wire.{key}");
@@ -42,7 +78,8 @@ pub fn wire_table(t: &toml::Table) -> Result<WireSpec, (String, String)> {
                 let Some(dirs) = Dir::parse_set(k) else {
                     return Err((field, unknown("a key of [wire]", k, WIRE_KEYS)));
                 };
-                let fault = fault(value).map_err(|(f, m)| (format!("{field}.{f}"), m))?;
+                let fault =
+                    fault(value, params).map_err(|(f, m)| (format!("{field}.{f}"), m))?;
                 for d in dirs {
                     spec.fault_mut(d).merge(&fault);
                 }
@@ -58,6 +95,7 @@ pub fn wire_step(
     clear: Option<&toml::Value>,
     reset: Option<&str>,
     dir: Option<&str>,
+    params: Params,
 ) -> Result<Vec<WireChange>, String> {
     let given = [set.is_some(), clear.is_some(), reset.is_some()];
     if given.iter().filter(|g| **g).count() != 1 {
@@ -85,7 +123,7 @@ pub fn wire_step(
                     "`set` is a table of faults (`{{ loss = \"2%\" }}`) or \"blackhole\", not \"{s}\""
                 ))
             }
-            v => fault(v).map_err(|(f, m)| format!("set.{f}: {m}"))?,
+            v => fault(v, params).map_err(|(f, m)| format!("set.{f}: {m}"))?,
         };
         return Ok(dirs
             .into_iter()
@@ -130,7 +168,7 @@ fn fault_field(name: &str) -> Result<String, String> {
 }
 
 /// One table of faults. The error is (field, message).
-pub fn fault(v: &toml::Value) -> Result<Fault, (String, String)> {
+pub fn fault(v: &toml::Value, params: Params) -> Result<Fault, (String, String)> {
     let toml::Value::Table(t) = v else {
         return Err((
             String::new(),
@@ -143,6 +181,7 @@ pub fn fault(v: &toml::Value) -> Result<Fault, (String, String)> {
     let mut f = Fault::default();
     for (k, v) in t {
         let err = |m: String| (k.clone(), m);
+        let v = &resolve(v, params).map_err(err)?;
         match k.as_str() {
             "delay" => f.delay = Some(duration(k, v).map_err(err)?),
             "jitter" => f.jitter = Some(duration(k, v).map_err(err)?),
@@ -308,6 +347,37 @@ mod tests {
 
     fn table(text: &str) -> toml::Table {
         toml::from_str(text).expect("test TOML")
+    }
+
+    fn none(_: &str) -> Option<ParamValue> {
+        None
+    }
+
+    fn wire_table(t: &toml::Table) -> Result<WireSpec, (String, String)> {
+        super::wire_table(t, &none)
+    }
+
+    fn wire_step(
+        set: Option<&toml::Value>,
+        clear: Option<&toml::Value>,
+        reset: Option<&str>,
+        dir: Option<&str>,
+    ) -> Result<Vec<WireChange>, String> {
+        super::wire_step(set, clear, reset, dir, &none)
+    }
+
+    fn fault(v: &toml::Value) -> Result<Fault, (String, String)> {
+        super::fault(v, &none)
+    }
+
+    #[test]
+    fn a_fault_may_name_a_parameter() {
+        let params = |n: &str| (n == "delay_ms").then_some(ParamValue::Int(20));
+        let spec = super::wire_table(&table("both = { delay = \"delay_ms\" }"), &params).unwrap();
+        assert_eq!(spec.a_to_b.delay, Some(Duration::from_millis(20)));
+        let params = |n: &str| (n == "loss").then_some(ParamValue::Int(150));
+        let e = super::wire_table(&table("both = { loss = \"loss\" }"), &params).unwrap_err();
+        assert!(e.1.contains("outside"), "{}", e.1);
     }
 
     #[test]
