@@ -19,9 +19,9 @@ use serde::{Deserialize, Serialize};
 use crate::engine::Stuck;
 use crate::env::{Environment, Guest, Netns};
 use crate::event::Event;
+use crate::observe::Observations;
 use crate::packet::{Endpoint, Packet, WireEvent};
 use crate::scenario::wire::WireSpec;
-use crate::observe::Observations;
 use crate::scenario::ParamValue;
 use crate::verdict::Verdict;
 

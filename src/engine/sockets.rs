@@ -50,7 +50,13 @@ pub(super) fn dial_options(
 ) -> io::Result<()> {
     for &(opt, v) in options {
         let op = format!("setsockopt({})", opt.name());
-        cx.call(&op, Some(label), None, || set_option(s, opt, v), |_| Some(v))?;
+        cx.call(
+            &op,
+            Some(label),
+            None,
+            || set_option(s, opt, v),
+            |_| Some(v),
+        )?;
     }
     Ok(())
 }

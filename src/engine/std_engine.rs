@@ -17,7 +17,9 @@ use socket2::{SockAddr, SockRef, Socket};
 use super::context::{count, Ctx, RunState};
 use super::resources::Resources;
 use super::run;
-use super::sockets::{in_netns, new_socket, CallNames, Dial, Direction, Prim, Sockets, WriteInChild};
+use super::sockets::{
+    in_netns, new_socket, CallNames, Dial, Direction, Prim, Sockets, WriteInChild,
+};
 use super::types::{lock, EngineError, Run, RunConfig, SLICE};
 use crate::event::{millis, Outcome};
 use crate::scenario::{PollFor, Scenario, SockOpt};

@@ -278,15 +278,14 @@ impl Action {
             }
             Action::Connect { to, .. }
             | Action::DialRepeat { to, .. }
-            | Action::ConnectStart { to, .. } => {
-                [to.as_str()].into_iter().filter(|t| !is_address(t)).collect()
-            }
-            Action::ConnectAgain { sock, to } => {
-                [sock.as_str(), to.as_str()]
-                    .into_iter()
-                    .filter(|t| !is_address(t))
-                    .collect()
-            }
+            | Action::ConnectStart { to, .. } => [to.as_str()]
+                .into_iter()
+                .filter(|t| !is_address(t))
+                .collect(),
+            Action::ConnectAgain { sock, to } => [sock.as_str(), to.as_str()]
+                .into_iter()
+                .filter(|t| !is_address(t))
+                .collect(),
             Action::Write { sock, .. }
             | Action::WriteAll { sock, .. }
             | Action::WriteUntilBlocked { sock, .. }
@@ -316,7 +315,9 @@ impl Action {
         }
         match self {
             Action::Listen { backlog, .. } => vec![("backlog", backlog)],
-            Action::Accept { timeout_ms, .. } => opt("timeout_ms", timeout_ms).into_iter().collect(),
+            Action::Accept { timeout_ms, .. } => {
+                opt("timeout_ms", timeout_ms).into_iter().collect()
+            }
             Action::Connect {
                 timeout_ms,
                 options,

@@ -78,8 +78,7 @@ pub fn wire_table(t: &toml::Table, params: Params) -> Result<WireSpec, (String, 
                 let Some(dirs) = Dir::parse_set(k) else {
                     return Err((field, unknown("a key of [wire]", k, WIRE_KEYS)));
                 };
-                let fault =
-                    fault(value, params).map_err(|(f, m)| (format!("{field}.{f}"), m))?;
+                let fault = fault(value, params).map_err(|(f, m)| (format!("{field}.{f}"), m))?;
                 for d in dirs {
                     spec.fault_mut(d).merge(&fault);
                 }
@@ -118,11 +117,9 @@ pub fn wire_step(
     if let Some(v) = set {
         let fault = match v {
             toml::Value::String(s) if s == "blackhole" => Fault::blackhole(),
-            toml::Value::String(s) => {
-                return Err(format!(
-                    "`set` is a table of faults (`{{ loss = \"2%\" }}`) or \"blackhole\", not \"{s}\""
-                ))
-            }
+            toml::Value::String(s) => return Err(format!(
+                "`set` is a table of faults (`{{ loss = \"2%\" }}`) or \"blackhole\", not \"{s}\""
+            )),
             v => fault(v, params).map_err(|(f, m)| format!("set.{f}: {m}"))?,
         };
         return Ok(dirs
@@ -273,7 +270,9 @@ fn percent(k: &str, v: &toml::Value) -> Result<f64, String> {
                 .unwrap_or(t)
                 .trim()
                 .parse::<f64>()
-                .map_err(|_| format!("`{k}` is a percentage (\"2%\", or a number: 2 is 2%), not \"{s}\""))?
+                .map_err(|_| {
+                    format!("`{k}` is a percentage (\"2%\", or a number: 2 is 2%), not \"{s}\"")
+                })?
         }
         other => return Err(format!("`{k}` is a percentage (\"2%\"), not {other}")),
     };
@@ -297,7 +296,11 @@ fn size(k: &str, v: &toml::Value) -> Result<u64, String> {
         toml::Value::Integer(n) => *n,
         toml::Value::String(s) => match super::quantity(s) {
             Some((n, super::ParamKind::Size | super::ParamKind::Int)) => n,
-            _ => return Err(format!("`{k}` is a size (\"64KiB\", or bytes), not \"{s}\"")),
+            _ => {
+                return Err(format!(
+                    "`{k}` is a size (\"64KiB\", or bytes), not \"{s}\""
+                ))
+            }
         },
         other => return Err(format!("`{k}` is a size in bytes, not {other}")),
     };
