@@ -147,5 +147,9 @@ pub fn run_scenario_on(
         verdict,
         stuck: run.stuck,
         failures: run.failures,
+        packets: Vec::new(),
+        wire: None,
+        endpoints: Vec::new(),
+        hosts: Default::default(),
     }
 }

@@ -55,6 +55,25 @@ pub struct Record {
     pub stuck: Vec<Stuck>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub failures: Vec<String>,
+    /// Every frame the run's capture points saw.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub packets: Vec<crate::packet::Packet>,
+    /// What the wire did, for a run on two hosts.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub wire: Option<WireRecord>,
+    /// The sockets' addresses, to name a packet's ports.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub endpoints: Vec<crate::packet::Endpoint>,
+    /// Actor name -> host (`a`, `b`); empty for a run on loopback.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty", default)]
+    pub hosts: BTreeMap<String, String>,
+}
+
+/// The wire of a run on two hosts: the seed of its faults and what it did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireRecord {
+    pub seed: u64,
+    pub events: Vec<crate::packet::WireEvent>,
 }
 
 /// Appends records to a JSON Lines file, one line each.

@@ -286,6 +286,10 @@ mod tests {
             },
             stuck: Vec::new(),
             failures: Vec::new(),
+            packets: Vec::new(),
+            wire: None,
+            endpoints: Vec::new(),
+            hosts: Default::default(),
         }
     }
 
