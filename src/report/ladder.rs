@@ -16,6 +16,8 @@ mod draw;
 mod html;
 mod model;
 #[cfg(test)]
+mod samples;
+#[cfg(test)]
 mod tests;
 
 use super::{Ending, Exporter, Matrix, Runs};

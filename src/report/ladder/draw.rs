@@ -455,7 +455,7 @@ pub(super) fn svg(l: &Ladder, r: &Record, titled: bool) -> String {
         // stops at its letters.
         let _ = writeln!(
             labels,
-            r#"<rect class="label-ground" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="white" fill-opacity="0.9"/><text class="packet-label" x="{cx:.1}" y="{:.1}" text-anchor="middle" font-family="monospace" fill="{stroke}">{body}</text>"#,
+            r#"<rect class="label-ground" x="{:.1}" y="{:.1}" width="{:.1}" height="{:.1}" fill="white"/><text class="packet-label" x="{cx:.1}" y="{:.1}" text-anchor="middle" font-family="monospace" fill="{stroke}">{body}</text>"#,
             cx - w / 2.0 - 2.0,
             ly - 6.0,
             w + 4.0,
