@@ -120,19 +120,11 @@ impl fmt::Display for Dir {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Fault {
     /// Added to every frame's passage (one-way).
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        default,
-        with = "opt_duration_ms"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", default, with = "opt_duration_ms")]
     pub delay: Option<Duration>,
     /// A uniformly random extra delay in 0..=jitter per frame; frames may overtake each
     /// other (reordering follows from jitter).
-    #[serde(
-        skip_serializing_if = "Option::is_none",
-        default,
-        with = "opt_duration_ms"
-    )]
+    #[serde(skip_serializing_if = "Option::is_none", default, with = "opt_duration_ms")]
     pub jitter: Option<Duration>,
     /// Percent of frames dropped at random (seeded), 0..=100.
     #[serde(skip_serializing_if = "Option::is_none", default)]
