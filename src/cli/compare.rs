@@ -77,6 +77,10 @@ fn select(entries: Vec<Entry>, patterns: &[String]) -> anyhow::Result<Vec<Entry>
 }
 
 pub fn compare(args: &CompareArgs) -> anyhow::Result<ExitCode> {
+    if matches!(args.format, Format::Svg | Format::Html) {
+        eprintln!("Error: --format svg and html draw the runs of `tcplab run`; compare writes text, json, markdown or junit");
+        return Ok(ExitCode::from(EXIT_USAGE));
+    }
     let mut entries = Vec::new();
     let mut unreadable = false;
     for f in &args.files {

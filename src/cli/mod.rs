@@ -200,6 +200,10 @@ enum Format {
     Markdown,
     /// JUnit XML, for CI: a test case per scenario (and engine)
     Junit,
+    /// A ladder diagram of the first run's packets and calls (the other runs: html)
+    Svg,
+    /// One page with every run's ladder diagram, its title and verdict
+    Html,
 }
 
 /// `--color`: whether terminal text is coloured.
@@ -488,6 +492,8 @@ fn exporter(format: Format, colour: bool) -> Box<dyn Exporter> {
         Format::Json => Box::new(report::Json),
         Format::Markdown => Box::new(report::Markdown),
         Format::Junit => Box::new(report::Junit),
+        Format::Svg => Box::new(report::Svg),
+        Format::Html => Box::new(report::Html),
     }
 }
 

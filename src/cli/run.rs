@@ -63,7 +63,7 @@ pub struct RunArgs {
     /// Print the record(s) as JSON (same as --format json)
     #[arg(long, conflicts_with = "format")]
     pub json: bool,
-    /// Output format: text, json (one object, or an array for several runs), markdown, or junit (JUnit XML for CI)
+    /// Output format: text, json (one object, or an array for several runs), markdown, junit (JUnit XML for CI), svg (the first run's ladder diagram) or html (every run's, on one page)
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
     /// Where to write the report, as the runs finish; `-` is stdout [default: stdout, or stderr under `--record -`]

@@ -31,7 +31,7 @@ const TITLE_H: f64 = 28.0;
 const LOG_FROM_RATIO: f64 = 64.0;
 
 /// Escapes text for XML.
-fn xml(s: &str) -> String {
+pub(super) fn xml(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
