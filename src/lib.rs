@@ -13,6 +13,7 @@ pub mod env;
 pub mod event;
 pub mod interrupt;
 pub mod lab;
+pub mod net;
 pub mod observe;
 pub mod packet;
 pub mod profile;

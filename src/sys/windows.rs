@@ -470,3 +470,8 @@ impl NetnsFd {
         Err(io::Error::from(io::ErrorKind::Unsupported))
     }
 }
+
+/// Windows has no network namespaces: the network tier's topology cannot be built.
+pub fn build_topology() -> Result<crate::net::Topology, crate::net::TopologyError> {
+    Err(crate::net::TopologyError::Unsupported("windows"))
+}

@@ -17,6 +17,7 @@ mod sockopt;
 mod stale;
 mod sysctl;
 mod thread;
+mod topology;
 
 pub use child::{write_in_child, ChildEnd};
 pub use errno::{errno_name, errno_names, EINPROGRESS};
@@ -31,6 +32,7 @@ pub use sockopt::{
 pub use stale::{close_to_stale, stale_read, stale_write, StaleHandle};
 pub use sysctl::{read_sysctl, tcp_sysctls, write_sysctl, SysctlError};
 pub use thread::{thread_count, thread_id, thread_is_asleep};
+pub use topology::build_topology;
 
 // The clean rooms' pieces (namespaces, the TCP metrics cache, TCP_INFO fields,
 // TCP_CONGESTION): Linux's in a file of their own, stand-ins answering Unsupported

@@ -1,0 +1,224 @@
+//! The network tier's topology: two hosts joined through a wire, A ─veth─ W ─veth─ B.
+//!
+//! A scenario that places its actors on hosts runs on three network namespaces: host A,
+//! host B, and the wire W between them, which is the run's own clean room. Each host has
+//! one interface, `eth0`, whose veth(4) peer sits in W (`wa` for A, `wb` for B). W has no
+//! address and routes nothing: the relay (`crate::wire`) reads every frame from one W-side
+//! end through an AF_PACKET socket and writes it to the other, so the hosts share one
+//! Ethernet segment and one IPv4 subnet, and ARP crosses the relay like any other frame.
+//!
+//! [`build`] makes the hosts' namespaces and everything in them over NETLINK_ROUTE; the
+//! [`Topology`] it returns holds the namespaces by descriptor. Nothing is named under
+//! /run/netns: dropping the `Topology` (and the run's room) ends the namespaces, and the
+//! veths die with them, so nothing is left on the machine however the run ends.
+//!
+//! # Addresses
+//! The hosts live on [`SUBNET`]/[`PREFIX`] (10.89.0.0/24): A is [`A_ADDR`], B is
+//! [`B_ADDR`]. The range is private (RFC 1918) and only ever exists inside the run's
+//! namespaces: a host has `lo`, `eth0` and the connected route of its /24, and no default
+//! route, so traffic to anything else fails at once with ENETUNREACH and never leaves the
+//! hosts, whatever networks the machine itself is on. 10.89 is an out-of-the-way corner of
+//! 10/8, so that a capture read beside real traffic is not mistaken for it. The MAC
+//! addresses are fixed too (locally administered, the IPv4 address in the last four bytes
+//! for the hosts), so captures of two runs compare byte for byte.
+//!
+//! # Notes
+//! On Linux the topology is built from network namespaces (network_namespaces(7)), veth
+//! pairs (veth(4)) and rtnetlink(7) requests; it needs CAP_SYS_ADMIN and CAP_NET_ADMIN in
+//! the calling thread's user namespace: root, or an unprivileged user inside a user
+//! namespace of its own (`room::prepare`). On macOS, FreeBSD and Windows there are no
+//! network namespaces: [`build`] answers [`TopologyError::Unsupported`].
+
+use std::io;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use crate::scenario::wire::Host;
+use crate::sys;
+
+pub use crate::sys::NetnsFd;
+
+/// The hosts' subnet (with [`PREFIX`]): 10.89.0.0/24.
+pub const SUBNET: Ipv4Addr = Ipv4Addr::new(10, 89, 0, 0);
+/// The length of the hosts' subnet prefix.
+pub const PREFIX: u8 = 24;
+/// Host A's address, on its `eth0`.
+pub const A_ADDR: Ipv4Addr = Ipv4Addr::new(10, 89, 0, 1);
+/// Host B's address, on its `eth0`.
+pub const B_ADDR: Ipv4Addr = Ipv4Addr::new(10, 89, 0, 2);
+
+/// An address on the hosts' subnet that no one has: a dial to it from a host fails with
+/// EHOSTUNREACH after about 3 s.
+///
+/// The address is on-link, so the kernel asks for it by ARP; the relay carries the
+/// requests to the other host, which does not own it, and no one answers. After
+/// `mcast_solicit` (3) unanswered requests one `retrans_time_ms` (1 s) apart, the
+/// neighbour entry fails and the pending SYN, with the connect(2), gets EHOSTUNREACH
+/// (sooner only with a smaller TCP_SYNCNT or a connect timeout). See arp(7).
+pub const UNANSWERED_ADDR: Ipv4Addr = Ipv4Addr::new(10, 89, 0, 9);
+
+/// An address on a network no host has a route to: a dial to it from a host fails at once
+/// with ENETUNREACH, before any packet is sent.
+///
+/// A host's only routes are its loopback and the connected route of the hosts' /24; there
+/// is no default route, so the route lookup of connect(2) fails. See ip(7), route(8).
+pub const NO_ROUTE_ADDR: Ipv4Addr = Ipv4Addr::new(10, 90, 0, 1);
+
+/// The name of each host's interface (in its own namespace).
+pub const HOST_IF: &str = "eth0";
+/// The W-side end of host A's veth pair.
+pub const W_A: &str = "wa";
+/// The W-side end of host B's veth pair.
+pub const W_B: &str = "wb";
+/// The MTU of all four veth ends (Ethernet's).
+pub const MTU: u32 = 1500;
+
+/// Host A's `eth0` MAC address: locally administered, then A's IPv4 address.
+pub const A_MAC: [u8; 6] = [0x02, 0x00, 10, 89, 0, 1];
+/// Host B's `eth0` MAC address.
+pub const B_MAC: [u8; 6] = [0x02, 0x00, 10, 89, 0, 2];
+/// The MAC address of `wa` (W's end toward A; `W` is 0x57). No frame is addressed to it.
+pub const W_A_MAC: [u8; 6] = [0x02, 0x57, 0, 0, 0, 0x0a];
+/// The MAC address of `wb` (W's end toward B).
+pub const W_B_MAC: [u8; 6] = [0x02, 0x57, 0, 0, 0, 0x0b];
+
+/// One veth end of the topology as its namespace sees it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    /// Its name (`eth0`, `wa`, `wb`).
+    pub name: &'static str,
+    /// Its interface index in its namespace (for an AF_PACKET `sockaddr_ll`).
+    pub ifindex: u32,
+    /// Its MAC address, read back from the kernel.
+    pub mac: [u8; 6],
+}
+
+/// The two hosts and the wire, as [`build`] made them. Dropping it ends the hosts'
+/// namespaces (unless a socket or thread still holds one), and with them all four veths.
+#[derive(Debug)]
+pub struct Topology {
+    /// Host A's network namespace.
+    pub a: NetnsFd,
+    /// Host B's network namespace.
+    pub b: NetnsFd,
+    /// Host A's address ([`A_ADDR`]).
+    pub a_addr: Ipv4Addr,
+    /// Host B's address ([`B_ADDR`]).
+    pub b_addr: Ipv4Addr,
+    /// The prefix length of the hosts' subnet ([`PREFIX`]).
+    pub prefix: u8,
+    /// `eth0` in host A's namespace.
+    pub a_if: Link,
+    /// `eth0` in host B's namespace.
+    pub b_if: Link,
+    /// `wa`, in W: the end the relay reads A's frames from and writes B's frames to.
+    pub w_a: Link,
+    /// `wb`, in W: the same toward B.
+    pub w_b: Link,
+    /// How long [`build`] took, from its first call to its return.
+    pub setup: Duration,
+}
+
+impl Topology {
+    /// The network namespace of `host`.
+    pub fn netns(&self, host: Host) -> &NetnsFd {
+        match host {
+            Host::A => &self.a,
+            Host::B => &self.b,
+        }
+    }
+
+    /// The address of `host`.
+    pub fn addr(&self, host: Host) -> Ipv4Addr {
+        match host {
+            Host::A => self.a_addr,
+            Host::B => self.b_addr,
+        }
+    }
+
+    /// `eth0` of `host`, in the host's namespace.
+    pub fn host_link(&self, host: Host) -> Link {
+        match host {
+            Host::A => self.a_if,
+            Host::B => self.b_if,
+        }
+    }
+
+    /// The W-side end of `host`'s veth pair, in W.
+    pub fn wire_link(&self, host: Host) -> Link {
+        match host {
+            Host::A => self.w_a,
+            Host::B => self.w_b,
+        }
+    }
+}
+
+/// Why the topology could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum TopologyError {
+    /// This system has no network namespaces.
+    #[error("the network tier needs network namespaces, which are Linux's; this is {0}")]
+    Unsupported(&'static str),
+    /// The calling thread is in the machine's own network namespace (PID 1's), whose
+    /// links and IPv6 settings the build would change.
+    #[error("the topology is built in a run's own network namespace, and the calling thread is in the machine's (PID 1's): nothing was changed")]
+    NotInRoom,
+    /// A step failed; `step` says which, `error` carries the kernel's answer.
+    #[error("cannot {step}: {}", errno_text(.error))]
+    Step { step: String, error: io::Error },
+    /// A setting was accepted but reads back otherwise.
+    #[error("{what} reads back {got} after being set to {wanted}")]
+    ReadBack {
+        what: String,
+        wanted: String,
+        got: String,
+    },
+}
+
+impl TopologyError {
+    /// The errno of the step that failed, when the kernel gave one.
+    pub fn errno(&self) -> Option<i32> {
+        match self {
+            TopologyError::Step { error, .. } => error.raw_os_error(),
+            _ => None,
+        }
+    }
+}
+
+/// `EPERM (Operation not permitted)` for an errno, the error's own text otherwise.
+fn errno_text(e: &io::Error) -> String {
+    match e.raw_os_error().and_then(sys::errno_name) {
+        Some(name) => {
+            let text = e.to_string();
+            let text = text.split(" (os error").next().unwrap_or(&text);
+            format!("{name} ({text})")
+        }
+        None => e.to_string(),
+    }
+}
+
+/// Builds the topology with the calling thread's network namespace as the wire W.
+///
+/// Call it on the run's room thread (or any thread inside the namespace that is to be W;
+/// from elsewhere, `w.run(net::build)`, which as an unprivileged user works only from a
+/// namespace the process made: setns(2) back into the machine's namespace is refused
+/// there). It refuses to run in PID 1's namespace ([`TopologyError::NotInRoom`]). It makes host A's and B's namespaces, a veth pair
+/// from each into W (`wa`–A's `eth0`, `wb`–B's `eth0`), sets their MTU to [`MTU`], fixed
+/// MACs, `gso_max_segs` 1 on every end (so the hosts' TCP hands the device MSS-sized
+/// segments and no frame on the wire is larger than the MTU), TX checksum offload and GRO
+/// off (so relayed frames carry real checksums and captures show frames as sent), the
+/// hosts' addresses, every link and loopback up, and IPv6 disabled in all three
+/// namespaces (no router or neighbour solicitations in the captures). W's ends get no
+/// address. Every setting is read back. The calling thread ends in the namespace it
+/// started in.
+///
+/// # Notes
+/// On Linux this needs CAP_SYS_ADMIN (new namespaces) and CAP_NET_ADMIN (links) in the
+/// calling thread's user namespace: as root, or inside a user namespace of the process's
+/// own (root there), where all of it works unprivileged. Errors name the step and the
+/// errno (`cannot create veth ...: EPERM (Operation not permitted)`). On macOS, FreeBSD
+/// and Windows it answers [`TopologyError::Unsupported`]. See rtnetlink(7), veth(4),
+/// netdevice(7), network_namespaces(7).
+pub fn build() -> Result<Topology, TopologyError> {
+    sys::build_topology()
+}
