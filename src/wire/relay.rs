@@ -296,9 +296,10 @@ impl Loop {
     }
 
     fn send(&mut self, dir: Dir, frame: &[u8]) {
-        let (_, to) = side(dir);
+        let (from, to) = side(dir);
         if self.sockets[to].send(frame).is_err() {
-            self.send_failed[to] += 1;
+            // Counted by direction, which is indexed like the side frames come from.
+            self.send_failed[from] += 1;
         }
     }
 

@@ -8,11 +8,6 @@ use std::io;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::time::Duration;
 
-/// The receive buffer the relay asks for: room for a few thousand full frames, so that a
-/// burst the relay has not yet read is not dropped by the socket (the default, 208 KiB,
-/// holds about a hundred, each frame costing its skb's truesize, about 2.3 KiB).
-pub const PACKET_RCVBUF: usize = 8 << 20;
-
 /// One AF_PACKET SOCK_RAW socket bound to one interface, seeing every protocol
 /// (ETH_P_ALL): whole Ethernet frames in and out.
 ///
@@ -48,7 +43,12 @@ mod imp {
     use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
     use std::time::Duration;
 
-    use super::{PacketSocket, Readable, PACKET_RCVBUF};
+    use super::{PacketSocket, Readable};
+
+    /// The receive buffer the relay asks for: room for a few thousand full frames, so that a
+    /// burst the relay has not yet read is not dropped by the socket (the default, 208 KiB,
+    /// holds about a hundred, each frame costing its skb's truesize, about 2.3 KiB).
+    const PACKET_RCVBUF: usize = 8 << 20;
 
     /// PACKET_IGNORE_OUTGOING (linux/if_packet.h, since 4.20): the socket does not see
     /// the frames sent on its interface. libc does not name it.
@@ -289,7 +289,7 @@ mod imp {
 impl PacketSocket {
     /// A packet socket bound to interface `ifname` of the calling thread's network
     /// namespace, seeing every protocol both ways, with a receive buffer of
-    /// [`PACKET_RCVBUF`] (as much of it as the system grants). Blocking; reads go
+    /// 8 MiB (as much of it as the system grants). Blocking; reads go
     /// through [`PacketSocket::try_recv`], which never waits.
     pub fn open(ifname: &str) -> io::Result<PacketSocket> {
         imp::open(ifname)
