@@ -25,6 +25,7 @@ pub mod suggest;
 pub mod sweep;
 pub mod uml;
 pub mod verdict;
+pub mod wire;
 
 // OS-specific code lives in one place, picked by target family (as socket2 does).
 #[cfg_attr(unix, path = "sys/unix/mod.rs")]

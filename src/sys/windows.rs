@@ -475,3 +475,52 @@ impl NetnsFd {
 pub fn build_topology() -> Result<crate::net::Topology, crate::net::TopologyError> {
     Err(crate::net::TopologyError::Unsupported("windows"))
 }
+
+/// Windows has no packet sockets (the wire's relay is Linux's); every call answers
+/// `Unsupported`.
+#[derive(Debug)]
+pub struct PacketSocket(());
+
+impl PacketSocket {
+    pub fn open(_ifname: &str) -> io::Result<PacketSocket> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "packet sockets are Linux's",
+        ))
+    }
+    pub fn ignore_outgoing(&self) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    pub fn set_send_timeout(&self, _limit: Duration) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    pub fn try_recv(&self, _buf: &mut [u8]) -> io::Result<Option<usize>> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    pub fn send(&self, _frame: &[u8]) -> io::Result<usize> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+}
+
+/// See [`PacketSocket`].
+#[derive(Debug)]
+pub struct Waker(());
+
+impl Waker {
+    pub fn new() -> io::Result<Waker> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    pub fn wake(&self) -> io::Result<()> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    pub fn drain(&self) {}
+}
+
+/// See [`PacketSocket`].
+pub fn poll_readable(
+    _sockets: &[&PacketSocket],
+    _waker: &Waker,
+    _timeout: Duration,
+) -> io::Result<(Vec<bool>, bool)> {
+    Err(io::Error::from(io::ErrorKind::Unsupported))
+}

@@ -11,6 +11,7 @@ mod errno;
 mod evidence;
 mod host;
 mod netns;
+mod packet_socket;
 mod poll;
 mod signal;
 mod sockopt;
@@ -24,6 +25,7 @@ pub use errno::{errno_name, errno_names, EINPROGRESS};
 pub use evidence::{net_counters, tcp_state, tcp_state_in_table};
 pub use host::{os_version, physical_memory, uname};
 pub use netns::{loopback_up, unshare_netns, NetnsFd};
+pub use packet_socket::{poll_readable, PacketSocket, Waker};
 pub use poll::{poll, POLLERR, POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLL_FLAGS};
 pub use signal::{block_interrupts, unblock_interrupts, wait_interrupt};
 pub use sockopt::{
