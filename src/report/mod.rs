@@ -14,6 +14,7 @@ mod json;
 mod junit;
 mod layout;
 mod markdown;
+mod packets;
 pub mod matrix;
 pub mod plot;
 pub mod summary;
