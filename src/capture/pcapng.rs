@@ -90,7 +90,8 @@ pub fn write_pcapng(w: impl Write, runs: &[PcapRun]) -> io::Result<()> {
                 interface_id: first_id + i as u32,
                 timestamp: Duration::from_nanos(pkt.ts_ns),
                 original_len: pkt.orig_len.max(pkt.frame.len() as u32),
-                data: Cow::Borrowed(&pkt.frame),
+                // The interface says SNAPLEN: readers refuse a longer packet.
+                data: Cow::Borrowed(&pkt.frame[..pkt.frame.len().min(SNAPLEN)]),
                 options,
             };
             out.write_pcapng_block(epb).map_err(other)?;
