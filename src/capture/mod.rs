@@ -96,9 +96,19 @@ struct Taken {
     error: Option<io::Error>,
 }
 
+/// Wakes the capture thread for good when the capture is dropped without [`Capture::stop`]
+/// (an error path), so that the thread ends instead of polling forever.
+struct StopOnDrop(Arc<Waker>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.wake();
+    }
+}
+
 /// A capture running on its own thread.
 pub struct Capture {
-    waker: Arc<Waker>,
+    waker: StopOnDrop,
     done: mpsc::Receiver<Taken>,
     thread: thread::JoinHandle<()>,
     points: Vec<CapturePoint>,
@@ -136,7 +146,7 @@ impl Capture {
                 let _ = tx.send(read_all(&socks, &w));
             })?;
         Ok(Capture {
-            waker,
+            waker: StopOnDrop(waker),
             done,
             thread,
             points,
@@ -146,7 +156,7 @@ impl Capture {
 
     /// Stops the thread once it has read every frame already queued, and parses them.
     pub fn stop(self) -> io::Result<CaptureOutcome> {
-        self.waker.wake()?;
+        self.waker.0.wake()?;
         let taken = self.done.recv_timeout(STOP_WAIT).map_err(|_| {
             io::Error::new(
                 io::ErrorKind::TimedOut,
