@@ -6,7 +6,7 @@
 //! ```text
 //! packets(POINT, WAY, FLAGS)      count of packets
 //! retransmissions(POINT, WAY)     count of payload segments flagged as retransmissions
-//! bytes(POINT, WAY)               payload bytes, retransmissions left out
+//! bytes(POINT, WAY)               payload bytes, each byte once (see below)
 //! zero_window_probes(POINT, WAY)  count of probes (see below)
 //! syn_gaps(POINT)                 ms between successive SYNs of one connection, a list
 //! first_rst                       the first RST's direction, text
@@ -20,7 +20,10 @@
 //! side named `actor:sock` from the run's endpoints, else by its port. A zero-window probe
 //! is a segment without SYN, FIN or RST sent while the other side's last advertised window
 //! was 0, carrying one byte, or none at a sequence number one below the highest sent
-//! (Linux's probe, tcp_xmit_probe_skb).
+//! (Linux's probe, tcp_xmit_probe_skb). `bytes` is, per direction of each connection, the
+//! span of sequence space its payload covered (the highest end minus the first payload
+//! segment's start): a retransmission adds nothing, and bytes whose first copy the point
+//! never saw (dropped before it) still count once.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -175,12 +178,7 @@ impl Figure {
             Figure::Retransmissions { point, way } => {
                 FigureValue::Count(at(point, *way).filter(|p| p.retransmission).count() as u64)
             }
-            Figure::Bytes { point, way } => FigureValue::Count(
-                at(point, *way)
-                    .filter(|p| !p.retransmission)
-                    .map(|p| u64::from(p.len))
-                    .sum(),
-            ),
+            Figure::Bytes { point, way } => FigureValue::Count(bytes(at(point, *way))),
             Figure::ZeroWindowProbes { point, way } => {
                 FigureValue::Count(zero_window_probes(packets, point, *way))
             }
@@ -255,6 +253,22 @@ fn way_matches(filter: WayFilter, way: Option<Way>) -> bool {
 
 fn has(p: &Packet, flag: &str) -> bool {
     p.flags.split('|').any(|f| f == flag)
+}
+
+/// The sequence space the payload of each direction covered, summed.
+fn bytes<'a>(packets: impl Iterator<Item = &'a Packet>) -> u64 {
+    // Per direction: the first payload byte's raw sequence number and the highest end.
+    let mut span: HashMap<(&str, &str), (u32, u32)> = HashMap::new();
+    for p in packets.filter(|p| p.proto == "tcp" && p.len > 0) {
+        let end = p.raw_seq.wrapping_add(p.len);
+        let s = span.entry((&p.src, &p.dst)).or_insert((p.raw_seq, end));
+        if (end.wrapping_sub(s.1) as i32) > 0 {
+            s.1 = end;
+        }
+    }
+    span.values()
+        .map(|(first, high)| u64::from(high.wrapping_sub(*first)))
+        .sum()
 }
 
 /// Gaps between successive SYNs (without ACK) of one four-tuple, in time order.
