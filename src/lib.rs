@@ -8,6 +8,7 @@
 //! name when a name in a file or on the command line is wrong; [`sweep`] expands `--set`
 //! lists and ranges into the grid of runs.
 
+pub mod capture;
 pub mod engine;
 pub mod env;
 pub mod event;

@@ -15,6 +15,7 @@ mod junit;
 pub mod ladder;
 mod layout;
 mod markdown;
+mod packets;
 pub mod matrix;
 pub mod plot;
 pub mod summary;

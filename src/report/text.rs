@@ -9,6 +9,7 @@ use super::summary::{Seen, Summary};
 use super::verdicts::{self, check_text, failures, wrap, Paint, COLUMNS};
 use super::{as_toml, engines, explain, fill, Ending, Exporter, Matrix, Runs};
 use crate::event::Event;
+use crate::packet::{Endpoint, Packet};
 use crate::record::Record;
 use crate::scenario::{Basis, Scenario};
 use crate::verdict::{CheckResult, Status};
@@ -288,7 +289,8 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>, paint: Paint) 
     );
 
     let _ = writeln!(out, "\nTimeline (ms since start; one line per socket call)");
-    let (header, lines, outcome_at) = timeline(&r.events);
+    let (packets, endpoints) = super::packets::of(r);
+    let (header, lines, outcome_at) = timeline(&r.events, packets, endpoints);
     put(out, &header, 4);
     let n = lines.len();
     for (i, l) in lines.iter().enumerate() {
@@ -439,9 +441,15 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>, paint: Paint) 
 }
 
 /// The timeline's header and lines, each column as wide as its widest cell, and the
-/// column where the outcome starts (where a broken line continues).
-fn timeline(events: &[Event]) -> (String, Vec<String>, usize) {
+/// column where the outcome starts (where a broken line continues). The packets go
+/// between the calls, by time.
+fn timeline(
+    events: &[Event],
+    packets: &[Packet],
+    endpoints: &[Endpoint],
+) -> (String, Vec<String>, usize) {
     let mut rows: Vec<[String; 9]> = Vec::new();
+    let mut starts: Vec<f64> = Vec::new();
     let mut i = 0;
     while i < events.len() {
         let e = &events[i];
@@ -466,6 +474,7 @@ fn timeline(events: &[Event]) -> (String, Vec<String>, usize) {
         if let Some(n) = &e.note {
             outcome.push_str(&format!("  [{n}]"));
         }
+        starts.push(e.at_ms);
         rows.push([
             format!("{:.3}", e.at_ms),
             format!("{took:.3}"),
@@ -523,8 +532,10 @@ fn timeline(events: &[Event]) -> (String, Vec<String>, usize) {
     let header = line(&names);
     let lines = rows
         .iter()
-        .map(|r| line(&r.iter().map(String::as_str).collect::<Vec<_>>()))
+        .zip(starts)
+        .map(|(r, at)| (at, line(&r.iter().map(String::as_str).collect::<Vec<_>>())))
         .collect();
+    let lines = super::packets::interleave(lines, packets, endpoints, w[0], w[1]);
     (header, lines, outcome_at)
 }
 

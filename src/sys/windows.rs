@@ -424,6 +424,11 @@ pub fn write_in_child(
     Err(io::Error::from(io::ErrorKind::Unsupported))
 }
 
+// Packet capture: Windows has no AF_PACKET; every call answers Unsupported.
+#[path = "no_capture.rs"]
+mod capture;
+pub use capture::{wait_frames, PacketSocket, RawFrame, Waker};
+
 // The clean rooms' pieces: Windows has no network namespaces; every one answers
 // Unsupported or None.
 #[path = "no_room.rs"]

@@ -45,6 +45,14 @@ mod room;
 #[cfg(not(target_os = "linux"))]
 #[path = "../no_room.rs"]
 mod room;
+// Packet capture: AF_PACKET is Linux's; elsewhere every call answers Unsupported.
+#[cfg(target_os = "linux")]
+mod capture;
+#[cfg(not(target_os = "linux"))]
+#[path = "../no_capture.rs"]
+mod capture;
+pub use capture::{wait_frames, PacketSocket, RawFrame, Waker};
+
 pub use room::{
     can_make_namespaces, congestion, enter_user_namespace, mtu, set_congestion, tcp_info_field,
     tcp_metrics,

@@ -1,0 +1,203 @@
+use super::*;
+
+const A: &str = "10.89.0.1:40000";
+const B: &str = "10.89.0.2:5000";
+
+/// A segment seen at `point`, from A to B when `from_a`.
+fn seg(point: &str, way: Option<Way>, at_ms: f64, from_a: bool, flags: &str) -> Packet {
+    let (src, dst) = if from_a { (A, B) } else { (B, A) };
+    Packet {
+        at_ms,
+        point: point.to_owned(),
+        way,
+        src: src.to_owned(),
+        dst: dst.to_owned(),
+        proto: "tcp".to_owned(),
+        flags: flags.to_owned(),
+        seq: Some(0),
+        ack: None,
+        win: Some(1000),
+        len: 0,
+        retransmission: false,
+        wire: None,
+        raw_seq: 0,
+        raw_ack: 0,
+        ts_ns: 0,
+        frame: Vec::new(),
+        orig_len: 0,
+    }
+}
+
+fn with(mut p: Packet, raw_seq: u32, len: u32, win: u16) -> Packet {
+    p.raw_seq = raw_seq;
+    p.len = len;
+    p.win = Some(win);
+    p
+}
+
+fn count(key: &str, packets: &[Packet]) -> u64 {
+    match Figure::parse(key).unwrap().compute(packets, &[]) {
+        Some(FigureValue::Count(n)) => n,
+        other => panic!("{key}: {other:?}"),
+    }
+}
+
+/// A handshake seen at both hosts: A sends SYN, B answers SYN|ACK, A acks.
+fn handshake_on_the_wire() -> Vec<Packet> {
+    let (out, inn) = (Some(Way::Out), Some(Way::In));
+    vec![
+        seg("a", out, 0.0, true, "SYN"),
+        seg("b", inn, 0.1, true, "SYN"),
+        seg("b", out, 0.2, false, "SYN|ACK"),
+        seg("a", inn, 0.3, false, "SYN|ACK"),
+        seg("a", out, 0.4, true, "ACK"),
+        seg("b", inn, 0.5, true, "ACK"),
+    ]
+}
+
+// ---- keys ----
+
+#[test]
+fn keys_read_back_in_their_canonical_spelling() {
+    for (key, canonical) in [
+        ("packets(a,out,ACK|SYN)", "packets(a, out, SYN|ACK)"),
+        ("packets(lo, any, *)", "packets(lo, any, *)"),
+        ("retransmissions(b, in)", "retransmissions(b, in)"),
+        ("syn_gaps(a)", "syn_gaps(a)"),
+        (" first_rst ", "first_rst"),
+    ] {
+        assert_eq!(Figure::parse(key).unwrap().to_string(), canonical);
+    }
+}
+
+#[test]
+fn a_wrong_key_names_what_is_wrong() {
+    assert_eq!(
+        Figure::parse("packets(c, out, SYN)"),
+        Err(FigureError::Point("c".into()))
+    );
+    assert_eq!(
+        Figure::parse("packets(a, up, SYN)"),
+        Err(FigureError::Way("up".into()))
+    );
+    assert_eq!(
+        Figure::parse("packets(a, out, SYNACK)"),
+        Err(FigureError::Flag("SYNACK".into()))
+    );
+    assert_eq!(
+        Figure::parse("bytes(a)"),
+        Err(FigureError::Arguments("bytes".into(), 2))
+    );
+    assert!(matches!(
+        Figure::parse("segments(a)"),
+        Err(FigureError::Unknown(_))
+    ));
+}
+
+// ---- counts ----
+
+#[test]
+fn packets_are_counted_by_point_way_and_exact_flags() {
+    let p = handshake_on_the_wire();
+    assert_eq!(count("packets(a, out, SYN)", &p), 1);
+    assert_eq!(count("packets(a, in, SYN)", &p), 0);
+    assert_eq!(count("packets(a, in, ACK|SYN)", &p), 1);
+    assert_eq!(count("packets(b, any, *)", &p), 3);
+    assert_eq!(count("packets(b, any, ACK)", &p), 1);
+    assert_eq!(count("packets(a, any, icmp)", &p), 0);
+}
+
+#[test]
+fn bytes_leave_retransmissions_out_and_retransmissions_count_them() {
+    let mut p = vec![
+        with(seg("lo", None, 1.0, true, "PSH|ACK"), 1, 100, 1000),
+        with(seg("lo", None, 2.0, true, "PSH|ACK"), 1, 100, 1000),
+        with(seg("lo", None, 3.0, true, "PSH|ACK"), 101, 50, 1000),
+    ];
+    p[1].retransmission = true;
+    assert_eq!(count("bytes(lo, any)", &p), 150);
+    assert_eq!(count("retransmissions(lo, any)", &p), 1);
+    assert_eq!(count("retransmissions(lo, out)", &p), 0);
+}
+
+#[test]
+fn a_probe_is_a_tiny_segment_while_the_peer_window_is_zero() {
+    let out = Some(Way::Out);
+    let inn = Some(Way::In);
+    let p = vec![
+        with(seg("a", out, 1.0, true, "PSH|ACK"), 100, 10, 1000),
+        // B acks everything and closes its window.
+        with(seg("a", inn, 2.0, false, "ACK"), 0, 0, 0),
+        // Linux's probe: no payload, one below the highest sent.
+        with(seg("a", out, 3.0, true, "ACK"), 109, 0, 1000),
+        // Another system's: one byte.
+        with(seg("a", out, 4.0, true, "ACK"), 110, 1, 1000),
+        // A plain ACK at the highest sent is no probe.
+        with(seg("a", out, 5.0, true, "ACK"), 111, 0, 1000),
+        // Window open again: a tiny segment is data.
+        with(seg("a", inn, 6.0, false, "ACK"), 0, 0, 500),
+        with(seg("a", out, 7.0, true, "PSH|ACK"), 110, 1, 1000),
+    ];
+    assert_eq!(count("zero_window_probes(a, out)", &p), 2);
+    assert_eq!(count("zero_window_probes(a, in)", &p), 0);
+}
+
+// ---- times and directions ----
+
+#[test]
+fn syn_gaps_are_the_times_between_successive_syns_of_one_connection() {
+    let p = vec![
+        seg("a", Some(Way::Out), 0.0, true, "SYN"),
+        seg("a", Some(Way::Out), 1000.4, true, "SYN"),
+        seg("a", Some(Way::Out), 3001.0, true, "SYN"),
+        seg("a", Some(Way::In), 3001.5, false, "SYN|ACK"),
+    ];
+    let gaps = Figure::parse("syn_gaps(a)").unwrap().compute(&p, &[]);
+    assert_eq!(gaps, Some(FigureValue::List(vec![1000, 2001])));
+}
+
+#[test]
+fn the_first_rst_is_named_by_the_way_it_travelled() {
+    let f = Figure::parse("first_rst").unwrap();
+    assert_eq!(f.compute(&handshake_on_the_wire(), &[]), None);
+    // First seen arriving at A: it came from B (or from the wire, toward A).
+    let p = vec![
+        seg("a", Some(Way::In), 1.0, false, "RST"),
+        seg("b", Some(Way::Out), 2.0, true, "RST|ACK"),
+    ];
+    assert_eq!(f.compute(&p, &[]), Some(FigureValue::Text("b>a".into())));
+}
+
+#[test]
+fn on_loopback_the_first_rst_names_the_sockets_or_their_ports() {
+    let f = Figure::parse("first_rst").unwrap();
+    let p = vec![seg("lo", None, 1.0, false, "RST")];
+    assert_eq!(
+        f.compute(&p, &[]),
+        Some(FigureValue::Text("5000>40000".into()))
+    );
+    let endpoints = [
+        Endpoint {
+            actor: "server".into(),
+            sock: "l".into(),
+            local: B.into(),
+            peer: None,
+        },
+        Endpoint {
+            actor: "server".into(),
+            sock: "c".into(),
+            local: B.into(),
+            peer: Some(A.into()),
+        },
+        Endpoint {
+            actor: "client".into(),
+            sock: "s".into(),
+            local: A.into(),
+            peer: Some(B.into()),
+        },
+    ];
+    assert_eq!(
+        f.compute(&p, &endpoints),
+        Some(FigureValue::Text("server:c>client:s".into()))
+    );
+}
