@@ -23,7 +23,7 @@ use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::packet::{Packet, Way};
-use crate::sys::{self, PacketSocket, Waker};
+use crate::sys::{self, CaptureSocket as PacketSocket, CaptureWaker as Waker};
 use parse::Frame;
 
 pub use annotate::annotate;
