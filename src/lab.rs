@@ -2,7 +2,7 @@
 //! record.
 
 use std::collections::BTreeMap;
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use crate::engine::{self, Engine, RunConfig};
 use crate::env::Environment;
@@ -11,6 +11,7 @@ use crate::record::{Record, ScenarioRef};
 use crate::room::{self, RoomError, RoomPlan};
 use crate::scenario::{ParamValue, Scenario};
 use crate::sys;
+use crate::tier;
 use crate::verdict::judge;
 
 /// How much each counter changed; `None` unless both snapshots were read.
@@ -68,33 +69,56 @@ pub fn run_in_room(
     host: &Environment,
     timeout: Option<Duration>,
 ) -> Result<Record, RoomError> {
+    // A scenario on hosts needs a room of its own, whatever `--room` says: its links are
+    // never built in the machine's namespace.
+    let clean;
+    let plan = if scenario.wire.is_some() && plan.choice == room::RoomChoice::Host {
+        clean = RoomPlan {
+            choice: room::RoomChoice::Clean,
+            ..plan.clone()
+        };
+        &clean
+    } else {
+        plan
+    };
     room::run_in(plan, host, |env| {
         run_scenario_on(engine, scenario, params, &env, timeout)
-    })
+    })?
 }
 
 /// Runs `scenario` once on `engine` in the calling thread's network namespace, whose
-/// environment `env` is, judged against the expectations for this OS and that engine.
+/// environment `env` is, judged against the expectations for this OS and that engine;
+/// with its packets captured, and for a scenario on hosts its own hosts and wire (see
+/// [`crate::tier`]), which is an error where they cannot be made.
 pub fn run_scenario_on(
     engine: Engine,
     scenario: &Scenario,
     params: &BTreeMap<String, ParamValue>,
     env: &Environment,
     timeout: Option<Duration>,
-) -> Record {
-    let facts = env.facts();
+) -> Result<Record, RoomError> {
     let started_at = humantime::format_rfc3339_millis(SystemTime::now()).to_string();
+    let t0 = Instant::now();
+    let (tier, net, wire_env) = tier::start(scenario, params, env, t0)?;
+    // On the wire the environment is host a's (the hosts have the run's settings).
+    let env = wire_env.as_ref().unwrap_or(env);
+    let facts = env.facts();
     let config = RunConfig {
         params: params.clone(),
         facts: facts.clone(),
         timeout,
-        net: None,
+        net,
+        start: Some(t0),
     };
     // The kernel's counters around the run, read on this thread: its network namespace
     // is the one the engine's threads (and the tokio engine's runtime thread) inherit.
-    let before = sys::net_counters();
+    // The hosts of a run on the wire have their own, not read (left out of the record).
+    let on_wire = scenario.wire.is_some();
+    let before = sys::net_counters().filter(|_| !on_wire);
     let mut run = engine::run_on(engine, scenario, &config);
+    drop(config);
     run.counters = counter_deltas(before, sys::net_counters());
+    let seen = tier.finish();
     let observations = observe(scenario, &run);
     let mut problems: Vec<String> = run
         .stuck
@@ -129,7 +153,7 @@ pub fn run_scenario_on(
         &observations,
         problems,
     );
-    Record {
+    Ok(Record {
         scenario: ScenarioRef {
             name: scenario.name.clone(),
             title: scenario.title.clone(),
@@ -154,8 +178,8 @@ pub fn run_scenario_on(
             .filter_map(|a| a.host.map(|h| (a.name.clone(), h.name().to_owned())))
             .collect(),
         endpoints: run.endpoints,
-        packets: Vec::new(),
-        capture: None,
-        wire: None,
-    }
+        packets: seen.packets,
+        capture: Some(seen.capture),
+        wire: seen.wire,
+    })
 }

@@ -24,6 +24,7 @@ pub mod room;
 pub mod scenario;
 pub mod suggest;
 pub mod sweep;
+pub mod tier;
 pub mod uml;
 pub mod verdict;
 pub mod wire;

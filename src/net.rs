@@ -204,9 +204,10 @@ fn errno_text(e: &io::Error) -> String {
 /// namespace the process made: setns(2) back into the machine's namespace is refused
 /// there). It refuses to run in PID 1's namespace ([`TopologyError::NotInRoom`]). It makes host A's and B's namespaces, a veth pair
 /// from each into W (`wa`–A's `eth0`, `wb`–B's `eth0`), sets their MTU to [`MTU`], fixed
-/// MACs, `gso_max_segs` 1 on every end (so the hosts' TCP hands the device MSS-sized
-/// segments and no frame on the wire is larger than the MTU), TX checksum offload and GRO
-/// off (so relayed frames carry real checksums and captures show frames as sent), the
+/// MACs, TX checksum offload and GRO off (so relayed frames carry real checksums, the
+/// stack segments in software because scatter-gather and TSO go with the checksum
+/// offload, no frame on the wire is larger than the MTU, and captures show frames as
+/// sent), the
 /// hosts' addresses, every link and loopback up, and IPv6 disabled in all three
 /// namespaces (no router or neighbour solicitations in the captures). W's ends get no
 /// address. Every setting is read back. The calling thread ends in the namespace it

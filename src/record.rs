@@ -105,6 +105,9 @@ pub struct WireRecord {
     pub frames: BTreeMap<String, FrameCounts>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub events: Vec<WireEvent>,
+    /// Why the relay stopped early or its log is missing, if it did or is.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
 }
 
 /// Frames the wire took in, sent on and dropped in one direction.

@@ -105,6 +105,8 @@ pub enum RoomError {
     Loopback(std::io::Error),
     #[error(transparent)]
     Settings(#[from] ProfileError),
+    #[error(transparent)]
+    Tier(#[from] crate::tier::TierError),
 }
 
 /// What a run asks of its room: where, and which settings (`--profile`, `--sysctl`).

@@ -46,7 +46,7 @@ mod types;
 pub use crate::scenario::{Engine, ENGINE_NAMES};
 pub use framing::{tag_byte, FrameCheck, MAX_TAGGED_WRITERS};
 
-pub use types::{Addrs, EngineError, Run, RunConfig, StepResult, Stuck, ABSENT, SLICE};
+pub use types::{Addrs, EngineError, Net, Run, RunConfig, StepResult, Stuck, ABSENT, SLICE};
 
 use crate::scenario::Scenario;
 

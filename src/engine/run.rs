@@ -57,7 +57,8 @@ pub(super) fn start<E: Sockets>(
     let names = instances
         .iter()
         .map(|i| (i.name.as_str(), i.actor.name.as_str()));
-    let run = Arc::new(RunState::new(Instant::now(), names));
+    let t0 = config.start.unwrap_or_else(Instant::now);
+    let run = Arc::new(RunState::new(t0, names));
     let shared = Arc::new(Shared {
         run: Arc::clone(&run),
         resources: Resources::default(),

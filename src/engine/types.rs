@@ -59,6 +59,9 @@ pub struct RunConfig {
     pub timeout: Option<Duration>,
     /// The hosts and the wire, for a scenario whose actors are on hosts.
     pub net: Option<Net>,
+    /// The run's start, the origin of every event's time; `None`: when the engine
+    /// starts. Given when something else (the packet capture) counts from it too.
+    pub start: Option<std::time::Instant>,
 }
 
 /// The outcome of one step of one actor instance.

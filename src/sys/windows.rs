@@ -427,7 +427,9 @@ pub fn write_in_child(
 // Packet capture: Windows has no AF_PACKET; every call answers Unsupported.
 #[path = "no_capture.rs"]
 mod capture;
-pub use capture::{wait_frames, PacketSocket, RawFrame, Waker};
+pub use capture::{
+    wait_frames, PacketSocket as CaptureSocket, RawFrame, Waker as CaptureWaker,
+};
 
 // The clean rooms' pieces: Windows has no network namespaces; every one answers
 // Unsupported or None.
@@ -466,6 +468,9 @@ impl NetnsFd {
         Err(io::Error::from(io::ErrorKind::Unsupported))
     }
     pub fn fresh() -> io::Result<NetnsFd> {
+        Err(io::Error::from(io::ErrorKind::Unsupported))
+    }
+    pub fn try_clone(&self) -> io::Result<NetnsFd> {
         Err(io::Error::from(io::ErrorKind::Unsupported))
     }
     pub fn enter(&self) -> io::Result<()> {

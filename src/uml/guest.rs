@@ -139,7 +139,13 @@ fn run_job(job_path: &Path, started: Instant) -> anyhow::Result<()> {
                     via: None,
                     fallback: Some(format!("the guest kernel gave no room: {room_error}")),
                 });
-                run_scenario_on(e, s, params, &here, timeout)
+                match run_scenario_on(e, s, params, &here, timeout) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        say(&format!("{e}"));
+                        continue;
+                    }
+                }
             }
         };
         r.env.guest = Some(job.guest.clone());

@@ -213,6 +213,9 @@ pub(super) fn wire_run() -> Record {
     p.push(rst);
     r.wire = Some(WireRecord {
         seed: 42,
+        spec: Default::default(),
+        frames: Default::default(),
+        error: None,
         events: vec![
             WireEvent {
                 at_ms: 1.02,

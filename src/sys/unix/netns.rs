@@ -72,6 +72,8 @@ pub fn loopback_up() -> io::Result<()> {
 /// that was in it): the namespace lives while the descriptor does, with no name under
 /// /run/netns and nothing mounted.
 #[derive(Debug)]
+// Only Linux's setns(2) reads the descriptor; elsewhere it is made and dropped.
+#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
 pub struct NetnsFd(std::os::fd::OwnedFd);
 
 impl NetnsFd {
@@ -94,6 +96,11 @@ impl NetnsFd {
             })?
             .join()
             .map_err(|_| io::Error::other("the thread making a network namespace panicked"))?
+    }
+
+    /// A second descriptor of the same namespace (dup(2)).
+    pub fn try_clone(&self) -> io::Result<NetnsFd> {
+        Ok(NetnsFd(self.0.try_clone()?))
     }
 
     /// Moves the calling thread into this namespace (setns(2)). Sockets created afterwards
