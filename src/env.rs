@@ -113,13 +113,18 @@ impl Room {
     pub fn describe(&self) -> String {
         match (&self.via, &self.fallback) {
             (_, Some(why)) => format!("host namespace (no clean room: {why})"),
+            (via, None) if self.kind == "wire" => format!(
+                "hosts a and b on a wire, fresh namespaces A-W-B ({})",
+                via.as_deref().unwrap_or("unshare(CLONE_NEWNET)")
+            ),
             (Some(via), None) => format!("clean room ({via})"),
             (None, None) => format!("{} namespace", self.kind),
         }
     }
 
+    /// A fresh namespace of the run's own: a clean room, or the hosts of a run on the wire.
     pub fn is_clean(&self) -> bool {
-        self.kind == "clean"
+        self.kind == "clean" || self.kind == "wire"
     }
 }
 

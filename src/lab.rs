@@ -103,12 +103,13 @@ pub fn run_scenario_on(
     // On the wire the environment is host a's (the hosts have the run's settings).
     let env = wire_env.as_ref().unwrap_or(env);
     let facts = env.facts();
+    let engine_start = Instant::now();
     let config = RunConfig {
         params: params.clone(),
         facts: facts.clone(),
         timeout,
         net,
-        start: Some(t0),
+        start: Some(engine_start),
     };
     // The kernel's counters around the run, read on this thread: its network namespace
     // is the one the engine's threads (and the tokio engine's runtime thread) inherit.
@@ -118,7 +119,7 @@ pub fn run_scenario_on(
     let mut run = engine::run_on(engine, scenario, &config);
     drop(config);
     run.counters = counter_deltas(before, sys::net_counters());
-    let seen = tier.finish();
+    let seen = tier.finish(t0, engine_start);
     let observations = observe(scenario, &run);
     let mut problems: Vec<String> = run
         .stuck

@@ -105,6 +105,10 @@ pub struct WireRecord {
     pub frames: BTreeMap<String, FrameCounts>,
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub events: Vec<WireEvent>,
+    /// Milliseconds from the start of building the hosts to the first step: the
+    /// namespaces, links, relay and capture.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub setup_ms: Option<f64>,
     /// Why the relay stopped early or its log is missing, if it did or is.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub error: Option<String>,

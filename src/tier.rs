@@ -55,7 +55,7 @@ struct Wire {
     topology: Topology,
 }
 
-/// What the network saw, for the record.
+/// What the network saw, for the record, its times counted from the engine's start.
 pub struct Seen {
     pub packets: Vec<Packet>,
     pub capture: CaptureInfo,
@@ -200,7 +200,10 @@ pub fn start(
 impl Tier {
     /// Stops the wire and the capture and returns what they saw, the packets marked with
     /// what the wire did to them.
-    pub fn finish(self) -> Seen {
+    /// `t0` is the origin the capture and the relay count from, `engine_start` the
+    /// events' origin; packets and wire events are moved onto the events' clock.
+    pub fn finish(self, t0: Instant, engine_start: Instant) -> Seen {
+        let shift = crate::event::millis(engine_start.saturating_duration_since(t0));
         // The relay first (the capture drains what it sent last), the namespaces last.
         let mut keep = None;
         let wire_log: Option<(WireLog, WireSpec)> = self.wire.map(|w| {
@@ -259,9 +262,20 @@ impl Tier {
                 frames,
                 events: log.events,
                 error: log.error,
+                setup_ms: None,
             }
         });
         drop(keep);
+        for p in &mut packets {
+            p.at_ms -= shift;
+        }
+        let mut wire = wire;
+        if let Some(w) = wire.as_mut() {
+            w.setup_ms = Some(shift);
+            for e in &mut w.events {
+                e.at_ms -= shift;
+            }
+        }
         Seen {
             packets,
             capture,

@@ -82,6 +82,10 @@ pub struct RunArgs {
     /// swept parameter as SVG into FILE
     #[arg(long, value_name = "FILE", conflicts_with = "kernel")]
     pub plot: Option<PathBuf>,
+    /// Write every run's captured packets to FILE as pcapng (Wireshark, tcpdump): one
+    /// interface per capture point and run, direction flags, the wire's actions as comments
+    #[arg(long, value_name = "FILE", conflicts_with = "kernel")]
+    pub pcap: Option<PathBuf>,
     /// Colour the verdicts and failing checks: auto (when the report goes to a terminal and NO_COLOR is unset or empty), always, never
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, value_name = "WHEN")]
     pub color: ColorChoice,
@@ -288,6 +292,15 @@ pub fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(EXIT_USAGE));
         }
     };
+    // Like the report, the pcap file is opened before the first run.
+    let mut pcap = match args.pcap.as_ref().map(std::fs::File::create).transpose() {
+        Ok(f) => f,
+        Err(e) => {
+            let path = args.pcap.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            eprintln!("Error: --pcap: cannot write {path}: {e}");
+            return Ok(ExitCode::from(EXIT_USAGE));
+        }
+    };
     let invalid_exit = report_invalid(&invalid);
 
     if let Some(k) = &args.kernel {
@@ -396,6 +409,12 @@ pub fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     };
     let all = runs_of(&args, &host.os, &scenarios, &records);
     sink.write(&exp.close(&all, parts, &ending), &dest)?;
+    if let Some(f) = pcap.take() {
+        write_pcap(f, &records).with_context(|| {
+            let p = args.pcap.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            format!("--pcap: cannot write {p}")
+        })?;
+    }
     if let Some(e) = failure {
         return Err(e);
     }
@@ -481,4 +500,43 @@ pub fn render_runs(
     os: &str,
 ) -> String {
     run_exporter(args, format, false).run(&runs_of(args, os, scenarios, records))
+}
+
+/// Every run's packets into one pcapng file: interfaces named `runN:point`, described by
+/// the scenario, engine and run.
+fn write_pcap(f: std::fs::File, records: &[Record]) -> std::io::Result<()> {
+    use tcplab::capture::pcapng::{write_pcapng, PcapRun};
+    use tcplab::capture::PointInfo;
+    let titles: Vec<String> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| format!("{} (engine {}, run {})", r.scenario.name, r.engine, i + 1))
+        .collect();
+    let points: Vec<Vec<PointInfo>> = records
+        .iter()
+        .map(|r| {
+            r.capture
+                .iter()
+                .flat_map(|c| &c.points)
+                .filter_map(|p| p.split_once('='))
+                .map(|(name, ifname)| PointInfo {
+                    name: name.to_owned(),
+                    ifname: ifname.to_owned(),
+                })
+                .collect()
+        })
+        .collect();
+    let runs: Vec<PcapRun> = records
+        .iter()
+        .zip(&titles)
+        .zip(&points)
+        .map(|((r, title), points)| PcapRun {
+            title,
+            points,
+            packets: &r.packets,
+        })
+        .collect();
+    let mut w = std::io::BufWriter::new(f);
+    write_pcapng(&mut w, &runs)?;
+    std::io::Write::flush(&mut w)
 }

@@ -17,9 +17,8 @@ const FOLD_HEAD: usize = 2;
 const FOLD_TAIL: usize = 1;
 
 /// The packets and endpoints of a record, as the timeline shows them.
-pub(super) fn of(_r: &Record) -> (&[Packet], &[Endpoint]) {
-    // The record does not carry its capture yet: `(&r.packets, &r.endpoints)` once it does.
-    (&[], &[])
+pub(super) fn of(r: &Record) -> (&[Packet], &[Endpoint]) {
+    (&r.packets, &r.endpoints)
 }
 
 /// Interleaves packet lines with the timeline's call lines: `calls` are the lines with the

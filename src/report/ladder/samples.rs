@@ -216,6 +216,7 @@ pub(super) fn wire_run() -> Record {
         spec: Default::default(),
         frames: Default::default(),
         error: None,
+        setup_ms: None,
         events: vec![
             WireEvent {
                 at_ms: 1.02,
