@@ -219,6 +219,10 @@ impl Environment {
         for (fact, sysctl) in [
             ("somaxconn", "net.core.somaxconn"),
             ("tcp_syn_retries", "net.ipv4.tcp_syn_retries"),
+            (
+                "tcp_syn_linear_timeouts",
+                "net.ipv4.tcp_syn_linear_timeouts",
+            ),
             ("tcp_syncookies", "net.ipv4.tcp_syncookies"),
             ("tcp_abort_on_overflow", "net.ipv4.tcp_abort_on_overflow"),
             ("wmem_max", "net.core.wmem_max"),

@@ -120,7 +120,8 @@ pub fn run_scenario_on(
     drop(config);
     run.counters = counter_deltas(before, sys::net_counters());
     let seen = tier.finish(t0, engine_start);
-    let observations = observe(scenario, &run);
+    let captured = seen.capture.none.is_none();
+    let observations = observe(scenario, &run, &seen.packets, captured);
     let mut problems: Vec<String> = run
         .stuck
         .iter()

@@ -1,4 +1,5 @@
-//! Named observations, taken from the steps' outcomes and the kernel's counters.
+//! Named observations, taken from the steps' outcomes, the kernel's counters and the
+//! run's packets.
 
 use std::fmt;
 
@@ -8,6 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::{Run, StepResult};
 use crate::event::Outcome;
+use crate::packet::Packet;
+use crate::scenario::figure::FigureValue;
 use crate::scenario::{Scenario, Take};
 
 /// The observations of one run by name, in the order the scenario names them.
@@ -56,9 +59,24 @@ impl fmt::Display for Value {
 /// A step that ran in several actor instances (concurrent writers) is summed over them:
 /// counts and bytes add up, lists are joined in instance order, the first error wins, and
 /// the longest time is kept.
-pub fn observe(scenario: &Scenario, run: &Run) -> Observations {
+pub fn observe(scenario: &Scenario, run: &Run, packets: &[Packet], captured: bool) -> Observations {
     let mut out = Observations::new();
     for def in &scenario.observations {
+        if let Some(figure) = &def.packets {
+            // Absent where nothing was captured: a count of 0 would be invented.
+            let value = figure
+                .compute(packets, &run.endpoints)
+                .filter(|_| captured)
+                .map(|v| match v {
+                    FigureValue::Count(n) => Value::Int(n as i64),
+                    FigureValue::Text(t) => Value::Text(t),
+                    FigureValue::List(l) => Value::List(l),
+                });
+            if let Some(v) = value {
+                out.insert(def.name.clone(), v);
+            }
+            continue;
+        }
         if let Some(name) = &def.counter {
             // Absent where the kernel's counters cannot be read (not Linux): not faked.
             if let Some(delta) = run.counters.as_ref().and_then(|c| c.get(name)) {
@@ -120,8 +138,8 @@ pub fn observe(scenario: &Scenario, run: &Run) -> Observations {
                 Some(v) => Value::Text(v),
                 None => continue,
             },
-            // Counter observations were handled above.
-            Take::Counter => continue,
+            // Counter and packet observations were handled above.
+            Take::Counter | Take::Packets => continue,
         };
         out.insert(def.name.clone(), v);
     }

@@ -106,7 +106,14 @@ pub fn start(
         } else {
             Err("not captured: the run is in the machine's own namespace, whose loopback carries other traffic too".to_owned())
         };
-        return Ok((Tier { capture, wire: None }, None, None));
+        return Ok((
+            Tier {
+                capture,
+                wire: None,
+            },
+            None,
+            None,
+        ));
     }
     let name = scenario.name.clone();
     let (spec, seed) = seed_for(scenario, params).map_err(|why| TierError::Spec {
@@ -155,7 +162,8 @@ pub fn start(
         })
         .collect::<std::io::Result<Vec<_>>>()
         .map_err(|e| build(e.to_string()))?;
-    let capture = Capture::start(points, t0).map_err(|e| format!("cannot capture on the hosts: {e}"));
+    let capture =
+        Capture::start(points, t0).map_err(|e| format!("cannot capture on the hosts: {e}"));
     // The environment as host a sees it (its settings are the run's).
     let host_env = topology.netns(Host::A).run(|| {
         let room = Room {
@@ -181,7 +189,9 @@ pub fn start(
             let relay = to_relay.lock().unwrap_or_else(|e| e.into_inner());
             match relay.as_ref() {
                 Some(r) => r.change(c.clone()),
-                None => Err(std::io::Error::other("the wire has stopped (the run is over)")),
+                None => Err(std::io::Error::other(
+                    "the wire has stopped (the run is over)",
+                )),
             }
         }),
     };
@@ -218,7 +228,10 @@ impl Tier {
             let stopped = match taken.map(Relay::stop) {
                 Some(Ok(log)) => log,
                 Some(Err(e)) => lost_log(seed, format!("the relay did not stop: {e}")),
-                None => lost_log(seed, "the relay was stopped before the run ended".to_owned()),
+                None => lost_log(
+                    seed,
+                    "the relay was stopped before the run ended".to_owned(),
+                ),
             };
             (stopped, spec)
         });
@@ -231,14 +244,29 @@ impl Tier {
             })) => (
                 packets,
                 CaptureInfo {
-                    points: points.iter().map(|p| format!("{}={}", p.name, p.ifname)).collect(),
+                    points: points
+                        .iter()
+                        .map(|p| format!("{}={}", p.name, p.ifname))
+                        .collect(),
                     kernel_drops,
                     truncated,
                     none: None,
                 },
             ),
-            Ok(Err(e)) => (Vec::new(), CaptureInfo { none: Some(format!("the capture failed: {e}")), ..CaptureInfo::default() }),
-            Err(why) => (Vec::new(), CaptureInfo { none: Some(why), ..CaptureInfo::default() }),
+            Ok(Err(e)) => (
+                Vec::new(),
+                CaptureInfo {
+                    none: Some(format!("the capture failed: {e}")),
+                    ..CaptureInfo::default()
+                },
+            ),
+            Err(why) => (
+                Vec::new(),
+                CaptureInfo {
+                    none: Some(why),
+                    ..CaptureInfo::default()
+                },
+            ),
         };
         let wire = wire_log.map(|(log, spec)| {
             capture::annotate(&mut packets, &log.events);

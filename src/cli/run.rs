@@ -296,7 +296,11 @@ pub fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     let mut pcap = match args.pcap.as_ref().map(std::fs::File::create).transpose() {
         Ok(f) => f,
         Err(e) => {
-            let path = args.pcap.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            let path = args
+                .pcap
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             eprintln!("Error: --pcap: cannot write {path}: {e}");
             return Ok(ExitCode::from(EXIT_USAGE));
         }
@@ -411,7 +415,11 @@ pub fn run_command(dir: &Path, args: RunArgs) -> anyhow::Result<ExitCode> {
     sink.write(&exp.close(&all, parts, &ending), &dest)?;
     if let Some(f) = pcap.take() {
         write_pcap(f, &records).with_context(|| {
-            let p = args.pcap.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+            let p = args
+                .pcap
+                .as_ref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_default();
             format!("--pcap: cannot write {p}")
         })?;
     }

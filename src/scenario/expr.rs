@@ -7,7 +7,8 @@
 //! `unary = "-" unary | atom`, `atom = number | name | name "(" args ")" | "(" expr ")"`.
 //! Numbers may carry a binary size suffix: `64KiB`, `1MiB`, `2GiB`.
 //! Functions: `min(a, b, ...)`, `max(a, b, ...)`, `if_set(param, then, else)`,
-//! `nonzero(a, b, ...)` (the first argument that is not 0).
+//! `nonzero(a, b, ...)` (the first argument that is not 0), `pow2(n)` (2 to the n: the
+//! kernel's doubling timers).
 
 use std::fmt;
 
@@ -30,7 +31,7 @@ pub enum ExprError {
     UnknownName(String),
     #[error("`{0}` is not set")]
     Unset(String),
-    #[error("unknown function `{0}` (functions: min, max, if_set, nonzero)")]
+    #[error("unknown function `{0}` (functions: min, max, if_set, nonzero, pow2)")]
     UnknownFunction(String),
     #[error("{0}")]
     Arity(String),
@@ -122,6 +123,16 @@ impl Expr {
                         .collect::<Result<Vec<_>, _>>()?;
                     let it = vals.into_iter();
                     Ok(if f == "min" { it.min() } else { it.max() }.unwrap_or(0))
+                }
+                "pow2" => {
+                    let [n] = args.as_slice() else {
+                        return Err(ExprError::Arity("pow2(n) takes one argument".into()));
+                    };
+                    let n = n.eval(lookup)?;
+                    u32::try_from(n)
+                        .ok()
+                        .and_then(|n| 1i64.checked_shl(n).filter(|_| n < 63))
+                        .ok_or(ExprError::Overflow)
                 }
                 "if_set" => {
                     let [Expr::Name(p), then, other] = args.as_slice() else {
@@ -372,6 +383,14 @@ mod tests {
         assert_eq!(eval("(1 + 2) * 3"), Ok(9));
         assert_eq!(eval("10 - 2 - 3"), Ok(5));
         assert_eq!(eval("-4 + 1"), Ok(-3));
+    }
+
+    #[test]
+    fn pow2_doubles() {
+        assert_eq!(eval("(pow2(1 + 1) - 1) * 1000"), Ok(3000));
+        assert_eq!(eval("pow2(0)"), Ok(1));
+        assert_eq!(eval("pow2(63)"), Err(ExprError::Overflow));
+        assert_eq!(eval("pow2(0 - 1)"), Err(ExprError::Overflow));
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod catalogue;
 mod cx;
 mod expect;
 mod expr;
+pub mod figure;
 mod host;
 mod kernel;
 mod model;

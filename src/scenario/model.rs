@@ -105,12 +105,17 @@ pub struct ObservationDef {
     pub take: Take,
     /// The kernel counter whose change over the run this is (`TcpExt.ListenOverflows`).
     pub counter: Option<String>,
+    /// The packet figure this is (`retransmissions(a, out)`), taken from the run's capture.
+    pub packets: Option<super::figure::Figure>,
     pub help: String,
 }
 
 impl ObservationDef {
     pub fn value_type(&self) -> ValueType {
-        self.take.value_type()
+        match &self.packets {
+            Some(f) => f.value_type(),
+            None => self.take.value_type(),
+        }
     }
 }
 

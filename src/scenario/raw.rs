@@ -90,5 +90,8 @@ pub(super) struct RawObservation {
     pub(super) take: Option<Take>,
     #[serde(default)]
     pub(super) counter: Option<String>,
+    /// A packet figure (`packets(a, out, SYN)`, `retransmissions(b, in)`, `first_rst`).
+    #[serde(default)]
+    pub(super) packets: Option<String>,
     pub(super) help: String,
 }

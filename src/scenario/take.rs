@@ -41,6 +41,9 @@ pub enum Take {
     /// A kernel counter's change over the run (observations with `counter`, not `take`).
     #[serde(skip)]
     Counter,
+    /// A figure of the run's packets (observations with `packets`, not `take`).
+    #[serde(skip)]
+    Packets,
 }
 
 impl fmt::Display for Take {
@@ -62,6 +65,7 @@ impl fmt::Display for Take {
             Take::Status => "status",
             Take::Name => "name",
             Take::Counter => "counter",
+            Take::Packets => "packets",
         };
         f.write_str(s)
     }

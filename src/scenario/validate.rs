@@ -507,6 +507,30 @@ impl Cx<'_> {
                 format!("`{oname}` is also a parameter; expressions could not tell them apart"),
             ));
         }
+        if let Some(key) = &o.packets {
+            if o.step.is_some() || o.take.is_some() || o.counter.is_some() {
+                return Err(self.err(
+                    line,
+                    field,
+                    "an observation with `packets` takes nothing else (no `step`, `take` or `counter`)".into(),
+                ));
+            }
+            let figure = super::figure::Figure::parse(key).map_err(|e| {
+                self.err(
+                    line,
+                    Some(format!("observations.{oname}.packets")),
+                    e.to_string(),
+                )
+            })?;
+            return Ok(ObservationDef {
+                name: oname,
+                step: String::new(),
+                take: Take::Packets,
+                counter: None,
+                packets: Some(figure),
+                help: o.help,
+            });
+        }
         let (step, take) = match (o.step, o.take, o.counter) {
             (None, None, Some(counter)) => {
                 check_counter(&counter).map_err(|m| self.err(line, field.clone(), m))?;
@@ -518,6 +542,7 @@ impl Cx<'_> {
                     step: String::new(),
                     take: Take::Counter,
                     counter: Some(counter),
+                    packets: None,
                     help: o.help,
                 });
             }
@@ -569,6 +594,7 @@ impl Cx<'_> {
             step,
             take,
             counter: None,
+            packets: None,
             help: o.help,
         })
     }

@@ -49,6 +49,7 @@ pub const ENGINE_NAMES: [&str; Engine::ALL.len()] = {
 pub const FACTS: &[&str] = &[
     "somaxconn",
     "tcp_syn_retries",
+    "tcp_syn_linear_timeouts",
     "tcp_syncookies",
     "tcp_abort_on_overflow",
     "tcp_wmem_min",

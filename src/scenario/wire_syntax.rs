@@ -117,9 +117,11 @@ pub fn wire_step(
     if let Some(v) = set {
         let fault = match v {
             toml::Value::String(s) if s == "blackhole" => Fault::blackhole(),
-            toml::Value::String(s) => return Err(format!(
+            toml::Value::String(s) => {
+                return Err(format!(
                 "`set` is a table of faults (`{{ loss = \"2%\" }}`) or \"blackhole\", not \"{s}\""
-            )),
+            ))
+            }
             v => fault(v, params).map_err(|(f, m)| format!("set.{f}: {m}"))?,
         };
         return Ok(dirs

@@ -427,9 +427,7 @@ pub fn write_in_child(
 // Packet capture: Windows has no AF_PACKET; every call answers Unsupported.
 #[path = "no_capture.rs"]
 mod capture;
-pub use capture::{
-    wait_frames, PacketSocket as CaptureSocket, RawFrame, Waker as CaptureWaker,
-};
+pub use capture::{wait_frames, PacketSocket as CaptureSocket, RawFrame, Waker as CaptureWaker};
 
 // The clean rooms' pieces: Windows has no network namespaces; every one answers
 // Unsupported or None.

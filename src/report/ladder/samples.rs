@@ -53,6 +53,7 @@ fn record(name: &str, title: &str) -> Record {
         packets: Vec::new(),
         wire: None,
         endpoints: Vec::new(),
+        capture: None,
         hosts: BTreeMap::new(),
     }
 }

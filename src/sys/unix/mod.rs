@@ -51,9 +51,7 @@ mod capture;
 #[cfg(not(target_os = "linux"))]
 #[path = "../no_capture.rs"]
 mod capture;
-pub use capture::{
-    wait_frames, PacketSocket as CaptureSocket, RawFrame, Waker as CaptureWaker,
-};
+pub use capture::{wait_frames, PacketSocket as CaptureSocket, RawFrame, Waker as CaptureWaker};
 
 pub use room::{
     can_make_namespaces, congestion, enter_user_namespace, mtu, set_congestion, tcp_info_field,

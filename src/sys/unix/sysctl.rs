@@ -59,6 +59,9 @@ pub fn tcp_sysctls() -> Vec<(&'static str, String)> {
         "net.ipv4.tcp_syncookies",
         "net.ipv4.tcp_abort_on_overflow",
         "net.ipv4.tcp_syn_retries",
+        // Linux 6.5+: how many SYN retransmissions wait a fixed initial RTO (1 s) before
+        // the doubling starts (absent on older kernels).
+        "net.ipv4.tcp_syn_linear_timeouts",
         "net.core.wmem_max",
         "net.core.rmem_max",
         "net.ipv4.tcp_keepalive_time",

@@ -1,0 +1,223 @@
+//! The packet figures an observation can take (`packets = "retransmissions(a, out)"`): how many segments of which
+//! flags each point saw, retransmissions, the first RST's direction, zero-window probes,
+//! the gaps between SYN retransmissions, payload bytes.
+//!
+//! # Key grammar
+//! ```text
+//! packets(POINT, WAY, FLAGS)      count of packets
+//! retransmissions(POINT, WAY)     count of payload segments flagged as retransmissions
+//! bytes(POINT, WAY)               payload bytes, each byte once (see below)
+//! zero_window_probes(POINT, WAY)  count of probes (see below)
+//! syn_gaps(POINT)                 ms between successive SYNs of one connection, a list
+//! first_rst                       the first RST's direction, text
+//!
+//! POINT  lo | a | b
+//! WAY    out | in | any           (loopback packets have no way: use any)
+//! FLAGS  a TCP flag set in any order (SYN|ACK, ACK|FIN), or * (every packet), or icmp
+//! ```
+//! Spaces after the commas are optional. `first_rst` is `a>b` or `b>a` on the wire (the
+//! way the RST travelled, wherever it was first seen); on loopback it is `SRC>DST`, each
+//! side named `actor:sock` from the run's endpoints, else by its port. A zero-window probe
+//! is a segment without SYN, FIN or RST sent while the other side's last advertised window
+//! was 0, carrying one byte, or none at a sequence number one below the highest sent
+//! (Linux's probe, tcp_xmit_probe_skb). `bytes` is, per direction of each connection, the
+//! span of sequence space its payload covered (the highest end minus the first payload
+//! segment's start): a retransmission adds nothing, and bytes whose first copy the point
+//! never saw (dropped before it) still count once.
+
+//!
+//! This is the grammar only; `crate::capture::figures` computes a figure from a run's
+//! packets.
+
+use std::fmt;
+
+/// One figure a scenario can take from the packets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Figure {
+    Packets {
+        point: String,
+        way: WayFilter,
+        flags: FlagFilter,
+    },
+    Retransmissions {
+        point: String,
+        way: WayFilter,
+    },
+    Bytes {
+        point: String,
+        way: WayFilter,
+    },
+    ZeroWindowProbes {
+        point: String,
+        way: WayFilter,
+    },
+    SynGaps {
+        point: String,
+    },
+    FirstRst,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WayFilter {
+    Out,
+    In,
+    Any,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FlagFilter {
+    /// Every packet.
+    All,
+    /// ICMP messages.
+    Icmp,
+    /// TCP segments with exactly these flags, in [`crate::packet::Packet::flags`] order.
+    Exactly(String),
+}
+
+/// A figure's value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FigureValue {
+    Count(u64),
+    Text(String),
+    /// Whole milliseconds.
+    List(Vec<i64>),
+}
+
+/// Why a figure's key was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FigureError {
+    #[error("unknown packet figure `{0}` (packets, retransmissions, bytes, zero_window_probes, syn_gaps, first_rst)")]
+    Unknown(String),
+    #[error("packet figure `{0}` wants {1} argument(s)")]
+    Arguments(String, usize),
+    #[error("unknown capture point `{0}` (lo, a, b)")]
+    Point(String),
+    #[error("unknown way `{0}` (out, in, any)")]
+    Way(String),
+    #[error("unknown TCP flag `{0}` (SYN, FIN, RST, PSH, ACK, URG, or * or icmp)")]
+    Flag(String),
+}
+
+const FLAG_ORDER: [&str; 6] = ["SYN", "FIN", "RST", "PSH", "ACK", "URG"];
+
+impl Figure {
+    /// The type of the figure's value, for expectations.
+    pub fn value_type(&self) -> super::ValueType {
+        match self {
+            Figure::SynGaps { .. } => super::ValueType::List,
+            Figure::FirstRst => super::ValueType::Text,
+            _ => super::ValueType::Int,
+        }
+    }
+
+    /// Reads a key (`packets(a, out, SYN)`).
+    pub fn parse(key: &str) -> Result<Figure, FigureError> {
+        let key = key.trim();
+        if key == "first_rst" {
+            return Ok(Figure::FirstRst);
+        }
+        let (name, args) = key
+            .strip_suffix(')')
+            .and_then(|k| k.split_once('('))
+            .ok_or_else(|| FigureError::Unknown(key.to_owned()))?;
+        let args: Vec<&str> = args.split(',').map(str::trim).collect();
+        let want = |n: usize| {
+            if args.len() == n {
+                Ok(())
+            } else {
+                Err(FigureError::Arguments(name.to_owned(), n))
+            }
+        };
+        let point = |s: &str| match s {
+            "lo" | "a" | "b" => Ok(s.to_owned()),
+            _ => Err(FigureError::Point(s.to_owned())),
+        };
+        let way = |s: &str| match s {
+            "out" => Ok(WayFilter::Out),
+            "in" => Ok(WayFilter::In),
+            "any" => Ok(WayFilter::Any),
+            _ => Err(FigureError::Way(s.to_owned())),
+        };
+        Ok(match name.trim() {
+            "packets" => {
+                want(3)?;
+                Figure::Packets {
+                    point: point(args[0])?,
+                    way: way(args[1])?,
+                    flags: flag_filter(args[2])?,
+                }
+            }
+            "retransmissions" | "bytes" | "zero_window_probes" => {
+                want(2)?;
+                let (point, way) = (point(args[0])?, way(args[1])?);
+                match name.trim() {
+                    "retransmissions" => Figure::Retransmissions { point, way },
+                    "bytes" => Figure::Bytes { point, way },
+                    _ => Figure::ZeroWindowProbes { point, way },
+                }
+            }
+            "syn_gaps" => {
+                want(1)?;
+                Figure::SynGaps {
+                    point: point(args[0])?,
+                }
+            }
+            _ => return Err(FigureError::Unknown(key.to_owned())),
+        })
+    }
+}
+
+impl fmt::Display for Figure {
+    /// The key in its canonical spelling.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let way = |w: &WayFilter| match w {
+            WayFilter::Out => "out",
+            WayFilter::In => "in",
+            WayFilter::Any => "any",
+        };
+        match self {
+            Figure::Packets {
+                point,
+                way: w,
+                flags,
+            } => {
+                let flags = match flags {
+                    FlagFilter::All => "*",
+                    FlagFilter::Icmp => "icmp",
+                    FlagFilter::Exactly(s) => s,
+                };
+                write!(f, "packets({point}, {}, {flags})", way(w))
+            }
+            Figure::Retransmissions { point, way: w } => {
+                write!(f, "retransmissions({point}, {})", way(w))
+            }
+            Figure::Bytes { point, way: w } => write!(f, "bytes({point}, {})", way(w)),
+            Figure::ZeroWindowProbes { point, way: w } => {
+                write!(f, "zero_window_probes({point}, {})", way(w))
+            }
+            Figure::SynGaps { point } => write!(f, "syn_gaps({point})"),
+            Figure::FirstRst => f.write_str("first_rst"),
+        }
+    }
+}
+
+fn flag_filter(s: &str) -> Result<FlagFilter, FigureError> {
+    match s {
+        "*" => return Ok(FlagFilter::All),
+        "icmp" => return Ok(FlagFilter::Icmp),
+        _ => {}
+    }
+    let asked: Vec<String> = s
+        .split('|')
+        .map(|f| f.trim().to_ascii_uppercase())
+        .collect();
+    if let Some(bad) = asked.iter().find(|f| !FLAG_ORDER.contains(&f.as_str())) {
+        return Err(FigureError::Flag(bad.clone()));
+    }
+    let set: Vec<&str> = FLAG_ORDER
+        .iter()
+        .copied()
+        .filter(|f| asked.iter().any(|a| a == f))
+        .collect();
+    Ok(FlagFilter::Exactly(set.join("|")))
+}
