@@ -363,8 +363,9 @@ fn list(dir: &Path, targets: &[String], topics: &[String]) -> anyhow::Result<Exi
         }
     }
     eprintln!(
-        "{} scenarios in {groups} topics; `tcplab explain NAME` tells what one shows and why",
-        good.len()
+        "{} scenarios in {groups} {}; `tcplab explain NAME` tells what one shows and why",
+        good.len(),
+        if groups == 1 { "topic" } else { "topics" }
     );
     write_output("-", &text)?;
     report_warnings(&good);

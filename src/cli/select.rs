@@ -29,7 +29,7 @@ use super::load_catalogue;
 #[derive(Args, Clone, Default)]
 pub struct TopicArgs {
     /// Every scenario of this topic (its folder below the scenario folder: connect, read,
-    /// write, close, options, concurrency); repeatable
+    /// write, close, options, concurrency, network); repeatable
     #[arg(long = "topic", value_name = "TOPIC")]
     pub topics: Vec<String>,
 }
