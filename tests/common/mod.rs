@@ -12,6 +12,7 @@ pub fn catalogue_dir() -> PathBuf {
 }
 
 /// A fixture file below `tests/fixtures/`, as an absolute path.
+#[allow(dead_code)] // used by the tests that read fixtures, not by every file
 pub fn fixture(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
@@ -41,6 +42,7 @@ pub fn write_scenario(dir: &Path, rel: &str, text: &str) -> PathBuf {
 }
 
 /// A fixture's text.
+#[allow(dead_code)] // used by the tests that read fixtures, not by every file
 pub fn fixture_text(rel: &str) -> String {
     fs::read_to_string(fixture(rel)).expect("read the fixture")
 }
