@@ -1,0 +1,693 @@
+//! The network tier end to end, through the binary: scenarios on two hosts with each of
+//! the wire's faults under both engines, the seed, the pcapng file, the ladder diagram,
+//! the unprivileged path, and what a run leaves behind (nothing), even when killed.
+//!
+//! Every assertion is on what a run recorded (its observations, packets and wire log) or
+//! on the host after it, never on the test's own clock. Where namespaces cannot be made
+//! the tests say SKIPPED and pass.
+
+// Hosts are network namespaces, which are Linux's.
+#![cfg(target_os = "linux")]
+
+#[allow(dead_code)]
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command as StdCommand, Stdio};
+use std::sync::mpsc;
+use std::sync::{RwLock, RwLockReadGuard};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use wait_timeout::ChildExt;
+
+use common::{tcplab_with, write_scenario};
+
+/// Longest a test lets one command run.
+const COMMAND_LIMIT: Duration = Duration::from_secs(60);
+
+/// What stderr says when a scenario on hosts cannot have them (src/tier.rs).
+const NO_NAMESPACES: &str = "need network namespaces";
+
+/// The uid and gid of `nobody`, for the unprivileged run as root.
+const NOBODY: &str = "65534";
+
+fn skipped(test: &str, why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Tests share this; the one that counts the test process's own descriptors holds it
+/// alone, so that no other test's pipes to a child are open while it counts.
+static DESCRIPTORS: RwLock<()> = RwLock::new(());
+
+fn sharing_descriptors() -> RwLockReadGuard<'static, ()> {
+    DESCRIPTORS.read().unwrap_or_else(|e| e.into_inner())
+}
+
+// ---- scenarios ---------------------------------------------------------------------------
+
+/// The server's first steps: listen on host b, tell the client, accept `c`.
+const LISTEN_AND_ACCEPT: &str = r#"
+  { op = "listen", as = "l", backlog = 4 },
+  { op = "signal", sync = "up" },
+  { op = "accept", from = "l", as = "c" },"#;
+
+/// The client's first steps: wait for the listener, dial it as `s` (bounded).
+const DIAL: &str = r#"
+  { op = "wait", sync = "up" },
+  { op = "connect", id = "dial", to = "l", as = "s", timeout_ms = 3000 },"#;
+
+/// A scenario named `name` with a server on host b and a client on host a, the `[wire]`
+/// table's lines `wire` (none: no table), the steps of each and its observations.
+fn on_two_hosts(name: &str, wire: &str, server: &str, client: &str, observations: &str) -> String {
+    let wire = if wire.is_empty() {
+        String::new()
+    } else {
+        format!("[wire]\n{wire}\n")
+    };
+    format!(
+        r#"# The network tier's test scenario `{name}`.
+name = "{name}"
+title = "t"
+summary = "s"
+description = "d"
+source = "tests/network_tier.rs"
+timeout_ms = 10000
+
+{wire}
+[[actors]]
+name = "server"
+host = "b"
+steps = [{server}
+]
+
+[[actors]]
+name = "client"
+host = "a"
+steps = [{client}
+]
+
+[observations]
+{observations}
+"#
+    )
+}
+
+/// The smallest wire scenario: a dial and a close, on a clean wire.
+fn dial_and_close(name: &str) -> String {
+    on_two_hosts(
+        name,
+        "",
+        r#"
+  { op = "listen", as = "l", backlog = 4 },
+  { op = "signal", sync = "up" },
+  { op = "wait", sync = "done" },"#,
+        &format!(
+            r#"{DIAL}
+  {{ op = "close", sock = "s" }},
+  {{ op = "signal", sync = "done" }},"#
+        ),
+        r#"dial = { step = "dial", take = "outcome", help = "the dial" }"#,
+    )
+}
+
+/// One byte each way, then both sides close: a handful of packets, no fold in a ladder.
+fn one_byte_exchange(name: &str, wire: &str) -> String {
+    on_two_hosts(
+        name,
+        wire,
+        &format!(
+            r#"{LISTEN_AND_ACCEPT}
+  {{ op = "respond", sock = "c", count = 1, request_bytes = 1, reply_bytes = 1 }},
+  {{ op = "wait", sync = "done" }},
+  {{ op = "close", sock = "c" }},"#
+        ),
+        &format!(
+            r#"{DIAL}
+  {{ op = "request", id = "rt", sock = "s", count = 1, parts = 1, part_bytes = 1, reply_bytes = 1 }},
+  {{ op = "close", sock = "s" }},
+  {{ op = "signal", sync = "done" }},"#
+        ),
+        r#"rt_ms = { step = "rt", take = "elapsed_ms", help = "the round trip" }
+rt = { step = "rt", take = "outcome", help = "how it ended" }"#,
+    )
+}
+
+/// The client writes `count` messages of `size` bytes and shuts down; the server reads
+/// and checks them (observations `intact`, `lost`, `interleaved`, `read`).
+fn messages_a_to_b(name: &str, wire: &str, count: u32, size: u32) -> String {
+    on_two_hosts(
+        name,
+        wire,
+        &format!(
+            r#"{LISTEN_AND_ACCEPT}
+  {{ op = "read_messages", id = "r", sock = "c", writers = 1, count = {count}, size = {size}, buf = "64KiB" }},
+  {{ op = "signal", sync = "read" }},"#
+        ),
+        &format!(
+            r#"{DIAL}
+  {{ op = "write_messages", sock = "s", count = {count}, size = {size} }},
+  {{ op = "shutdown", sock = "s", how = "write" }},
+  {{ op = "wait", sync = "read" }},"#
+        ),
+        r#"intact = { step = "r", take = "intact", help = "messages whole and in order" }
+lost = { step = "r", take = "lost", help = "bytes missing" }
+interleaved = { step = "r", take = "interleaved", help = "messages out of place" }
+read = { step = "r", take = "outcome", help = "how the reading ended" }"#,
+    )
+}
+
+// ---- running them ------------------------------------------------------------------------
+
+/// A scenario file written into a folder of its own, kept as long as this lives.
+struct ScenarioFile {
+    dir: tempfile::TempDir,
+    path: PathBuf,
+}
+
+fn scenario_file(text: &str) -> ScenarioFile {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let name = text
+        .lines()
+        .find_map(|l| l.strip_prefix("name = \""))
+        .and_then(|l| l.strip_suffix('"'))
+        .expect("a scenario name");
+    let path = write_scenario(dir.path(), &format!("network/{name}.toml"), text);
+    ScenarioFile { dir, path }
+}
+
+/// Whether this output is a wire scenario refused for want of namespaces (SKIPPED said).
+fn refused_for_namespaces(test: &str, output: &std::process::Output) -> bool {
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let refused = output.status.code() == Some(2) && stderr.contains(NO_NAMESPACES);
+    if refused {
+        skipped(test, &format!("no network namespaces here: {}", stderr.trim()));
+    }
+    refused
+}
+
+/// `tcplab run FILE ARGS --record -` of `text`: the records, in order; `None` (SKIPPED
+/// said) where namespaces cannot be made. The run must exit 0.
+fn records_of(test: &str, text: &str, args: &[&str]) -> Option<Vec<Value>> {
+    let _shared = sharing_descriptors();
+    let file = scenario_file(text);
+    let output = tcplab_with(file.dir.path())
+        .arg("run")
+        .arg(&file.path)
+        .args(args)
+        .args(["--record", "-"])
+        .timeout(COMMAND_LIMIT)
+        .output()
+        .expect("run tcplab");
+    if refused_for_namespaces(test, &output) {
+        return None;
+    }
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "stderr:\n{stderr}\nstdout:\n{stdout}"
+    );
+    let records: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not a record ({e}): {l}")))
+        .collect();
+    for r in &records {
+        assert!(
+            r["wire"]["error"].is_null() && r["capture"]["none"].is_null(),
+            "the wire or the capture failed: {}",
+            brief(r)
+        );
+    }
+    Some(records)
+}
+
+/// [`records_of`] under `--engine all`: the std run's record, then the tokio run's.
+fn under_both_engines(test: &str, text: &str) -> Option<Vec<Value>> {
+    let records = records_of(test, text, &["--engine", "all"])?;
+    let engines: Vec<&str> = records.iter().map(|r| r["engine"].as_str().unwrap()).collect();
+    assert_eq!(engines, ["std", "tokio"]);
+    Some(records)
+}
+
+/// What a failure message shows of a record: engine, observations, the wire's log and
+/// the packets, one a line.
+fn brief(r: &Value) -> String {
+    let mut out = format!(
+        "engine {}, verdict {}\nobservations {:#}\nwire {:#}\ncapture {}\npackets:\n",
+        r["engine"], r["verdict"], r["observations"], r["wire"], r["capture"]
+    );
+    for p in packets(r) {
+        out.push_str(&format!("  {p}\n"));
+    }
+    out
+}
+
+fn observation<'a>(r: &'a Value, name: &str) -> &'a Value {
+    let v = &r["observations"][name];
+    assert!(!v.is_null(), "no observation {name}: {}", brief(r));
+    v
+}
+
+fn number(r: &Value, name: &str) -> f64 {
+    observation(r, name)
+        .as_f64()
+        .unwrap_or_else(|| panic!("{name} is not a number: {}", brief(r)))
+}
+
+/// Asserts that the outcome observation `name` is `word`: `ok`, `deadline` (a timer of
+/// the lab's own) or an errno name.
+fn assert_outcome(r: &Value, name: &str, word: &str) {
+    let o = observation(r, name);
+    let is = match word {
+        "ok" => o["result"] == "ok",
+        "deadline" => o["result"] == "err" && o["deadline"] == true && o["errno"].is_null(),
+        errno => o["result"] == "err" && o["errno"] == errno,
+    };
+    assert!(is, "{name} is {o}, not {word}: {}", brief(r));
+}
+
+fn packets(r: &Value) -> &[Value] {
+    r["packets"].as_array().map_or(&[], |p| p.as_slice())
+}
+
+/// The wire's log: what it did to each frame it acted on (`dropped: loss #1`).
+fn wire_actions(r: &Value) -> Vec<&str> {
+    r["wire"]["events"]
+        .as_array()
+        .expect("a wire log")
+        .iter()
+        .map(|e| e["action"].as_str().expect("an action"))
+        .collect()
+}
+
+fn frames(r: &Value, dir: &str, count: &str) -> u64 {
+    r["wire"]["frames"][dir][count]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no frame count {dir}.{count}: {}", brief(r)))
+}
+
+/// Asserts that all `count` messages arrived whole, in order, nothing lost.
+fn assert_all_messages_intact(r: &Value, count: u64) {
+    assert_outcome(r, "read", "ok");
+    assert_eq!(observation(r, "intact"), count, "{}", brief(r));
+    assert_eq!(observation(r, "lost"), 0, "{}", brief(r));
+    assert_eq!(observation(r, "interleaved"), 0, "{}", brief(r));
+}
+
+// ---- each fault, under both engines ------------------------------------------------------
+
+#[test]
+fn a_delay_makes_a_one_byte_round_trip_last_at_least_twice_the_delay() {
+    const DELAY_MS: f64 = 40.0;
+    let text = one_byte_exchange("nt-delay", "both = { delay = \"40ms\" }");
+    let Some(records) = under_both_engines("delay", &text) else {
+        return;
+    };
+    for r in &records {
+        assert_outcome(r, "rt", "ok");
+        // The request crosses a>b and the reply b>a, each held DELAY_MS by the wire.
+        let rt = number(r, "rt_ms");
+        assert!(rt >= 2.0 * DELAY_MS, "round trip {rt} ms: {}", brief(r));
+        assert_eq!(r["wire"]["spec"]["a_to_b"]["delay"], DELAY_MS);
+        assert_eq!(r["wire"]["spec"]["b_to_a"]["delay"], DELAY_MS);
+    }
+}
+
+#[test]
+fn with_jitter_every_message_arrives_intact_and_in_order() {
+    let text = messages_a_to_b("nt-jitter", "both = { jitter = \"4ms\" }", 40, 1000);
+    let Some(records) = under_both_engines("jitter", &text) else {
+        return;
+    };
+    for r in &records {
+        assert_all_messages_intact(r, 40);
+        assert_eq!(r["wire"]["spec"]["a_to_b"]["jitter"], 4.0, "{}", brief(r));
+    }
+}
+
+#[test]
+fn with_loss_in_bursts_every_message_arrives_and_the_wire_records_its_drops() {
+    let text = messages_a_to_b(
+        "nt-loss",
+        "seed = 7\nboth = { loss = \"10%\", loss_burst = 2 }",
+        64,
+        1024,
+    );
+    let Some(records) = under_both_engines("loss", &text) else {
+        return;
+    };
+    for r in &records {
+        assert_all_messages_intact(r, 64);
+        let dropped = frames(r, "a>b", "dropped") + frames(r, "b>a", "dropped");
+        assert!(dropped > 0, "nothing dropped: {}", brief(r));
+        let losses = wire_actions(r)
+            .iter()
+            .filter(|a| a.starts_with("dropped: loss #"))
+            .count() as u64;
+        assert_eq!(losses, dropped, "one log entry per drop: {}", brief(r));
+        // The capture saw the dropped frames leave their host and the wire marked them.
+        assert!(
+            packets(r).iter().any(|p| p["wire"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("dropped: loss #"))
+                && p["way"] == "out"),
+            "no packet marked with its loss: {}",
+            brief(r)
+        );
+    }
+}
+
+#[test]
+fn with_duplication_every_message_arrives_once_and_the_wire_records_the_copies() {
+    let text = messages_a_to_b("nt-duplicate", "seed = 7\nboth = { duplicate = \"20%\" }", 32, 1000);
+    let Some(records) = under_both_engines("duplicate", &text) else {
+        return;
+    };
+    for r in &records {
+        assert_all_messages_intact(r, 32);
+        let copies = wire_actions(r).iter().filter(|a| **a == "duplicated").count() as u64;
+        assert!(copies > 0, "nothing duplicated: {}", brief(r));
+        // Each copy is one more frame out than in.
+        let extra = (frames(r, "a>b", "sent") + frames(r, "b>a", "sent"))
+            - (frames(r, "a>b", "received") + frames(r, "b>a", "received"));
+        assert_eq!(extra, copies, "{}", brief(r));
+    }
+}
+
+#[test]
+fn a_rate_limit_makes_a_transfer_last_at_least_its_bits_over_the_rate() {
+    const BYTES: f64 = 65536.0;
+    const RATE: f64 = 4e6;
+    let text = on_two_hosts(
+        "nt-rate",
+        "\"a>b\" = { rate = \"4Mbit\", queue = 50 }",
+        &format!(
+            r#"{LISTEN_AND_ACCEPT}
+  {{ op = "respond", sock = "c", count = 1, request_bytes = 65536, reply_bytes = 1 }},
+  {{ op = "wait", sync = "done" }},"#
+        ),
+        &format!(
+            r#"{DIAL}
+  {{ op = "request", id = "x", sock = "s", count = 1, parts = 1, part_bytes = 65536, reply_bytes = 1 }},
+  {{ op = "signal", sync = "done" }},"#
+        ),
+        r#"x = { step = "x", take = "outcome", help = "the transfer and its reply" }
+x_ms = { step = "x", take = "elapsed_ms", help = "from the first write to the reply" }
+x_count = { step = "x", take = "count", help = "exchanges done" }"#,
+    );
+    let Some(records) = under_both_engines("rate", &text) else {
+        return;
+    };
+    for r in &records {
+        assert_outcome(r, "x", "ok");
+        assert_eq!(observation(r, "x_count"), 1, "{}", brief(r));
+        // The reply comes after the last byte left the bottleneck, which lets through at
+        // most RATE bits a second (of frames: the payload alone is a lower bound).
+        let floor = BYTES * 8.0 / RATE * 1000.0;
+        let took = number(r, "x_ms");
+        assert!(took >= floor, "{took} ms < {floor} ms: {}", brief(r));
+        assert_eq!(r["wire"]["spec"]["a_to_b"]["rate"], 4_000_000);
+    }
+}
+
+#[test]
+fn a_dial_into_a_blackhole_ends_at_its_deadline_and_one_after_clearing_it_connects() {
+    let text = on_two_hosts(
+        "nt-blackhole",
+        "",
+        r#"
+  { op = "listen", as = "l", backlog = 4 },
+  { op = "signal", sync = "up" },
+  { op = "wait", sync = "done" },"#,
+        r#"
+  { op = "wait", sync = "up" },
+  # a first dial, so that host a knows host b's address before the wire goes dark
+  { op = "connect", id = "warm", to = "l", as = "w", timeout_ms = 3000 },
+  { op = "wire", set = "blackhole" },
+  { op = "connect", id = "dark", to = "l", as = "d", timeout_ms = 300 },
+  { op = "wire", clear = "blackhole" },
+  { op = "connect", id = "lit", to = "l", as = "s", timeout_ms = 3000 },
+  { op = "signal", sync = "done" },"#,
+        r#"warm = { step = "warm", take = "outcome", help = "before the blackhole" }
+dark = { step = "dark", take = "outcome", help = "during it" }
+lit = { step = "lit", take = "outcome", help = "after it was cleared" }"#,
+    );
+    let Some(records) = under_both_engines("blackhole", &text) else {
+        return;
+    };
+    for r in &records {
+        assert_outcome(r, "warm", "ok");
+        assert_outcome(r, "dark", "deadline");
+        assert_outcome(r, "lit", "ok");
+        assert!(
+            wire_actions(r).contains(&"dropped: blackhole"),
+            "{}",
+            brief(r)
+        );
+    }
+}
+
+#[test]
+fn a_reset_toward_a_makes_its_next_read_fail_with_econnreset() {
+    let text = on_two_hosts(
+        "nt-reset",
+        "",
+        &format!(
+            r#"{LISTEN_AND_ACCEPT}
+  {{ op = "wait_bytes", sock = "c", bytes = 100, timeout_ms = 3000 }},
+  {{ op = "wire", reset = "a" }},
+  {{ op = "signal", sync = "reset" }},
+  {{ op = "wait", sync = "done" }},"#
+        ),
+        &format!(
+            r#"{DIAL}
+  {{ op = "write_all", sock = "s", bytes = 100 }},
+  {{ op = "wait", sync = "reset" }},
+  {{ op = "read", id = "r", sock = "s", buf = 100 }},
+  {{ op = "signal", sync = "done" }},"#
+        ),
+        r#"read_after = { step = "r", take = "outcome", help = "the read after the RST" }
+rsts_in = { packets = "packets(a, in, RST)", help = "RSTs that reached host a" }"#,
+    );
+    let Some(records) = under_both_engines("reset", &text) else {
+        return;
+    };
+    for r in &records {
+        assert_outcome(r, "read_after", "ECONNRESET");
+        assert_eq!(observation(r, "rsts_in"), 1, "{}", brief(r));
+        assert_eq!(wire_actions(r), ["injected RST"], "{}", brief(r));
+    }
+}
+
+/// The client sends 8 KiB (six segments) and shuts down; the server reads to EOF.
+fn eight_kib_to_eof(name: &str, wire: &str, observations: &str) -> String {
+    on_two_hosts(
+        name,
+        wire,
+        &format!(
+            r#"{LISTEN_AND_ACCEPT}
+  {{ op = "read_to_eof", id = "r", sock = "c", buf = "64KiB" }},
+  {{ op = "signal", sync = "eof" }},"#
+        ),
+        &format!(
+            r#"{DIAL}
+  {{ op = "write_all", sock = "s", bytes = 8192 }},
+  {{ op = "shutdown", sock = "s", how = "write" }},
+  {{ op = "wait", sync = "eof" }},"#
+        ),
+        &format!(
+            r#"bytes_read = {{ step = "r", take = "bytes", help = "bytes read before EOF" }}
+read = {{ step = "r", take = "outcome", help = "how the reading ended" }}
+{observations}"#
+        ),
+    )
+}
+
+#[test]
+fn dropping_the_second_data_segment_costs_a_retransmission_and_marks_that_packet() {
+    let text = eight_kib_to_eof(
+        "nt-drop-data",
+        "\"a>b\" = { drop_data = [2] }",
+        r#"retrans = { packets = "retransmissions(a, out)", help = "segments host a sent again" }"#,
+    );
+    let Some(records) = under_both_engines("drop_data", &text) else {
+        return;
+    };
+    for r in &records {
+        assert_outcome(r, "read", "ok");
+        assert_eq!(observation(r, "bytes_read"), 8192, "{}", brief(r));
+        assert!(number(r, "retrans") >= 1.0, "{}", brief(r));
+        assert_eq!(
+            wire_actions(r),
+            ["dropped: data segment #2"],
+            "{}",
+            brief(r)
+        );
+        let marked: Vec<&Value> = packets(r)
+            .iter()
+            .filter(|p| p["wire"] == "dropped: data segment #2")
+            .collect();
+        assert_eq!(marked.len(), 1, "{}", brief(r));
+        assert_eq!(marked[0]["point"], "a");
+        assert_eq!(marked[0]["way"], "out");
+        assert!(marked[0]["len"].as_u64() > Some(0), "{}", brief(r));
+    }
+}
+
+#[test]
+fn dropping_the_first_fin_makes_host_a_send_it_twice_and_host_b_see_it_once() {
+    // The FIN goes alone (not on the data): the client shuts down once the server has
+    // read the data.
+    let text = on_two_hosts(
+        "nt-drop-fin",
+        "\"a>b\" = { drop_fin = 1 }",
+        &format!(
+            r#"{LISTEN_AND_ACCEPT}
+  {{ op = "wait_bytes", sock = "c", bytes = 100, timeout_ms = 3000 }},
+  {{ op = "signal", sync = "arrived" }},
+  {{ op = "read_to_eof", id = "r", sock = "c", buf = "64KiB" }},
+  {{ op = "signal", sync = "eof" }},"#
+        ),
+        &format!(
+            r#"{DIAL}
+  {{ op = "write_all", sock = "s", bytes = 100 }},
+  {{ op = "wait", sync = "arrived" }},
+  {{ op = "shutdown", sock = "s", how = "write" }},
+  {{ op = "wait", sync = "eof" }},"#
+        ),
+        r#"bytes_read = { step = "r", take = "bytes", help = "bytes read before EOF" }
+read = { step = "r", take = "outcome", help = "how the reading ended" }
+fins_sent = { packets = "packets(a, out, FIN|ACK)", help = "FINs host a sent" }
+fins_arrived = { packets = "packets(b, in, FIN|ACK)", help = "FINs that reached host b" }"#,
+    );
+    let Some(records) = under_both_engines("drop_fin", &text) else {
+        return;
+    };
+    for r in &records {
+        assert_outcome(r, "read", "ok");
+        assert_eq!(observation(r, "bytes_read"), 100, "{}", brief(r));
+        assert_eq!(observation(r, "fins_sent"), 2, "{}", brief(r));
+        assert_eq!(observation(r, "fins_arrived"), 1, "{}", brief(r));
+        assert_eq!(wire_actions(r), ["dropped: FIN #1"], "{}", brief(r));
+    }
+}
+
+#[test]
+fn dropping_the_first_syn_ack_still_connects_after_a_second_syn_ack() {
+    let text = on_two_hosts(
+        "nt-drop-synack",
+        "\"b>a\" = { drop_synack = 1 }",
+        r#"
+  { op = "listen", as = "l", backlog = 4 },
+  { op = "signal", sync = "up" },
+  { op = "wait", sync = "done" },"#,
+        &format!(
+            r#"{DIAL}
+  {{ op = "signal", sync = "done" }},"#
+        ),
+        r#"dial = { step = "dial", take = "outcome", help = "the dial" }
+synacks_sent = { packets = "packets(b, out, SYN|ACK)", help = "SYN-ACKs host b sent" }
+synacks_arrived = { packets = "packets(a, in, SYN|ACK)", help = "SYN-ACKs that reached host a" }"#,
+    );
+    let Some(records) = under_both_engines("drop_synack", &text) else {
+        return;
+    };
+    for r in &records {
+        assert_outcome(r, "dial", "ok");
+        let sent = number(r, "synacks_sent");
+        assert!(sent >= 2.0, "{}", brief(r));
+        assert_eq!(number(r, "synacks_arrived"), sent - 1.0, "{}", brief(r));
+        assert_eq!(wire_actions(r), ["dropped: SYN-ACK #1"], "{}", brief(r));
+    }
+}
+
+#[test]
+fn dropping_the_first_syn_still_connects_after_the_initial_rto() {
+    // The initial RTO is 1 s (RFC 6298 §2.1; Linux's TCP_TIMEOUT_INIT), less up to one
+    // timer tick (10 ms at HZ=100).
+    const INITIAL_RTO_MS: i64 = 1000 - 10;
+    let text = on_two_hosts(
+        "nt-drop-syn",
+        "\"a>b\" = { drop_syn = 1 }",
+        r#"
+  { op = "listen", as = "l", backlog = 4 },
+  { op = "signal", sync = "up" },
+  { op = "wait", sync = "done" },"#,
+        &format!(
+            r#"{DIAL}
+  {{ op = "signal", sync = "done" }},"#
+        ),
+        r#"dial = { step = "dial", take = "outcome", help = "the dial" }
+syns = { packets = "packets(a, out, SYN)", help = "SYNs host a sent" }
+gaps = { packets = "syn_gaps(a)", help = "ms between them" }"#,
+    );
+    let Some(records) = under_both_engines("drop_syn", &text) else {
+        return;
+    };
+    for r in &records {
+        assert_outcome(r, "dial", "ok");
+        assert_eq!(observation(r, "syns"), 2, "{}", brief(r));
+        let gap = observation(r, "gaps")[0].as_i64().expect("one gap");
+        assert!(gap >= INITIAL_RTO_MS, "{gap} ms: {}", brief(r));
+        assert_eq!(wire_actions(r), ["dropped: SYN #1"], "{}", brief(r));
+    }
+}
+
+#[test]
+fn bytes_past_stop_after_never_arrive() {
+    // The limit falls on a segment boundary: the wire passes whole segments while fewer
+    // than `stop_after` bytes have passed (src/wire/pipeline.rs), so the first write is
+    // exactly the limit and is read before the second is made.
+    let text = on_two_hosts(
+        "nt-stop-after",
+        "\"a>b\" = { stop_after = 1000 }",
+        &format!(
+            r#"{LISTEN_AND_ACCEPT}
+  {{ op = "wait_bytes", sock = "c", bytes = 1000, timeout_ms = 3000 }},
+  {{ op = "read", id = "first", sock = "c", buf = 4096 }},
+  {{ op = "signal", sync = "first" }},
+  {{ op = "wait", sync = "more" }},
+  # bounded: the bytes past the limit never come
+  {{ op = "wait_bytes", id = "rest", sock = "c", bytes = 1, timeout_ms = 500 }},
+  {{ op = "signal", sync = "done" }},"#
+        ),
+        &format!(
+            r#"{DIAL}
+  {{ op = "write_all", sock = "s", bytes = 1000 }},
+  {{ op = "wait", sync = "first" }},
+  {{ op = "write_all", sock = "s", bytes = 2000 }},
+  {{ op = "signal", sync = "more" }},
+  {{ op = "wait", sync = "done" }},"#
+        ),
+        r#"first = { step = "first", take = "bytes", help = "bytes read up to the limit" }
+rest = { step = "rest", take = "outcome", help = "waiting for more" }
+rest_queued = { step = "rest", take = "value", help = "bytes that came after the limit" }
+arrived = { packets = "bytes(b, in)", help = "payload bytes that reached host b" }"#,
+    );
+    let Some(records) = under_both_engines("stop_after", &text) else {
+        return;
+    };
+    for r in &records {
+        assert_eq!(observation(r, "first"), 1000, "{}", brief(r));
+        assert_outcome(r, "rest", "deadline");
+        assert_eq!(observation(r, "rest_queued"), 0, "{}", brief(r));
+        assert_eq!(observation(r, "arrived"), 1000, "{}", brief(r));
+        let actions = wire_actions(r);
+        assert!(
+            !actions.is_empty() && actions.iter().all(|a| *a == "dropped: stop after 1000 bytes"),
+            "{}",
+            brief(r)
+        );
+    }
+}
