@@ -24,6 +24,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use wait_timeout::ChildExt;
 
+use tcplab::scenario::wire::{Dir, WireSpec};
+use tcplab::wire::Pipeline;
+
 use common::{tcplab_with, write_scenario};
 
 /// Longest a test lets one command run.
@@ -120,7 +123,9 @@ fn dial_and_close(name: &str) -> String {
     )
 }
 
-/// One byte each way, then both sides close: a handful of packets, no fold in a ladder.
+/// One byte each way, then each side shuts down and reads the other's FIN; the run ends
+/// once the server's FIN is acknowledged, so no frame is still on the wire when the
+/// capture stops. A handful of packets: no train to fold in a ladder.
 fn one_byte_exchange(name: &str, wire: &str) -> String {
     on_two_hosts(
         name,
@@ -128,14 +133,17 @@ fn one_byte_exchange(name: &str, wire: &str) -> String {
         &format!(
             r#"{LISTEN_AND_ACCEPT}
   {{ op = "respond", sock = "c", count = 1, request_bytes = 1, reply_bytes = 1 }},
-  {{ op = "wait", sync = "done" }},
-  {{ op = "close", sock = "c" }},"#
+  {{ op = "read_to_eof", sock = "c", buf = 100 }},
+  {{ op = "shutdown", sock = "c", how = "write" }},
+  {{ op = "wait_bytes", sock = "c", bytes = 0, queue = "unacked", timeout_ms = 3000 }},
+  {{ op = "signal", sync = "done" }},"#
         ),
         &format!(
             r#"{DIAL}
   {{ op = "request", id = "rt", sock = "s", count = 1, parts = 1, part_bytes = 1, reply_bytes = 1 }},
-  {{ op = "close", sock = "s" }},
-  {{ op = "signal", sync = "done" }},"#
+  {{ op = "shutdown", sock = "s", how = "write" }},
+  {{ op = "read_to_eof", sock = "s", buf = 100 }},
+  {{ op = "wait", sync = "done" }},"#
         ),
         r#"rt_ms = { step = "rt", take = "elapsed_ms", help = "the round trip" }
 rt = { step = "rt", take = "outcome", help = "how it ended" }"#,
@@ -168,21 +176,26 @@ read = { step = "r", take = "outcome", help = "how the reading ended" }"#,
 
 // ---- running them ------------------------------------------------------------------------
 
-/// A scenario file written into a folder of its own, kept as long as this lives.
-struct ScenarioFile {
+/// Scenario files written into a folder of their own, kept as long as this lives.
+struct Scenarios {
     dir: tempfile::TempDir,
-    path: PathBuf,
+    paths: Vec<PathBuf>,
 }
 
-fn scenario_file(text: &str) -> ScenarioFile {
+fn scenarios(texts: &[&str]) -> Scenarios {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let name = text
-        .lines()
-        .find_map(|l| l.strip_prefix("name = \""))
-        .and_then(|l| l.strip_suffix('"'))
-        .expect("a scenario name");
-    let path = write_scenario(dir.path(), &format!("network/{name}.toml"), text);
-    ScenarioFile { dir, path }
+    let paths = texts
+        .iter()
+        .map(|text| {
+            let name = text
+                .lines()
+                .find_map(|l| l.strip_prefix("name = \""))
+                .and_then(|l| l.strip_suffix('"'))
+                .expect("a scenario name");
+            write_scenario(dir.path(), &format!("network/{name}.toml"), text)
+        })
+        .collect();
+    Scenarios { dir, paths }
 }
 
 /// Whether this output is a wire scenario refused for want of namespaces (SKIPPED said).
@@ -195,14 +208,13 @@ fn refused_for_namespaces(test: &str, output: &std::process::Output) -> bool {
     refused
 }
 
-/// `tcplab run FILE ARGS --record -` of `text`: the records, in order; `None` (SKIPPED
-/// said) where namespaces cannot be made. The run must exit 0.
-fn records_of(test: &str, text: &str, args: &[&str]) -> Option<Vec<Value>> {
+/// `tcplab run FILES ARGS --record -`: the records, in order; `None` (SKIPPED said) where
+/// namespaces cannot be made. The run must exit 0, its wire and capture without error.
+fn run_records(test: &str, files: &Scenarios, args: &[&str]) -> Option<Vec<Value>> {
     let _shared = sharing_descriptors();
-    let file = scenario_file(text);
-    let output = tcplab_with(file.dir.path())
+    let output = tcplab_with(files.dir.path())
         .arg("run")
-        .arg(&file.path)
+        .args(&files.paths)
         .args(args)
         .args(["--record", "-"])
         .timeout(COMMAND_LIMIT)
@@ -230,6 +242,11 @@ fn records_of(test: &str, text: &str, args: &[&str]) -> Option<Vec<Value>> {
         );
     }
     Some(records)
+}
+
+/// [`run_records`] of one scenario's `text`.
+fn records_of(test: &str, text: &str, args: &[&str]) -> Option<Vec<Value>> {
+    run_records(test, &scenarios(&[text]), args)
 }
 
 /// [`records_of`] under `--engine all`: the std run's record, then the tokio run's.
@@ -689,5 +706,238 @@ arrived = { packets = "bytes(b, in)", help = "payload bytes that reached host b"
             "{}",
             brief(r)
         );
+    }
+}
+
+// ---- the seed ----------------------------------------------------------------------------
+
+/// The drops the wire's pipeline makes for `spec` and `seed` in `dir` over `frames`
+/// frames that only random loss can drop (not TCP: no targeted drop, no copy).
+fn drops_the_pipeline_makes(spec: &WireSpec, seed: u64, dir: Dir, frames: u64) -> u64 {
+    // An ARP frame: Ethernet, ethertype 0x0806, padded to the minimum length.
+    let mut arp = vec![0u8; 60];
+    arp[..6].copy_from_slice(&[0xff; 6]);
+    arp[12..14].copy_from_slice(&[0x08, 0x06]);
+    let mut p = Pipeline::new(spec, seed);
+    let now = Instant::now();
+    for _ in 0..frames {
+        p.offer(dir, &arp, now);
+    }
+    p.counts(dir).dropped
+}
+
+#[test]
+fn a_seeded_wire_records_its_seed_and_drops_what_its_pipeline_draws_for_that_seed() {
+    // Which frames TCP sends depends on timing, but the loss draws do not: the n-th frame
+    // of a direction is lost or not by the seed alone, so the drops are a function of how
+    // many frames came. Only loss is set, so every frame meets nothing but the draws.
+    let text = messages_a_to_b(
+        "nt-seeded",
+        "seed = 7\nboth = { loss = \"10%\", loss_burst = 2 }",
+        64,
+        1024,
+    );
+    let Some(records) = under_both_engines("seeded", &text) else {
+        return;
+    };
+    for r in &records {
+        assert_eq!(r["wire"]["seed"], 7, "{}", brief(r));
+        assert_eq!(r["wire"]["spec"]["seed"], 7, "{}", brief(r));
+        let spec: WireSpec =
+            serde_json::from_value(r["wire"]["spec"].clone()).expect("the record's wire spec");
+        for dir in [Dir::AtoB, Dir::BtoA] {
+            let received = frames(r, dir.name(), "received");
+            assert_eq!(
+                frames(r, dir.name(), "dropped"),
+                drops_the_pipeline_makes(&spec, 7, dir, received),
+                "{} after {received} frames: {}",
+                dir.name(),
+                brief(r)
+            );
+        }
+    }
+}
+
+#[test]
+fn an_unseeded_wire_records_a_fresh_seed_for_each_run() {
+    let text = one_byte_exchange("nt-unseeded", "both = { loss = 0 }");
+    let Some(records) = records_of("unseeded", &text, &["--engine", "all", "--repeat", "2"]) else {
+        return;
+    };
+    assert_eq!(records.len(), 4);
+    let seeds: BTreeSet<u64> = records
+        .iter()
+        .map(|r| {
+            assert!(r["wire"]["spec"]["seed"].is_null(), "{}", brief(r));
+            r["wire"]["seed"].as_u64().expect("a seed recorded")
+        })
+        .collect();
+    assert_eq!(seeds.len(), 4, "{seeds:?}");
+}
+
+// ---- the pcapng file ---------------------------------------------------------------------
+
+/// A pcapng file read back: the interfaces' names, and per packet its interface, its
+/// frame and its comment.
+struct PcapFile {
+    interfaces: Vec<String>,
+    packets: Vec<(u32, Vec<u8>, Option<String>)>,
+}
+
+fn read_pcapng(path: &Path) -> PcapFile {
+    use pcap_file::pcapng::blocks::enhanced_packet::EnhancedPacketOption;
+    use pcap_file::pcapng::blocks::interface_description::InterfaceDescriptionOption;
+    use pcap_file::pcapng::{Block, PcapNgReader};
+    let bytes = std::fs::read(path).expect("the pcapng file");
+    let mut r = PcapNgReader::new(bytes.as_slice()).expect("a section header");
+    let mut packets = Vec::new();
+    while let Some(b) = r.next_block() {
+        if let Block::EnhancedPacket(e) = b.expect("a block") {
+            let comment = e.options.iter().find_map(|o| match o {
+                EnhancedPacketOption::Comment(c) => Some(c.to_string()),
+                _ => None,
+            });
+            packets.push((e.interface_id, e.data.to_vec(), comment));
+        }
+    }
+    let interfaces = r
+        .interfaces()
+        .iter()
+        .map(|i| {
+            i.options
+                .iter()
+                .find_map(|o| match o {
+                    InterfaceDescriptionOption::IfName(n) => Some(n.to_string()),
+                    _ => None,
+                })
+                .unwrap_or_default()
+        })
+        .collect();
+    PcapFile {
+        interfaces,
+        packets,
+    }
+}
+
+/// Whether an Ethernet frame is a TCP SYN without ACK.
+fn is_syn(frame: &[u8]) -> bool {
+    use etherparse::{SlicedPacket, TransportSlice};
+    matches!(
+        SlicedPacket::from_ethernet(frame).map(|p| p.transport),
+        Ok(Some(TransportSlice::Tcp(t))) if t.syn() && !t.ack()
+    )
+}
+
+/// The same exchange with no hosts: it runs on the clean room's loopback.
+fn on_loopback(text: &str) -> String {
+    text.replace("host = \"a\"\n", "").replace("host = \"b\"\n", "")
+}
+
+#[test]
+fn the_pcap_file_holds_each_runs_interfaces_its_packets_and_the_wires_notes() {
+    let wire = one_byte_exchange("nt-pcap-wire", "\"a>b\" = { drop_fin = 1 }");
+    let lo = on_loopback(&one_byte_exchange("nt-pcap-lo", ""));
+    let files = scenarios(&[&wire, &lo]);
+    let pcap = files.dir.path().join("runs.pcapng");
+    let pcap_arg = pcap.to_str().expect("a UTF-8 path");
+    let Some(records) = run_records("pcap", &files, &["--pcap", pcap_arg]) else {
+        return;
+    };
+    assert_eq!(records.len(), 2);
+    let file = read_pcapng(&pcap);
+    // One interface per capture point and run: hosts a and b, then the loopback.
+    assert_eq!(file.interfaces, ["run1:a", "run1:b", "run2:lo"]);
+    let all: usize = records.iter().map(|r| packets(r).len()).sum();
+    assert_eq!(file.packets.len(), all, "{}", brief(&records[0]));
+    for (first, r) in [(0u32, &records[0]), (2, &records[1])] {
+        let points = if first == 0 { 2 } else { 1 };
+        let of_run: Vec<_> = file
+            .packets
+            .iter()
+            .filter(|(i, _, _)| (first..first + points).contains(i))
+            .collect();
+        assert_eq!(of_run.len(), packets(r).len(), "{}", brief(r));
+        assert!(
+            of_run.iter().any(|(_, frame, _)| is_syn(frame)),
+            "no SYN among the frames: {}",
+            brief(r)
+        );
+    }
+    // A comment on each packet the wire acted on, and on no other.
+    let noted: Vec<String> = packets(&records[0])
+        .iter()
+        .filter_map(|p| p["wire"].as_str().map(str::to_owned))
+        .collect();
+    let comments: Vec<String> = file
+        .packets
+        .iter()
+        .filter_map(|(_, _, c)| c.clone())
+        .collect();
+    assert_eq!(noted, ["dropped: FIN #1"], "{}", brief(&records[0]));
+    assert_eq!(comments, noted);
+}
+
+// ---- the ladder diagram ------------------------------------------------------------------
+
+/// The classes of every `<g>` element of an SVG document whose class list has `class`.
+fn groups_of_class<'a>(doc: &'a roxmltree::Document, class: &str) -> Vec<&'a str> {
+    doc.descendants()
+        .filter(|n| n.has_tag_name("g"))
+        .filter_map(|n| n.attribute("class"))
+        .filter(|c| c.split_whitespace().any(|w| w == class))
+        .collect()
+}
+
+#[test]
+fn the_svg_ladder_parses_and_draws_one_arrow_per_packet_sent() {
+    let text = one_byte_exchange("nt-svg", "\"a>b\" = { drop_fin = 1 }");
+    let files = scenarios(&[&text]);
+    let svg = files.dir.path().join("ladder.svg");
+    let svg_arg = svg.to_str().expect("a UTF-8 path");
+    let Some(records) = run_records("svg", &files, &["--format", "svg", "-o", svg_arg]) else {
+        return;
+    };
+    let r = &records[0];
+    let body = std::fs::read_to_string(&svg).expect("the SVG file");
+    let doc = roxmltree::Document::parse(&body).unwrap_or_else(|e| panic!("not XML ({e}): {body}"));
+    assert!(doc.root_element().has_tag_name("svg"));
+    // Too few packets to fold a train: every packet sent is an arrow to where it arrived,
+    // or, dropped, to the wire.
+    assert!(groups_of_class(&doc, "fold").is_empty(), "{body}");
+    let sent = packets(r).iter().filter(|p| p["way"] == "out").count();
+    let arrived = packets(r).iter().filter(|p| p["way"] == "in").count();
+    assert_eq!(arrived + 1, sent, "one frame dropped: {}", brief(r));
+    let arrows = groups_of_class(&doc, "arrow");
+    assert_eq!(arrows.len(), sent, "{body}\n{}", brief(r));
+    let dropped: Vec<&&str> = arrows
+        .iter()
+        .filter(|c| c.split_whitespace().any(|w| w == "dropped"))
+        .collect();
+    assert_eq!(dropped.len(), 1, "{arrows:?}");
+}
+
+#[test]
+fn the_html_report_holds_each_runs_ladder_as_inline_svg() {
+    let text = one_byte_exchange("nt-html", "");
+    let files = scenarios(&[&text]);
+    let html = files.dir.path().join("ladder.html");
+    let html_arg = html.to_str().expect("a UTF-8 path");
+    let args = ["--engine", "all", "--format", "html", "-o", html_arg];
+    let Some(records) = run_records("html", &files, &args) else {
+        return;
+    };
+    assert_eq!(records.len(), 2);
+    let page = std::fs::read_to_string(&html).expect("the HTML file");
+    let svgs: Vec<&str> = page
+        .match_indices("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"ladder\"")
+        .map(|(at, _)| {
+            let end = page[at..].find("</svg>").expect("a closed <svg>") + "</svg>".len();
+            &page[at..at + end]
+        })
+        .collect();
+    assert_eq!(svgs.len(), records.len(), "{page}");
+    for svg in svgs {
+        let doc = roxmltree::Document::parse(svg).unwrap_or_else(|e| panic!("{e}: {svg}"));
+        assert!(!groups_of_class(&doc, "arrow").is_empty(), "{svg}");
     }
 }
