@@ -1360,12 +1360,11 @@ fn a_run_killed_on_the_wire_leaves_no_interface_process_or_namespace_behind() {
     assert_eq!(namespace_mounts(), mounts, "held {held:?}");
 }
 
-// The child a `write_in_child` step forks is not told when tcplab dies
-// (src/sys/unix/child.rs sets no PR_SET_PDEATHSIG): SIGKILLed while that child is blocked
-// in its write, tcplab leaves it running, re-parented to init, in the run's namespace W,
-// holding the connection and tcplab's stdout, until TCP gives up on the write.
+// The child a `write_in_child` step forks must die with tcplab (src/sys/unix/child.rs sets
+// PR_SET_PDEATHSIG): without it, SIGKILLed while that child is blocked in its write,
+// tcplab left it running, re-parented to init, in the run's namespace W, holding the
+// connection and tcplab's stdout, until TCP gave up on the write.
 #[test]
-#[ignore = "src/sys/unix/child.rs: a write_in_child child outlives a SIGKILLed tcplab"]
 fn a_run_killed_during_a_blocked_write_in_child_leaves_no_process_behind() {
     let _shared = sharing_descriptors();
     // The server never reads: 32 MiB fill both buffers and the child's write blocks.

@@ -29,13 +29,19 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 #[derive(Clone)]
 pub struct Net {
     /// Host a's and host b's network namespace and address, in that order.
-    pub hosts: [(std::sync::Arc<crate::sys::NetnsFd>, std::net::Ipv4Addr); 2],
+    pub hosts: [HostNet; 2],
     /// Applies one change to the wire; in force when it returns.
-    pub wire: std::sync::Arc<dyn Fn(&WireChange) -> std::io::Result<()> + Send + Sync>,
+    pub wire: WireHandle,
 }
 
+/// A host's network namespace and address.
+pub type HostNet = (std::sync::Arc<crate::sys::NetnsFd>, std::net::Ipv4Addr);
+
+/// How a `wire` step reaches the relay.
+pub type WireHandle = std::sync::Arc<dyn Fn(&WireChange) -> std::io::Result<()> + Send + Sync>;
+
 impl Net {
-    pub fn host(&self, h: Host) -> &(std::sync::Arc<crate::sys::NetnsFd>, std::net::Ipv4Addr) {
+    pub fn host(&self, h: Host) -> &HostNet {
         &self.hosts[h as usize]
     }
 }

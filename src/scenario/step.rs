@@ -588,31 +588,6 @@ impl Step {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_op_is_written_once_and_is_its_variants_tag() {
-        let mut seen = std::collections::BTreeSet::new();
-        for op in OPS {
-            assert!(seen.insert(op), "{op} is listed twice");
-            let mut t = toml::Table::new();
-            t.insert("op".into(), (*op).into());
-            // Most ops need fields; none may be an unknown variant.
-            if let Err(e) = toml::Value::Table(t).try_into::<Action>() {
-                assert!(!e.to_string().contains("unknown variant"), "{op}: {e}");
-            }
-        }
-    }
-
-    #[test]
-    fn a_step_names_its_op_as_the_file_wrote_it() {
-        let t: toml::Table = toml::from_str("op = \"write_all\"\nsock = \"c\"\nbytes = 5").unwrap();
-        assert_eq!(Step::from_table(t).unwrap().action.op(), "write_all");
-    }
-}
-
 impl Action {
     /// The changes a `wire` step makes under these parameters (a fault's value may name
     /// one); empty for every other op.
@@ -657,4 +632,29 @@ pub fn dial_options(
             Ok((opt, e))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_op_is_written_once_and_is_its_variants_tag() {
+        let mut seen = std::collections::BTreeSet::new();
+        for op in OPS {
+            assert!(seen.insert(op), "{op} is listed twice");
+            let mut t = toml::Table::new();
+            t.insert("op".into(), (*op).into());
+            // Most ops need fields; none may be an unknown variant.
+            if let Err(e) = toml::Value::Table(t).try_into::<Action>() {
+                assert!(!e.to_string().contains("unknown variant"), "{op}: {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_step_names_its_op_as_the_file_wrote_it() {
+        let t: toml::Table = toml::from_str("op = \"write_all\"\nsock = \"c\"\nbytes = 5").unwrap();
+        assert_eq!(Step::from_table(t).unwrap().action.op(), "write_all");
+    }
 }

@@ -61,6 +61,8 @@ pub fn write_in_child(
     };
     // SAFETY: a valid pointer to the mask inside `action`.
     unsafe { libc::sigemptyset(&mut action.sa_mask) };
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
     // SAFETY: after fork the child calls only async-signal-safe functions and _exit.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
@@ -73,7 +75,21 @@ pub fn write_in_child(
         return Err(e);
     }
     if pid == 0 {
-        // The child.
+        // The child. It must not outlive the lab: killed with it (SIGKILL included), it
+        // would hold the connection, the run's namespace and the lab's stdout for as long
+        // as its write blocks (minutes).
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        // PR_SET_PDEATHSIG is Linux's; elsewhere the bounded wait of the parent is all.
+        // SAFETY: prctl and getppid are plain system calls, async-signal-safe.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            // The parent may have died between fork and prctl.
+            if libc::getppid() != parent {
+                libc::_exit(1);
+            }
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "android")))]
+        let _ = parent;
         // SAFETY: async-signal-safe calls only, on descriptors inherited from the parent.
         unsafe {
             child_close_others(sock, wr);
