@@ -397,6 +397,25 @@ fn delay_holds_every_frame_for_its_time_in_order() {
 }
 
 #[test]
+fn frames_still_delayed_when_the_run_ends_are_logged_and_counted_as_dropped() {
+    let mut p = faulty(Fault {
+        delay: Some(ms(10.0)),
+        ..Fault::default()
+    });
+    let t = Instant::now();
+    p.offer(Dir::AtoB, &data(1, 10), t);
+    p.offer(Dir::AtoB, &data(11, 10), t + ms(1.0));
+    let log = p.abandon(t + ms(2.0));
+    assert_eq!(
+        actions(&log),
+        vec!["dropped: on the wire when the run ended"; 2]
+    );
+    assert_eq!((log[0].raw_seq, log[1].raw_seq), (1, 11));
+    assert_eq!(p.counts(Dir::AtoB).dropped, 2);
+    assert_eq!(p.next_due(), None);
+}
+
+#[test]
 fn jitter_stays_within_its_bound_and_reorders_with_a_fixed_seed() {
     let mut p = faulty(Fault {
         delay: Some(ms(10.0)),

@@ -476,6 +476,31 @@ impl Pipeline {
             .min()
     }
 
+    /// Gives up every frame still on its way (the run is over): each is logged as
+    /// `dropped: on the wire when the run ended` and counted as dropped, so that no frame
+    /// the hosts sent disappears from the record without a word.
+    pub fn abandon(&mut self, now: Instant) -> Vec<LogEntry> {
+        let mut out = Vec::new();
+        for lane in &mut self.lanes {
+            let mut left: Vec<Due> = lane.due.drain().map(|Reverse(d)| d).collect();
+            left.sort_by_key(|d| (d.at, d.order));
+            for d in left {
+                let info = frame::parse(&d.frame);
+                lane.counts.dropped += 1;
+                out.push(LogEntry {
+                    at: now,
+                    dir: lane.dir,
+                    action: "dropped: on the wire when the run ended".to_owned(),
+                    flags: info.tcp.map(|t| t.flags_text()).unwrap_or_default(),
+                    raw_seq: info.tcp.map_or(0, |t| t.seq),
+                    raw_ack: info.tcp.map_or(0, |t| t.ack_no),
+                    len: info.tcp.map_or(0, |t| t.payload_len),
+                });
+            }
+        }
+        out
+    }
+
     /// The frames due by `now`, in the order they are due (then in the order they came).
     pub fn take_due(&mut self, now: Instant) -> Vec<(Dir, Vec<u8>)> {
         let mut out = Vec::new();

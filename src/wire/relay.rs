@@ -248,7 +248,15 @@ impl Loop {
                             self.emit(out);
                             let _ = ack.send(());
                         }
-                        Command::Stop => return Ok(()),
+                        Command::Stop => {
+                            // What is due goes out; what is still delayed is given up, and
+                            // logged as such.
+                            self.send_due();
+                            for entry in self.pipeline.abandon(Instant::now()) {
+                                self.events.push(entry.to_event(self.t0));
+                            }
+                            return Ok(());
+                        }
                     }
                 }
             }
