@@ -412,7 +412,13 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
             let at = a.now_ms();
             let t0 = Instant::now();
             let (op, state) = match a.shared.resources.closed_addrs(sock) {
-                Some(addrs) => args::closed_state(addrs),
+                // The kernel's table is per namespace: an actor on a host reads its host's.
+                Some(addrs) => match a.netns() {
+                    Some(ns) => ns
+                        .run(|| args::closed_state(addrs))
+                        .unwrap_or(("look up the connection in the kernel's table", None)),
+                    None => args::closed_state(addrs),
+                },
                 None => {
                     let s = a.socket(sock)?;
                     let state = E::kernel(&s).ok().and_then(|k| sys::tcp_state(&k));
