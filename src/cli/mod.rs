@@ -489,6 +489,7 @@ fn exporter(format: Format, colour: bool) -> Box<dyn Exporter> {
         Format::Text => Box::new(report::Text {
             colour,
             quiet: false,
+            packets: true,
         }),
         Format::Json => Box::new(report::Json),
         Format::Markdown => Box::new(report::Markdown),

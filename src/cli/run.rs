@@ -75,6 +75,9 @@ pub struct RunArgs {
     /// Text report: only each run's verdict and why it failed, and the summary
     #[arg(long, short)]
     pub quiet: bool,
+    /// Text report: leave the captured packets out of the timeline (only the calls)
+    #[arg(long)]
+    pub no_packets: bool,
     /// Stop after the first run that does not pass (the summary says how many were not run)
     #[arg(long, conflicts_with = "kernel")]
     pub fail_fast: bool,
@@ -222,6 +225,7 @@ fn run_exporter(args: &RunArgs, format: Format, colour: bool) -> Box<dyn Exporte
         Format::Text => Box::new(report::Text {
             colour,
             quiet: args.quiet,
+            packets: !args.no_packets,
         }),
         other => exporter(other, false),
     }

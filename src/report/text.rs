@@ -35,6 +35,8 @@ pub struct Text {
     pub colour: bool,
     /// `--quiet`: a line per verdict and the failures, no timeline, no explanation.
     pub quiet: bool,
+    /// Whether the timeline shows the packets between the calls (`--no-packets`: not).
+    pub packets: bool,
 }
 
 impl Text {
@@ -60,7 +62,7 @@ impl Exporter for Text {
             if i > 0 {
                 out.push_str("\n\n");
             }
-            one(&mut out, r, scenario, self.paint());
+            one(&mut out, r, scenario, self.paint(), self.packets);
         }
         // `one` breaks its own lines (and leaves the TOML it suggests whole).
         out
@@ -249,7 +251,13 @@ fn held_note(v: &crate::verdict::Verdict) -> String {
     }
 }
 
-fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>, paint: Paint) {
+fn one(
+    out: &mut String,
+    r: &Record,
+    scenario: Option<&Scenario>,
+    paint: Paint,
+    show_packets: bool,
+) {
     put(
         out,
         &format!("{}: {}", r.scenario.name, r.scenario.title),
@@ -290,6 +298,7 @@ fn one(out: &mut String, r: &Record, scenario: Option<&Scenario>, paint: Paint) 
 
     let _ = writeln!(out, "\nTimeline (ms since start; one line per socket call)");
     let (packets, endpoints) = super::packets::of(r);
+    let packets = if show_packets { packets } else { &[] };
     let (header, lines, outcome_at) = timeline(&r.events, packets, endpoints);
     put(out, &header, 4);
     let n = lines.len();
