@@ -429,3 +429,30 @@ pub(super) fn pending_error(option: SockOpt, v: i64) -> Option<Outcome> {
         code => Outcome::from_io(&io::Error::from_raw_os_error(code as i32)),
     })
 }
+
+/// A wire change as the timeline shows it: `set blackhole a>b`, `clear all b>a`,
+/// `reset toward a`.
+pub(super) fn describe_change(c: &crate::scenario::wire::WireChange) -> String {
+    use crate::scenario::wire::WireChange;
+    match c {
+        WireChange::Set { dir, fault } => {
+            let text = serde_json::to_value(fault)
+                .ok()
+                .and_then(|v| v.as_object().cloned())
+                .map(|m| {
+                    m.iter()
+                        .map(|(k, v)| match v {
+                            serde_json::Value::Bool(true) => k.clone(),
+                            v => format!("{k}={v}"),
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default();
+            format!("set {text} {dir}")
+        }
+        WireChange::Clear { dir, fields } if fields.is_empty() => format!("clear all {dir}"),
+        WireChange::Clear { dir, fields } => format!("clear {} {dir}", fields.join(",")),
+        WireChange::Reset { toward } => format!("reset toward {toward}"),
+    }
+}

@@ -40,7 +40,7 @@ pub(super) async fn execute<E: Sockets>(a: &mut Actor<E>, step: &Step) -> StepOu
                 .wire_changes(&a.config.params)
                 .map_err(EngineError::Wire)?;
             for change in changes {
-                let op = format!("wire {}", describe_change(&change));
+                let op = format!("wire {}", args::describe_change(&change));
                 let apply = || (net.wire)(&change);
                 if let Err(e) = a.call(&op, None, None, apply, |_| None) {
                     r.failed(Outcome::from_io(&e));
@@ -671,31 +671,4 @@ async fn read_exactly<E: Sockets>(
         }
     }
     Ok(Ok(got))
-}
-
-/// A wire change as the timeline shows it: `set blackhole a>b`, `clear all b>a`,
-/// `reset toward a`.
-fn describe_change(c: &crate::scenario::wire::WireChange) -> String {
-    use crate::scenario::wire::WireChange;
-    match c {
-        WireChange::Set { dir, fault } => {
-            let text = serde_json::to_value(fault)
-                .ok()
-                .and_then(|v| v.as_object().cloned())
-                .map(|m| {
-                    m.iter()
-                        .map(|(k, v)| match v {
-                            serde_json::Value::Bool(true) => k.clone(),
-                            v => format!("{k}={v}"),
-                        })
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default();
-            format!("set {text} {dir}")
-        }
-        WireChange::Clear { dir, fields } if fields.is_empty() => format!("clear all {dir}"),
-        WireChange::Clear { dir, fields } => format!("clear {} {dir}", fields.join(",")),
-        WireChange::Reset { toward } => format!("reset toward {toward}"),
-    }
 }

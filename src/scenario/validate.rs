@@ -23,7 +23,7 @@ use super::params::{Param, ParamKind, ParamValue, PARAM_TYPES};
 use super::raw::{RawActor, RawExplain, RawObservation, RawParam, RawScenario};
 use super::step::{Action, Step};
 use super::take::Take;
-use super::vocab::{COUNTER_GROUPS, ENGINE_NAMES, FACTS, INDEX};
+use super::vocab::{ENGINE_NAMES, FACTS, INDEX};
 
 /// The top-level fields every scenario file has (the rest are optional).
 const TOP_LEVEL_REQUIRED: &[&str] = &[
@@ -508,32 +508,13 @@ impl Cx<'_> {
             ));
         }
         if let Some(key) = &o.packets {
-            if o.step.is_some() || o.take.is_some() || o.counter.is_some() {
-                return Err(self.err(
-                    line,
-                    field,
-                    "an observation with `packets` takes nothing else (no `step`, `take` or `counter`)".into(),
-                ));
-            }
-            let figure = super::figure::Figure::parse(key).map_err(|e| {
-                self.err(
-                    line,
-                    Some(format!("observations.{oname}.packets")),
-                    e.to_string(),
-                )
-            })?;
-            return Ok(ObservationDef {
-                name: oname,
-                step: String::new(),
-                take: Take::Packets,
-                counter: None,
-                packets: Some(figure),
-                help: o.help,
-            });
+            let only = o.step.is_none() && o.take.is_none() && o.counter.is_none();
+            return self.packet_observation(oname, key, only, o.help, line);
         }
         let (step, take) = match (o.step, o.take, o.counter) {
             (None, None, Some(counter)) => {
-                check_counter(&counter).map_err(|m| self.err(line, field.clone(), m))?;
+                super::vocab::check_counter(&counter)
+                    .map_err(|m| self.err(line, field.clone(), m))?;
                 if let Some(m) = host::counter_warning(&counter) {
                     self.warn(line, field, m);
                 }
@@ -665,21 +646,6 @@ impl Cx<'_> {
             t => Ok(t.unwrap_or(DEFAULT_TIMEOUT_MS)),
         }
     }
-}
-
-/// Checks a counter name's form: `Group.Name` with a known group. Whether this kernel
-/// has it is a warning (`host::counter_warning`), not an error.
-fn check_counter(name: &str) -> Result<(), String> {
-    let form_ok = name.split_once('.').is_some_and(|(g, n)| {
-        COUNTER_GROUPS.contains(&g) && !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric())
-    });
-    if !form_ok {
-        return Err(format!(
-            "`{name}` is not a counter name: write Group.Name with a group of {} (`TcpExt.ListenOverflows`)",
-            COUNTER_GROUPS.join(", ")
-        ));
-    }
-    Ok(())
 }
 
 /// A parameter without `type`: the type its default has (an integer, a number in quotes,

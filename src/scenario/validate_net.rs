@@ -4,10 +4,11 @@
 use toml::Spanned;
 
 use super::cx::Cx;
-use super::model::{Actor, ScenarioError};
+use super::model::{Actor, ObservationDef, ScenarioError};
 use super::params::{Param, ParamValue};
 use super::raw::RawActor;
 use super::step::Action;
+use super::take::Take;
 use super::wire::{Host, HOSTS};
 use super::wire_syntax::{self, WireDef};
 
@@ -155,5 +156,40 @@ impl Cx<'_> {
             }
         };
         Ok(on_wire.then_some(def))
+    }
+
+    /// An observation of the run's packets (`packets = "retransmissions(a, out)"`);
+    /// `only`: it names nothing else.
+    pub(super) fn packet_observation(
+        &self,
+        oname: String,
+        key: &str,
+        only: bool,
+        help: String,
+        line: Option<usize>,
+    ) -> Result<ObservationDef, ScenarioError> {
+        if !only {
+            return Err(self.err(
+                line,
+                Some(format!("observations.{oname}")),
+                "an observation with `packets` takes nothing else (no `step`, `take` or `counter`)"
+                    .into(),
+            ));
+        }
+        let figure = super::figure::Figure::parse(key).map_err(|e| {
+            self.err(
+                line,
+                Some(format!("observations.{oname}.packets")),
+                e.to_string(),
+            )
+        })?;
+        Ok(ObservationDef {
+            name: oname,
+            step: String::new(),
+            take: Take::Packets,
+            counter: None,
+            packets: Some(figure),
+            help,
+        })
     }
 }

@@ -279,3 +279,18 @@ pub const ERRNO_NAMES: &[&str] = &[
     "EXDEV",
     "EXFULL",
 ];
+
+/// Checks a counter name's form: `Group.Name` with a known group. Whether this kernel
+/// has it is a warning (`host::counter_warning`), not an error.
+pub(super) fn check_counter(name: &str) -> Result<(), String> {
+    let form_ok = name.split_once('.').is_some_and(|(g, n)| {
+        COUNTER_GROUPS.contains(&g) && !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric())
+    });
+    if !form_ok {
+        return Err(format!(
+            "`{name}` is not a counter name: write Group.Name with a group of {} (`TcpExt.ListenOverflows`)",
+            COUNTER_GROUPS.join(", ")
+        ));
+    }
+    Ok(())
+}
