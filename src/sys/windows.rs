@@ -479,9 +479,14 @@ impl NetnsFd {
     }
 }
 
+// The topology's plan and result types: OS-neutral, shared with unix/mod.rs.
+#[path = "topology_plan.rs"]
+mod topology_plan;
+pub use topology_plan::*;
+
 /// Windows has no network namespaces: the network tier's topology cannot be built.
-pub fn build_topology() -> Result<crate::net::Topology, crate::net::TopologyError> {
-    Err(crate::net::TopologyError::Unsupported("windows"))
+pub fn build_topology() -> Result<Topology, TopologyError> {
+    Err(TopologyError::Unsupported("windows"))
 }
 
 /// Windows has no packet sockets (the wire's relay is Linux's); every call answers

@@ -19,6 +19,9 @@ mod stale;
 mod sysctl;
 mod thread;
 mod topology;
+// The topology's plan and result types: OS-neutral, shared with windows.rs.
+#[path = "../topology_plan.rs"]
+mod topology_plan;
 
 pub use child::{write_in_child, ChildEnd};
 pub use errno::{errno_name, errno_names, EINPROGRESS};
@@ -35,6 +38,7 @@ pub use stale::{close_to_stale, stale_read, stale_write, StaleHandle};
 pub use sysctl::{read_sysctl, tcp_sysctls, write_sysctl, SysctlError};
 pub use thread::{thread_count, thread_id, thread_is_asleep};
 pub use topology::build_topology;
+pub use topology_plan::*;
 
 // The clean rooms' pieces (namespaces, the TCP metrics cache, TCP_INFO fields,
 // TCP_CONGESTION): Linux's in a file of their own, stand-ins answering Unsupported

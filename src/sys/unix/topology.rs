@@ -1,6 +1,6 @@
 //! The network tier's topology on Linux: host namespaces, veth pairs, addresses and link
 //! settings over NETLINK_ROUTE (rtnetlink), offloads over the ethtool ioctl, IPv6 off
-//! through /proc/sys. The plan (names, addresses, MACs) is `crate::net`'s.
+//! through /proc/sys. The plan (names, addresses, MACs) is `topology_plan.rs`'s.
 //!
 //! rtnetlink's API is async; each build runs it on a private current-thread tokio runtime
 //! that lives for the build only: creating one costs about 10 µs (measured), so nothing
@@ -14,7 +14,7 @@
 //! Linux only; on other Unix systems [`build_topology`] answers `Unsupported`. See
 //! rtnetlink(7), veth(4), netdevice(7), and the kernel's ethtool.h for the ioctl.
 
-use crate::net::{Topology, TopologyError};
+use super::{Topology, TopologyError};
 
 /// Network namespaces are Linux's: elsewhere there is no topology to build.
 #[cfg(not(target_os = "linux"))]
@@ -41,7 +41,8 @@ mod linux {
     use rtnetlink::{Handle, LinkMessageBuilder, LinkUnspec, LinkVeth};
 
     use super::super::netns::{loopback_up, NetnsFd};
-    use crate::net::{self, Link, Topology, TopologyError};
+    use crate::sys::topology_plan as net;
+    use crate::sys::{Link, Topology, TopologyError};
 
     // ethtool commands (include/uapi/linux/ethtool.h), each taking a struct ethtool_value.
     /// Read whether TX checksum offload is on.
