@@ -53,11 +53,16 @@ fn has(p: &Packet, flag: &str) -> bool {
 
 /// The sequence space the payload of each direction covered, summed.
 fn bytes<'a>(packets: impl Iterator<Item = &'a Packet>) -> u64 {
-    // Per direction: the first payload byte's raw sequence number and the highest end.
+    // Per direction: the lowest payload byte's raw sequence number and the highest end
+    // (the lowest is not always the first seen: a first segment the loopback's backlog
+    // dropped is seen only when it is resent, after later ones).
     let mut span: HashMap<(&str, &str), (u32, u32)> = HashMap::new();
     for p in packets.filter(|p| p.proto == "tcp" && p.len > 0) {
         let end = p.raw_seq.wrapping_add(p.len);
         let s = span.entry((&p.src, &p.dst)).or_insert((p.raw_seq, end));
+        if (s.0.wrapping_sub(p.raw_seq) as i32) > 0 {
+            s.0 = p.raw_seq;
+        }
         if (end.wrapping_sub(s.1) as i32) > 0 {
             s.1 = end;
         }

@@ -121,6 +121,17 @@ fn bytes_leave_retransmissions_out_and_retransmissions_count_them() {
 }
 
 #[test]
+fn bytes_count_a_first_segment_seen_only_when_resent_after_later_ones() {
+    // The first segment (seq 1) was dropped before the point saw it and came again last.
+    let p = vec![
+        with(seg("lo", None, 1.0, true, "PSH|ACK"), 101, 100, 1000),
+        with(seg("lo", None, 2.0, true, "PSH|ACK"), 201, 100, 1000),
+        with(seg("lo", None, 3.0, true, "PSH|ACK"), 1, 100, 1000),
+    ];
+    assert_eq!(count("bytes(lo, any)", &p), 300);
+}
+
+#[test]
 fn a_probe_is_a_tiny_segment_while_the_peer_window_is_zero() {
     let out = Some(Way::Out);
     let inn = Some(Way::In);
