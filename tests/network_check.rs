@@ -151,3 +151,18 @@ fn a_valid_wire_scenario_passes() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn two_actors_making_one_socket_name_are_rejected() {
+    // Both clients would make `s`: one socket, shared and overwritten.
+    let text = on_wire("", "a", "").replace(
+        "  { op = \"listen\", as = \"l\", backlog = 1 },",
+        "  { op = \"listen\", as = \"l\", backlog = 1 },\n  { op = \"bind\", as = \"s\" },",
+    );
+    rejected(
+        &text,
+        "op = \"connect\", to = \"l\", as = \"s\"",
+        "client step",
+        "`server` already makes a socket called `s`",
+    );
+}

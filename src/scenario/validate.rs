@@ -439,6 +439,7 @@ impl Cx<'_> {
         let made: BTreeSet<&str> = all_steps()
             .filter_map(|(_, s)| s.action.creates())
             .collect();
+        self.one_maker_per_socket(actors)?;
         let signalled: BTreeSet<&str> = all_steps()
             .filter_map(|(_, s)| match &s.action {
                 Action::Signal { sync } => Some(sync.as_str()),

@@ -1,6 +1,8 @@
 //! Validation of the network tier's parts of a file: the actors' `host`, the `[wire]`
 //! table and the `wire` steps, which all need the others.
 
+use std::collections::BTreeMap;
+
 use toml::Spanned;
 
 use super::cx::Cx;
@@ -191,5 +193,30 @@ impl Cx<'_> {
             packets: Some(figure),
             help,
         })
+    }
+
+    /// Sockets are named run-wide: two actors making one name would share (and
+    /// overwrite) one socket, as two clients on one host easily do.
+    pub(super) fn one_maker_per_socket(&self, actors: &[Actor]) -> Result<(), ScenarioError> {
+        let mut maker: BTreeMap<&str, &str> = BTreeMap::new();
+        for (a, s) in actors
+            .iter()
+            .flat_map(|a| a.steps.iter().map(move |s| (a, s)))
+        {
+            let Some(sock) = s.action.creates() else {
+                continue;
+            };
+            match maker.insert(sock, &a.name) {
+                Some(other) if other != a.name => {
+                    return Err(self.err(
+                        Some(s.line),
+                        Some(format!("{} step {}", a.name, s.describe())),
+                        format!("`{other}` already makes a socket called `{sock}`: socket names are the run's, not an actor's; give this one another name"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        Ok(())
     }
 }
