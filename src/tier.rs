@@ -150,18 +150,20 @@ pub fn start(
     let relay = Relay::start(net::W_A, net::W_B, spec.clone(), seed, t0)
         .map_err(|e| build(e.to_string()))?;
     let relay = Arc::new(Mutex::new(Some(relay)));
-    let points = [Host::A, Host::B]
+    // One descriptor of each host's namespace, shared by the capture and the engine.
+    let dup = |h: Host| topology.netns(h).try_clone().map(Arc::new);
+    let hosts_ns = [dup(Host::A), dup(Host::B)];
+    let [a_ns, b_ns] = hosts_ns.map(|r| r.map_err(|e| build(e.to_string())));
+    let (a_ns, b_ns) = (a_ns?, b_ns?);
+    let points = [(Host::A, &a_ns), (Host::B, &b_ns)]
         .into_iter()
-        .map(|h| {
-            topology.netns(h).try_clone().map(|ns| CapturePoint {
-                name: h.name().to_owned(),
-                ifname: net::HOST_IF.to_owned(),
-                netns: Some(Arc::new(ns)),
-                loopback: false,
-            })
+        .map(|(h, ns)| CapturePoint {
+            name: h.name().to_owned(),
+            ifname: net::HOST_IF.to_owned(),
+            netns: Some(Arc::clone(ns)),
+            loopback: false,
         })
-        .collect::<std::io::Result<Vec<_>>>()
-        .map_err(|e| build(e.to_string()))?;
+        .collect();
     let capture =
         Capture::start(points, t0).map_err(|e| format!("cannot capture on the hosts: {e}"));
     // The environment as host a sees it (its settings are the run's).
@@ -173,18 +175,12 @@ pub fn start(
         };
         Environment::in_room(room, env.netns.clone(), env)
     });
-    let hosts = [Host::A, Host::B].map(|h| {
-        let ns = topology.netns(h).try_clone().map(Arc::new);
-        (ns, topology.addr(h))
-    });
-    let [(a_ns, a_addr), (b_ns, b_addr)] = hosts;
-    let (a_ns, b_ns) = (
-        a_ns.map_err(|e| build(e.to_string()))?,
-        b_ns.map_err(|e| build(e.to_string()))?,
-    );
     let to_relay = Arc::clone(&relay);
     let net = Net {
-        hosts: [(a_ns, a_addr), (b_ns, b_addr)],
+        hosts: [
+            (a_ns, topology.addr(Host::A)),
+            (b_ns, topology.addr(Host::B)),
+        ],
         wire: Arc::new(move |c| {
             let relay = to_relay.lock().unwrap_or_else(|e| e.into_inner());
             match relay.as_ref() {
