@@ -4,9 +4,11 @@
 //! Case names are built from the parameters:
 //! - `write_64KiB/std/nodelay/sysbuf`: 64 KiB writes through std with TCP_NODELAY on
 //!   (`nagle`: off) and the system's buffer sizes (`buf1MiB`: SO_SNDBUF on the writer and
-//!   SO_RCVBUF on the reader fixed at 1 MiB before the handshake); the reader reads 64 KiB
-//!   per call too, as iperf3's server reads its client's `-l`, so that
-//!   `scripts/iperf3-ratio` compares the same work;
+//!   SO_RCVBUF on the reader fixed at 1 MiB before the handshake). The reader is the same
+//!   in every case and runs iperf3's server loop (see [`DrainStyle::Iperf3`]) with blocks of
+//!   the write size, as iperf3's server reads its client's `-l`, so that the cases differ
+//!   in their writer only and `scripts/iperf3-ratio` compares the same work;
+//!   `TCPLAB_BENCH_DRAIN=engine` gives each case its engine's own reader instead;
 //! - `connect/tokio`: one connect plus the matching accept, then both closed;
 //! - `writers4_64KiB/std/mutex`: 4 writers, 64 KiB messages, one connection with a mutex
 //!   around each whole message (`channel`: the writers feed one writer through a channel;
@@ -191,6 +193,96 @@ fn drain_thread(
     })
 }
 
+/// How the single-stream cases' reader reads (`TCPLAB_BENCH_DRAIN`).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum DrainStyle {
+    /// `iperf3` (the default): iperf3's server loop, in a thread of its own for both
+    /// engines: the socket non-blocking, select(2) before every read, then reads until the
+    /// block is full or the socket has nothing more (iperf3 3.12's `iperf_recv` and
+    /// `Nread`). The cases then differ in their writer only, and `scripts/iperf3-ratio`
+    /// compares the same reader on both sides.
+    Iperf3,
+    /// `engine`: the case's engine reads: a blocking read(2) per call in a thread (std), a
+    /// task on the runtime (tokio). How fast a writer goes over loopback depends on how
+    /// its reader reads (NOTES.md, "The reader sets the writer's pace").
+    Engine,
+}
+
+/// `TCPLAB_BENCH_DRAIN=iperf3|engine` (default iperf3); anything else stops the bench.
+fn drain_style() -> DrainStyle {
+    match std::env::var("TCPLAB_BENCH_DRAIN").as_deref() {
+        Err(_) | Ok("") | Ok("iperf3") => DrainStyle::Iperf3,
+        Ok("engine") => DrainStyle::Engine,
+        Ok(other) => panic!("TCPLAB_BENCH_DRAIN is iperf3 or engine, not {other:?}"),
+    }
+}
+
+/// A thread that drains `reader` to EOF as iperf3's server does (see
+/// [`DrainStyle::Iperf3`]), `block` bytes per block; returns the bytes read. Where select(2)
+/// is not available, it reads as [`drain_thread`] does.
+fn iperf3_drain_thread(reader: TcpStream, block: usize) -> StdDrain {
+    #[cfg(unix)]
+    {
+        let pin = pinning();
+        thread::spawn(move || {
+            if let Some((_, r)) = pin {
+                pin_to(r);
+            }
+            (iperf3_drain(reader, block), None)
+        })
+    }
+    #[cfg(not(unix))]
+    drain_thread(reader, None, block)
+}
+
+/// iperf3's server loop over one stream: select(2), then read until `block` bytes or
+/// EAGAIN, until EOF. A stream silent for IO_TIMEOUT fails the bench.
+#[cfg(unix)]
+fn iperf3_drain(mut reader: TcpStream, block: usize) -> u64 {
+    use std::os::fd::AsRawFd;
+    reader.set_nonblocking(true).unwrap();
+    let fd = reader.as_raw_fd();
+    let mut buf = vec![0u8; block];
+    let mut total = 0u64;
+    let mut quiet_since = Instant::now();
+    loop {
+        // SAFETY: an fd_set on the stack, zeroed, holding one open descriptor below
+        // FD_SETSIZE (checked); select(2) writes only into it and the timeval.
+        let ready = unsafe {
+            assert!((fd as usize) < libc::FD_SETSIZE, "descriptor {fd} too high for select");
+            let mut read_set: libc::fd_set = std::mem::zeroed();
+            libc::FD_SET(fd, &mut read_set);
+            // iperf3 waits at most until its next timer; one second stands for that.
+            let mut timeout = libc::timeval { tv_sec: 1, tv_usec: 0 };
+            let rc = libc::select(
+                fd + 1,
+                &mut read_set,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+                &mut timeout,
+            );
+            assert!(rc >= 0, "select: {}", std::io::Error::last_os_error());
+            rc > 0
+        };
+        if !ready {
+            assert!(quiet_since.elapsed() < IO_TIMEOUT, "drain: nothing to read for {IO_TIMEOUT:?}");
+            continue;
+        }
+        quiet_since = Instant::now();
+        let mut got = 0;
+        while got < block {
+            match reader.read(&mut buf[got..]) {
+                Ok(0) => return total + got as u64,
+                Ok(n) => got += n,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => panic!("drain failed: {e:?}"),
+            }
+        }
+        total += got as u64;
+    }
+}
+
 /// The multi-thread runtime the tokio cases run on: the bench thread drives the writer
 /// (`block_on`), one worker runs the reader, as std has one thread each.
 fn runtime(workers: usize) -> tokio::runtime::Runtime {
@@ -235,7 +327,14 @@ fn to_tokio(s: TcpStream) -> tokio::net::TcpStream {
 // single stream
 // ---------------------------------------------------------------------------------------
 
+/// A single-stream tokio case's reader: a thread ([`DrainStyle::Iperf3`]) or a task.
+enum Drain {
+    Thread(StdDrain),
+    Task(TokioDrain),
+}
+
 fn single_stream(c: &mut Criterion) {
+    let style = drain_style();
     // Pinned for the single-stream cases only: the later groups run unpinned.
     let all_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if let Some((w, _)) = pinning() {
@@ -254,7 +353,10 @@ fn single_stream(c: &mut Criterion) {
                 let case = format!("{}/{}", delay_name(nodelay), buffer_name(buffer));
 
                 let (mut writer, reader) = std_pair(nodelay, buffer);
-                let drain = drain_thread(reader, None, size);
+                let drain = match style {
+                    DrainStyle::Iperf3 => iperf3_drain_thread(reader, size),
+                    DrainStyle::Engine => drain_thread(reader, None, size),
+                };
                 let mut written = 0u64;
                 group.bench_function(BenchmarkId::new("std", &case), |b| {
                     b.iter(|| {
@@ -270,7 +372,12 @@ fn single_stream(c: &mut Criterion) {
                 let (writer, reader) = std_pair(nodelay, buffer);
                 let _entered = rt.enter();
                 let mut writer = to_tokio(writer);
-                let drain = drain_task(&rt, to_tokio(reader), None, size);
+                let drain = match style {
+                    DrainStyle::Iperf3 => Drain::Thread(iperf3_drain_thread(reader, size)),
+                    DrainStyle::Engine => {
+                        Drain::Task(drain_task(&rt, to_tokio(reader), None, size))
+                    }
+                };
                 let mut written = 0u64;
                 group.bench_function(BenchmarkId::new("tokio", &case), |b| {
                     b.iter_custom(|iters| {
@@ -285,7 +392,10 @@ fn single_stream(c: &mut Criterion) {
                     })
                 });
                 rt.block_on(writer.shutdown()).unwrap();
-                let (drained, _) = rt.block_on(drain).expect("drain task panicked");
+                let (drained, _) = match drain {
+                    Drain::Thread(t) => t.join().expect("drain thread panicked"),
+                    Drain::Task(t) => rt.block_on(t).expect("drain task panicked"),
+                };
                 assert_eq!(drained, written, "the reader missed bytes");
             }
         }
