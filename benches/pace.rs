@@ -1,0 +1,377 @@
+//! Who sets the pace over loopback: the same writes beside different readers and writers,
+//! with each thread's CPU time.
+//!
+//!   cargo bench --bench pace [-- FILTER]
+//!
+//! Not a criterion bench: it prints one table (stdout). Each case streams `STREAM_BYTES`
+//! over loopback in writes of one size, with one writer loop and one reader loop:
+//! - writers: `blocking` (write_all on a blocking socket: the std bench's writer) or
+//!   `select` (a non-blocking socket, select(2) for writability, then up to ten writes, as
+//!   iperf3's client does);
+//! - readers: `blocking` (one blocking read(2) per call, as large as the writes: the std
+//!   engine's reader) or `iperf3` (iperf3's server loop: a non-blocking socket, select(2)
+//!   before every read, then reads until the block is full or the socket is empty).
+//!
+//! Beside bytes per second it prints each thread's CPU time per GiB moved (getrusage with
+//! RUSAGE_THREAD) and how often each slept (voluntary context switches), and the writer's
+//! ACKs in and data segments out (TCP_INFO). Every configuration runs `ROUNDS` times, the
+//! configurations interleaved, so a change on the machine meets all of them; cells are the
+//! median with the lowest and highest round. FILTER keeps the cases whose name
+//! (`4KiB/nagle/blocking-writer/iperf3-reader`) contains it. `TCPLAB_BENCH_PIN=W,R` pins
+//! the writer to CPU W and the reader to CPU R, as in benches/loopback.rs.
+//!
+//! # Notes
+//! On Linux loopback hands every segment to the receiving stack on the CPU that sent it,
+//! so the two threads split the stack's work between them depending on when each runs;
+//! NOTES.md ("The reader sets the writer's pace") reads the table. Other systems: the bench
+//! prints a line saying it measures Linux only (RUSAGE_THREAD and tcp_info are Linux's).
+
+/// Bytes each case streams: a second or more at loopback speeds.
+#[cfg(target_os = "linux")]
+const STREAM_BYTES: u64 = 4 << 30;
+
+/// Rounds over all configurations (`TCPLAB_PACE_ROUNDS` overrides).
+#[cfg(target_os = "linux")]
+const ROUNDS: usize = 3;
+
+// RUSAGE_THREAD and tcp_info's counters are Linux's.
+#[cfg(target_os = "linux")]
+mod linux {
+    use std::io::{ErrorKind, Read, Write};
+    use std::net::{TcpListener, TcpStream};
+    use std::os::fd::AsRawFd;
+    use std::thread;
+    use std::time::{Duration, Instant};
+
+    use super::{ROUNDS, STREAM_BYTES};
+
+    /// What iperf3's client writes per select(2) wake-up without a rate (its `multisend`).
+    const IPERF3_MULTISEND: usize = 10;
+
+    /// Bound on any one wait, so that a broken side fails the bench instead of hanging it.
+    const IO_TIMEOUT: Duration = Duration::from_secs(30);
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Writer {
+        Blocking,
+        Select,
+    }
+
+    #[derive(Clone, Copy, PartialEq, Eq)]
+    enum Reader {
+        Blocking,
+        Iperf3,
+    }
+
+    /// One thread's share: CPU seconds (user + system) and voluntary context switches.
+    #[derive(Clone, Copy, Default)]
+    struct Share {
+        cpu: f64,
+        sleeps: i64,
+    }
+
+    fn thread_share() -> Share {
+        // SAFETY: rusage is plain data that getrusage fills in.
+        let mut r: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: a valid pointer; RUSAGE_THREAD is the calling thread.
+        assert_eq!(unsafe { libc::getrusage(libc::RUSAGE_THREAD, &mut r) }, 0);
+        let t = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 * 1e-6;
+        Share {
+            cpu: t(r.ru_utime) + t(r.ru_stime),
+            sleeps: r.ru_nvcsw,
+        }
+    }
+
+    fn since(before: Share) -> Share {
+        let now = thread_share();
+        Share {
+            cpu: now.cpu - before.cpu,
+            sleeps: now.sleeps - before.sleeps,
+        }
+    }
+
+    fn tcp_info(s: &impl AsRawFd) -> libc::tcp_info {
+        // SAFETY: tcp_info is plain data; getsockopt writes at most `len` bytes into it.
+        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+        // SAFETY: a valid fd, pointer and length.
+        let rc = unsafe {
+            libc::getsockopt(
+                s.as_raw_fd(),
+                libc::IPPROTO_TCP,
+                libc::TCP_INFO,
+                (&mut info as *mut libc::tcp_info).cast(),
+                &mut len,
+            )
+        };
+        assert_eq!(rc, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
+        info
+    }
+
+    /// select(2) on one descriptor for reading or writing, at most one second; true when
+    /// it is ready.
+    fn select_one(fd: i32, write: bool) -> bool {
+        assert!((fd as usize) < libc::FD_SETSIZE, "descriptor {fd} too high for select");
+        // SAFETY: a zeroed fd_set holding one open descriptor below FD_SETSIZE; select
+        // writes only into it and the timeval.
+        unsafe {
+            let mut set: libc::fd_set = std::mem::zeroed();
+            libc::FD_SET(fd, &mut set);
+            let mut timeout = libc::timeval {
+                tv_sec: 1,
+                tv_usec: 0,
+            };
+            let (r, w) = if write {
+                (std::ptr::null_mut(), &mut set as *mut libc::fd_set)
+            } else {
+                (&mut set as *mut libc::fd_set, std::ptr::null_mut())
+            };
+            let rc = libc::select(fd + 1, r, w, std::ptr::null_mut(), &mut timeout);
+            assert!(rc >= 0, "select: {}", std::io::Error::last_os_error());
+            rc > 0
+        }
+    }
+
+    /// Pins the calling thread to `cpu`.
+    fn pin_to(cpu: usize) {
+        // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes a bit inside it.
+        let ok = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
+        };
+        assert!(ok, "TCPLAB_BENCH_PIN: cannot pin a thread to CPU {cpu}");
+    }
+
+    fn pinning() -> Option<(usize, usize)> {
+        let v = std::env::var("TCPLAB_BENCH_PIN").ok()?;
+        let (w, r) = v.split_once(',')?;
+        Some((w.trim().parse().ok()?, r.trim().parse().ok()?))
+    }
+
+    /// Reads to EOF; returns the bytes read, the read calls and the thread's share.
+    fn read_all(mut r: TcpStream, block: usize, how: Reader) -> (u64, u64, Share) {
+        let before = thread_share();
+        let mut buf = vec![0u8; block];
+        let (mut total, mut calls) = (0u64, 0u64);
+        if how == Reader::Blocking {
+            r.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+            loop {
+                calls += 1;
+                match r.read(&mut buf) {
+                    Ok(0) => return (total, calls, since(before)),
+                    Ok(n) => total += n as u64,
+                    Err(e) => panic!("read failed: {e:?}"),
+                }
+            }
+        }
+        r.set_nonblocking(true).unwrap();
+        let mut quiet_since = Instant::now();
+        loop {
+            if !select_one(r.as_raw_fd(), false) {
+                assert!(quiet_since.elapsed() < IO_TIMEOUT, "reader: nothing for {IO_TIMEOUT:?}");
+                continue;
+            }
+            quiet_since = Instant::now();
+            let mut got = 0;
+            while got < block {
+                calls += 1;
+                match r.read(&mut buf[got..]) {
+                    Ok(0) => return (total + got as u64, calls, since(before)),
+                    Ok(n) => got += n,
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => panic!("read failed: {e:?}"),
+                }
+            }
+            total += got as u64;
+        }
+    }
+
+    /// Writes `STREAM_BYTES` in writes of `payload`; returns the write calls.
+    fn write_all(w: &mut TcpStream, payload: &[u8], how: Writer) -> u64 {
+        let writes = STREAM_BYTES / payload.len() as u64;
+        if how == Writer::Blocking {
+            w.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
+            for _ in 0..writes {
+                w.write_all(payload).unwrap();
+            }
+            return writes;
+        }
+        w.set_nonblocking(true).unwrap();
+        let (mut calls, mut done, mut off) = (0u64, 0u64, 0usize);
+        let mut quiet_since = Instant::now();
+        while done < writes {
+            if !select_one(w.as_raw_fd(), true) {
+                assert!(quiet_since.elapsed() < IO_TIMEOUT, "writer: no room for {IO_TIMEOUT:?}");
+                continue;
+            }
+            quiet_since = Instant::now();
+            for _ in 0..IPERF3_MULTISEND {
+                calls += 1;
+                match w.write(&payload[off..]) {
+                    Ok(n) => {
+                        off += n;
+                        if off == payload.len() {
+                            off = 0;
+                            done += 1;
+                            if done == writes {
+                                break;
+                            }
+                        }
+                    }
+                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(e) => panic!("write failed: {e:?}"),
+                }
+            }
+        }
+        w.set_nonblocking(false).unwrap();
+        calls
+    }
+
+    /// One case's figures.
+    struct Run {
+        gib_per_s: f64,
+        writer: Share,
+        reader: Share,
+        write_calls: u64,
+        read_calls: u64,
+        acks_in: u32,
+        segs_out: u32,
+    }
+
+    fn run(size: usize, nodelay: bool, writer: Writer, reader: Reader) -> Run {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let mut w = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+        let (r, _) = listener.accept().unwrap();
+        w.set_nodelay(nodelay).unwrap();
+        let pin = pinning();
+        let drain = thread::spawn(move || {
+            if let Some((_, cpu)) = pin {
+                pin_to(cpu);
+            }
+            read_all(r, size, reader)
+        });
+        let payload = vec![0xA5u8; size];
+        let before = thread_share();
+        let t0 = Instant::now();
+        let write_calls = write_all(&mut w, &payload, writer);
+        let info = tcp_info(&w);
+        w.shutdown(std::net::Shutdown::Write).unwrap();
+        let (got, read_calls, reader_share) = drain.join().expect("reader panicked");
+        let secs = t0.elapsed().as_secs_f64();
+        let writer_share = since(before);
+        let sent = STREAM_BYTES / size as u64 * size as u64;
+        assert_eq!(got, sent, "the reader's count");
+        Run {
+            gib_per_s: sent as f64 / f64::from(1 << 30) / secs,
+            writer: writer_share,
+            reader: reader_share,
+            write_calls,
+            read_calls,
+            acks_in: info.tcpi_segs_in,
+            segs_out: info.tcpi_data_segs_out,
+        }
+    }
+
+    fn size_name(bytes: usize) -> String {
+        if bytes.is_multiple_of(1 << 20) {
+            format!("{}MiB", bytes >> 20)
+        } else {
+            format!("{}KiB", bytes >> 10)
+        }
+    }
+
+    /// "1.23 (1.10 to 1.40)" over the rounds' values.
+    fn cell(mut values: Vec<f64>, decimals: usize) -> String {
+        values.sort_by(f64::total_cmp);
+        let n = values.len();
+        let median = if n % 2 == 1 {
+            values[n / 2]
+        } else {
+            (values[n / 2 - 1] + values[n / 2]) / 2.0
+        };
+        format!(
+            "{median:.decimals$} ({:.decimals$} to {:.decimals$})",
+            values[0],
+            values[n - 1]
+        )
+    }
+
+    pub fn main() {
+        // cargo passes `--bench`; anything else not starting with `-` is the filter.
+        let filter = std::env::args()
+            .skip(1)
+            .find(|a| !a.starts_with('-'))
+            .unwrap_or_default();
+        let rounds = std::env::var("TCPLAB_PACE_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .filter(|&n: &usize| n > 0)
+            .unwrap_or(ROUNDS);
+        if let Some((w, _)) = pinning() {
+            pin_to(w);
+        }
+        let mut cases = Vec::new();
+        for size in [4 << 10, 1 << 20] {
+            for nodelay in [false, true] {
+                for writer in [Writer::Blocking, Writer::Select] {
+                    for reader in [Reader::Blocking, Reader::Iperf3] {
+                        let name = format!(
+                            "{}/{}/{}-writer/{}-reader",
+                            size_name(size),
+                            if nodelay { "nodelay" } else { "nagle" },
+                            if writer == Writer::Blocking { "blocking" } else { "select" },
+                            if reader == Reader::Blocking { "blocking" } else { "iperf3" },
+                        );
+                        if name.contains(&filter) {
+                            cases.push((name, size, nodelay, writer, reader));
+                        }
+                    }
+                }
+            }
+        }
+        let mut runs: Vec<Vec<Run>> = cases.iter().map(|_| Vec::new()).collect();
+        for round in 1..=rounds {
+            for (i, (name, size, nodelay, writer, reader)) in cases.iter().enumerate() {
+                eprintln!("round {round} of {rounds}: {name}");
+                runs[i].push(run(*size, *nodelay, *writer, *reader));
+            }
+        }
+        println!(
+            "{} GiB per case, {rounds} rounds{}; median (lowest to highest); per GiB: CPU seconds of each thread; per MiB: sleeps, calls, ACKs",
+            STREAM_BYTES >> 30,
+            pinning().map_or(String::new(), |(w, r)| format!(", writer on CPU {w}, reader on CPU {r}")),
+        );
+        println!("| case | GiB/s | writer CPU s/GiB | reader CPU s/GiB | writer sleeps/MiB | reader sleeps/MiB | writes/MiB | reads/MiB | ACKs in/MiB | data segments/MiB |");
+        println!("|---|---|---|---|---|---|---|---|---|---|");
+        let mib = (STREAM_BYTES >> 20) as f64;
+        let gib = (STREAM_BYTES >> 30) as f64;
+        for ((name, ..), rs) in cases.iter().zip(&runs) {
+            let col = |f: &dyn Fn(&Run) -> f64, d| cell(rs.iter().map(f).collect(), d);
+            println!(
+                "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                col(&|r| r.gib_per_s, 2),
+                col(&|r| r.writer.cpu / gib, 3),
+                col(&|r| r.reader.cpu / gib, 3),
+                col(&|r| r.writer.sleeps as f64 / mib, 2),
+                col(&|r| r.reader.sleeps as f64 / mib, 2),
+                col(&|r| r.write_calls as f64 / mib, 1),
+                col(&|r| r.read_calls as f64 / mib, 1),
+                col(&|r| f64::from(r.acks_in) / mib, 2),
+                col(&|r| f64::from(r.segs_out) / mib, 2),
+            );
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn main() {
+    linux::main();
+}
+
+#[cfg(not(target_os = "linux"))]
+fn main() {
+    println!("pace: per-thread CPU time (RUSAGE_THREAD) and TCP_INFO counters are Linux's; nothing to print here");
+}
