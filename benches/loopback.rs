@@ -35,6 +35,10 @@ use socket2::{Domain, Protocol, Socket, Type};
 use tcplab::engine::{tag_byte, FrameCheck};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{pin_to, pinning};
+
 /// Bytes per write call; each size is its own group.
 const WRITE_SIZES: [usize; 3] = [4 * 1024, 64 * 1024, 1024 * 1024];
 
@@ -127,30 +131,6 @@ fn drained(total: &mut u64, check: &mut Option<FrameCheck>, bytes: &[u8]) {
     }
 }
 
-/// `TCPLAB_BENCH_PIN=W,R`: the CPUs the single-stream writer and reader are pinned to.
-fn pinning() -> Option<(usize, usize)> {
-    let v = std::env::var("TCPLAB_BENCH_PIN").ok()?;
-    let (w, r) = v.split_once(',')?;
-    Some((w.trim().parse().ok()?, r.trim().parse().ok()?))
-}
-
-/// Pins the calling thread to `cpu` (Linux; elsewhere nothing happens).
-fn pin_to(cpu: usize) {
-    #[cfg(target_os = "linux")]
-    // sched_setaffinity is Linux's; the benches only report where it is not available.
-    {
-        // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes a bit inside it.
-        let ok = unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(cpu, &mut set);
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
-        };
-        assert!(ok, "TCPLAB_BENCH_PIN: cannot pin a thread to CPU {cpu}");
-    }
-    #[cfg(not(target_os = "linux"))]
-    let _ = cpu;
-}
-
 /// Adds `cpu` to the calling thread's CPUs (undoing [`pin_to`] one CPU at a time).
 fn pin_also(cpu: usize) {
     #[cfg(target_os = "linux")]
@@ -228,59 +208,12 @@ fn iperf3_drain_thread(reader: TcpStream, block: usize) -> StdDrain {
             if let Some((_, r)) = pin {
                 pin_to(r);
             }
-            (iperf3_drain(reader, block), None)
+            let mut reader = reader;
+            (common::iperf3_read(&mut reader, block, IO_TIMEOUT).0, None)
         })
     }
     #[cfg(not(unix))]
     drain_thread(reader, None, block)
-}
-
-/// iperf3's server loop over one stream: select(2), then read until `block` bytes or
-/// EAGAIN, until EOF. A stream silent for IO_TIMEOUT fails the bench.
-#[cfg(unix)]
-fn iperf3_drain(mut reader: TcpStream, block: usize) -> u64 {
-    use std::os::fd::AsRawFd;
-    reader.set_nonblocking(true).unwrap();
-    let fd = reader.as_raw_fd();
-    let mut buf = vec![0u8; block];
-    let mut total = 0u64;
-    let mut quiet_since = Instant::now();
-    loop {
-        // SAFETY: an fd_set on the stack, zeroed, holding one open descriptor below
-        // FD_SETSIZE (checked); select(2) writes only into it and the timeval.
-        let ready = unsafe {
-            assert!((fd as usize) < libc::FD_SETSIZE, "descriptor {fd} too high for select");
-            let mut read_set: libc::fd_set = std::mem::zeroed();
-            libc::FD_SET(fd, &mut read_set);
-            // iperf3 waits at most until its next timer; one second stands for that.
-            let mut timeout = libc::timeval { tv_sec: 1, tv_usec: 0 };
-            let rc = libc::select(
-                fd + 1,
-                &mut read_set,
-                std::ptr::null_mut(),
-                std::ptr::null_mut(),
-                &mut timeout,
-            );
-            assert!(rc >= 0, "select: {}", std::io::Error::last_os_error());
-            rc > 0
-        };
-        if !ready {
-            assert!(quiet_since.elapsed() < IO_TIMEOUT, "drain: nothing to read for {IO_TIMEOUT:?}");
-            continue;
-        }
-        quiet_since = Instant::now();
-        let mut got = 0;
-        while got < block {
-            match reader.read(&mut buf[got..]) {
-                Ok(0) => return total + got as u64,
-                Ok(n) => got += n,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => panic!("drain failed: {e:?}"),
-            }
-        }
-        total += got as u64;
-    }
 }
 
 /// The multi-thread runtime the tokio cases run on: the bench thread drives the writer

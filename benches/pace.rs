@@ -34,6 +34,10 @@ const STREAM_BYTES: u64 = 4 << 30;
 #[cfg(target_os = "linux")]
 const ROUNDS: usize = 3;
 
+#[cfg(target_os = "linux")]
+#[path = "common/mod.rs"]
+mod common;
+
 // RUSAGE_THREAD and tcp_info's counters are Linux's.
 #[cfg(target_os = "linux")]
 mod linux {
@@ -43,6 +47,7 @@ mod linux {
     use std::thread;
     use std::time::{Duration, Instant};
 
+    use super::common::{iperf3_read, pin_to, pinning, select_one, tcp_info};
     use super::{ROUNDS, STREAM_BYTES};
 
     /// What iperf3's client writes per select(2) wake-up without a rate (its `multisend`).
@@ -90,65 +95,6 @@ mod linux {
         }
     }
 
-    fn tcp_info(s: &impl AsRawFd) -> libc::tcp_info {
-        // SAFETY: tcp_info is plain data; getsockopt writes at most `len` bytes into it.
-        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-        // SAFETY: a valid fd, pointer and length.
-        let rc = unsafe {
-            libc::getsockopt(
-                s.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_INFO,
-                (&mut info as *mut libc::tcp_info).cast(),
-                &mut len,
-            )
-        };
-        assert_eq!(rc, 0, "TCP_INFO: {}", std::io::Error::last_os_error());
-        info
-    }
-
-    /// select(2) on one descriptor for reading or writing, at most one second; true when
-    /// it is ready.
-    fn select_one(fd: i32, write: bool) -> bool {
-        assert!((fd as usize) < libc::FD_SETSIZE, "descriptor {fd} too high for select");
-        // SAFETY: a zeroed fd_set holding one open descriptor below FD_SETSIZE; select
-        // writes only into it and the timeval.
-        unsafe {
-            let mut set: libc::fd_set = std::mem::zeroed();
-            libc::FD_SET(fd, &mut set);
-            let mut timeout = libc::timeval {
-                tv_sec: 1,
-                tv_usec: 0,
-            };
-            let (r, w) = if write {
-                (std::ptr::null_mut(), &mut set as *mut libc::fd_set)
-            } else {
-                (&mut set as *mut libc::fd_set, std::ptr::null_mut())
-            };
-            let rc = libc::select(fd + 1, r, w, std::ptr::null_mut(), &mut timeout);
-            assert!(rc >= 0, "select: {}", std::io::Error::last_os_error());
-            rc > 0
-        }
-    }
-
-    /// Pins the calling thread to `cpu`.
-    fn pin_to(cpu: usize) {
-        // SAFETY: a zeroed cpu_set_t is an empty set; CPU_SET writes a bit inside it.
-        let ok = unsafe {
-            let mut set: libc::cpu_set_t = std::mem::zeroed();
-            libc::CPU_SET(cpu, &mut set);
-            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) == 0
-        };
-        assert!(ok, "TCPLAB_BENCH_PIN: cannot pin a thread to CPU {cpu}");
-    }
-
-    fn pinning() -> Option<(usize, usize)> {
-        let v = std::env::var("TCPLAB_BENCH_PIN").ok()?;
-        let (w, r) = v.split_once(',')?;
-        Some((w.trim().parse().ok()?, r.trim().parse().ok()?))
-    }
-
     /// Reads to EOF; returns the bytes read, the read calls and the thread's share.
     fn read_all(mut r: TcpStream, block: usize, how: Reader) -> (u64, u64, Share) {
         let before = thread_share();
@@ -165,27 +111,8 @@ mod linux {
                 }
             }
         }
-        r.set_nonblocking(true).unwrap();
-        let mut quiet_since = Instant::now();
-        loop {
-            if !select_one(r.as_raw_fd(), false) {
-                assert!(quiet_since.elapsed() < IO_TIMEOUT, "reader: nothing for {IO_TIMEOUT:?}");
-                continue;
-            }
-            quiet_since = Instant::now();
-            let mut got = 0;
-            while got < block {
-                calls += 1;
-                match r.read(&mut buf[got..]) {
-                    Ok(0) => return (total + got as u64, calls, since(before)),
-                    Ok(n) => got += n,
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                    Err(e) => panic!("read failed: {e:?}"),
-                }
-            }
-            total += got as u64;
-        }
+        let (total, calls) = iperf3_read(&mut r, block, IO_TIMEOUT);
+        (total, calls, since(before))
     }
 
     /// Writes `STREAM_BYTES` in writes of `payload`; returns the write calls.
@@ -203,7 +130,10 @@ mod linux {
         let mut quiet_since = Instant::now();
         while done < writes {
             if !select_one(w.as_raw_fd(), true) {
-                assert!(quiet_since.elapsed() < IO_TIMEOUT, "writer: no room for {IO_TIMEOUT:?}");
+                assert!(
+                    quiet_since.elapsed() < IO_TIMEOUT,
+                    "writer: no room for {IO_TIMEOUT:?}"
+                );
                 continue;
             }
             quiet_since = Instant::now();
@@ -322,8 +252,16 @@ mod linux {
                             "{}/{}/{}-writer/{}-reader",
                             size_name(size),
                             if nodelay { "nodelay" } else { "nagle" },
-                            if writer == Writer::Blocking { "blocking" } else { "select" },
-                            if reader == Reader::Blocking { "blocking" } else { "iperf3" },
+                            if writer == Writer::Blocking {
+                                "blocking"
+                            } else {
+                                "select"
+                            },
+                            if reader == Reader::Blocking {
+                                "blocking"
+                            } else {
+                                "iperf3"
+                            },
                         );
                         if name.contains(&filter) {
                             cases.push((name, size, nodelay, writer, reader));

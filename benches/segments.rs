@@ -43,6 +43,10 @@ const WRITE_SIZES: [usize; 6] = [
 #[cfg(target_os = "linux")]
 const LOOPBACK_MSS: usize = 65483;
 
+#[cfg(target_os = "linux")]
+#[path = "common/mod.rs"]
+mod common;
+
 // struct tcp_info and its counters are Linux's.
 #[cfg(target_os = "linux")]
 mod linux {
@@ -52,31 +56,8 @@ mod linux {
     use std::thread;
     use std::time::Instant;
 
+    use super::common::tcp_info;
     use super::{LOOPBACK_MSS, STREAM_BYTES, WRITE_SIZES};
-
-    /// getsockopt(TCP_INFO).
-    fn tcp_info(s: &impl AsRawFd) -> libc::tcp_info {
-        // SAFETY: tcp_info is plain data; getsockopt writes at most `len` bytes into it.
-        let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
-        let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
-        // SAFETY: a valid fd, pointer and length.
-        let rc = unsafe {
-            libc::getsockopt(
-                s.as_raw_fd(),
-                libc::IPPROTO_TCP,
-                libc::TCP_INFO,
-                (&mut info as *mut libc::tcp_info).cast(),
-                &mut len,
-            )
-        };
-        assert_eq!(
-            rc,
-            0,
-            "getsockopt(TCP_INFO): {}",
-            std::io::Error::last_os_error()
-        );
-        info
-    }
 
     /// getsockopt(SO_SNDBUF): the send buffer the kernel has granted (or autotuned to).
     fn send_buffer(s: &impl AsRawFd) -> i32 {
