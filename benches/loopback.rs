@@ -217,7 +217,8 @@ fn iperf3_drain_thread(reader: TcpStream, block: usize) -> StdDrain {
 }
 
 /// The multi-thread runtime the tokio cases run on: the bench thread drives the writer
-/// (`block_on`), one worker runs the reader, as std has one thread each.
+/// (`block_on`), one worker polls the I/O driver and, with `TCPLAB_BENCH_DRAIN=engine`,
+/// runs the reader, as std has one thread each.
 fn runtime(workers: usize) -> tokio::runtime::Runtime {
     runtime_pinned(workers, None)
 }
