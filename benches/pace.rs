@@ -14,11 +14,18 @@
 //!
 //! Beside bytes per second it prints each thread's CPU time per GiB moved (getrusage with
 //! RUSAGE_THREAD) and how often each slept (voluntary context switches), and the writer's
-//! ACKs in and data segments out (TCP_INFO). Every configuration runs `ROUNDS` times, the
-//! configurations interleaved, so a change on the machine meets all of them; cells are the
-//! median with the lowest and highest round. FILTER keeps the cases whose name
-//! (`4KiB/nagle/blocking-writer/iperf3-reader`) contains it. `TCPLAB_BENCH_PIN=W,R` pins
-//! the writer to CPU W and the reader to CPU R, as in benches/loopback.rs.
+//! ACKs in and data segments out (TCP_INFO), and the machine's high-resolution timer
+//! softirqs per MiB: without the fq qdisc (loopback has none) a paced socket waits for
+//! each held segment's departure time with such a timer, so the column bounds how often
+//! pacing held a segment (the count is the whole machine's). Every configuration runs
+//! `ROUNDS` times, the configurations interleaved, so a change on the machine meets all of
+//! them; cells are the median with the lowest and highest round. FILTER keeps the cases
+//! whose name (`4KiB/nagle/blocking-writer/iperf3-reader/bbr`) contains it.
+//! `TCPLAB_BENCH_PIN=W,R` pins the writer to CPU W and the reader to CPU R, as in
+//! benches/loopback.rs. `TCPLAB_BENCH_CC=bbr,cubic,cubic+paced` runs every case with each
+//! congestion control named, set on the writer with TCP_CONGESTION (`+paced`: with the
+//! kernel's own pacing turned on as well, see benches/common); unset, the cases run with
+//! the machine's default, which the last part of each name gives.
 //!
 //! # Notes
 //! On Linux loopback hands every segment to the receiving stack on the CPU that sent it,
@@ -47,7 +54,10 @@ mod linux {
     use std::thread;
     use std::time::{Duration, Instant};
 
-    use super::common::{iperf3_read, pin_to, pinning, select_one, tcp_info};
+    use super::common::{
+        congestion_list, default_congestion, hrtimer_softirqs, iperf3_read, pin_to, pinning,
+        select_one, set_congestion, tcp_info, Congestion,
+    };
     use super::{ROUNDS, STREAM_BYTES};
 
     /// What iperf3's client writes per select(2) wake-up without a rate (its `multisend`).
@@ -169,13 +179,36 @@ mod linux {
         read_calls: u64,
         acks_in: u32,
         segs_out: u32,
+        /// HRTIMER softirqs on all CPUs during the case; None without /proc/softirqs.
+        hrtimers: Option<u64>,
     }
 
-    fn run(size: usize, nodelay: bool, writer: Writer, reader: Reader) -> Run {
+    /// One case: a write size, Nagle, the two loops, and the congestion control (None: the
+    /// machine's default, not set on the socket).
+    struct Case {
+        name: String,
+        size: usize,
+        nodelay: bool,
+        writer: Writer,
+        reader: Reader,
+        cc: Option<Congestion>,
+    }
+
+    fn run(case: &Case) -> Run {
+        let Case {
+            size,
+            nodelay,
+            writer,
+            reader,
+            ..
+        } = *case;
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let mut w = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
         let (r, _) = listener.accept().unwrap();
         w.set_nodelay(nodelay).unwrap();
+        if let Some(cc) = &case.cc {
+            set_congestion(&w, cc);
+        }
         let pin = pinning();
         let drain = thread::spawn(move || {
             if let Some((_, cpu)) = pin {
@@ -184,6 +217,7 @@ mod linux {
             read_all(r, size, reader)
         });
         let payload = vec![0xA5u8; size];
+        let hrtimers_before = hrtimer_softirqs();
         let before = thread_share();
         let t0 = Instant::now();
         let write_calls = write_all(&mut w, &payload, writer);
@@ -192,6 +226,7 @@ mod linux {
         let (got, read_calls, reader_share) = drain.join().expect("reader panicked");
         let secs = t0.elapsed().as_secs_f64();
         let writer_share = since(before);
+        let hrtimers = hrtimers_before.zip(hrtimer_softirqs()).map(|(a, b)| b - a);
         let sent = STREAM_BYTES / size as u64 * size as u64;
         assert_eq!(got, sent, "the reader's count");
         Run {
@@ -202,6 +237,7 @@ mod linux {
             read_calls,
             acks_in: info.tcpi_segs_in,
             segs_out: info.tcpi_data_segs_out,
+            hrtimers,
         }
     }
 
@@ -243,13 +279,22 @@ mod linux {
         if let Some((w, _)) = pinning() {
             pin_to(w);
         }
+        let default_cc = default_congestion();
+        // None: the machine's default, left as it is.
+        let ccs: Vec<Option<Congestion>> = match congestion_list() {
+            l if l.is_empty() => vec![None],
+            l => l.into_iter().map(Some).collect(),
+        };
         let mut cases = Vec::new();
         for size in [4 << 10, 1 << 20] {
             for nodelay in [false, true] {
                 for writer in [Writer::Blocking, Writer::Select] {
-                    for reader in [Reader::Blocking, Reader::Iperf3] {
+                    for (reader, cc) in [Reader::Blocking, Reader::Iperf3]
+                        .into_iter()
+                        .flat_map(|r| ccs.iter().map(move |cc| (r, cc)))
+                    {
                         let name = format!(
-                            "{}/{}/{}-writer/{}-reader",
+                            "{}/{}/{}-writer/{}-reader/{}",
                             size_name(size),
                             if nodelay { "nodelay" } else { "nagle" },
                             if writer == Writer::Blocking {
@@ -262,9 +307,17 @@ mod linux {
                             } else {
                                 "iperf3"
                             },
+                            cc.as_ref().map_or(default_cc.clone(), Congestion::label),
                         );
                         if name.contains(&filter) {
-                            cases.push((name, size, nodelay, writer, reader));
+                            cases.push(Case {
+                                name,
+                                size,
+                                nodelay,
+                                writer,
+                                reader,
+                                cc: cc.clone(),
+                            });
                         }
                     }
                 }
@@ -272,24 +325,29 @@ mod linux {
         }
         let mut runs: Vec<Vec<Run>> = cases.iter().map(|_| Vec::new()).collect();
         for round in 1..=rounds {
-            for (i, (name, size, nodelay, writer, reader)) in cases.iter().enumerate() {
-                eprintln!("round {round} of {rounds}: {name}");
-                runs[i].push(run(*size, *nodelay, *writer, *reader));
+            for (i, case) in cases.iter().enumerate() {
+                eprintln!("round {round} of {rounds}: {}", case.name);
+                runs[i].push(run(case));
             }
         }
         println!(
-            "{} GiB per case, {rounds} rounds{}; median (lowest to highest); per GiB: CPU seconds of each thread; per MiB: sleeps, calls, ACKs",
+            "{} GiB per case, {rounds} rounds{}, machine's congestion control {default_cc}; median (lowest to highest); per GiB: CPU seconds of each thread; per MiB: sleeps, calls, ACKs, segments, hrtimer softirqs (whole machine)",
             STREAM_BYTES >> 30,
             pinning().map_or(String::new(), |(w, r)| format!(", writer on CPU {w}, reader on CPU {r}")),
         );
-        println!("| case | GiB/s | writer CPU s/GiB | reader CPU s/GiB | writer sleeps/MiB | reader sleeps/MiB | writes/MiB | reads/MiB | ACKs in/MiB | data segments/MiB |");
-        println!("|---|---|---|---|---|---|---|---|---|---|");
+        println!("| case | GiB/s | writer CPU s/GiB | reader CPU s/GiB | writer sleeps/MiB | reader sleeps/MiB | writes/MiB | reads/MiB | ACKs in/MiB | data segments/MiB | hrtimer softirqs/MiB |");
+        println!("|---|---|---|---|---|---|---|---|---|---|---|");
         let mib = (STREAM_BYTES >> 20) as f64;
         let gib = (STREAM_BYTES >> 30) as f64;
-        for ((name, ..), rs) in cases.iter().zip(&runs) {
+        for (case, rs) in cases.iter().zip(&runs) {
             let col = |f: &dyn Fn(&Run) -> f64, d| cell(rs.iter().map(f).collect(), d);
+            let timers: Option<Vec<f64>> = rs
+                .iter()
+                .map(|r| r.hrtimers.map(|n| n as f64 / mib))
+                .collect();
             println!(
-                "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                case.name,
                 col(&|r| r.gib_per_s, 2),
                 col(&|r| r.writer.cpu / gib, 3),
                 col(&|r| r.reader.cpu / gib, 3),
@@ -299,6 +357,7 @@ mod linux {
                 col(&|r| r.read_calls as f64 / mib, 1),
                 col(&|r| f64::from(r.acks_in) / mib, 2),
                 col(&|r| f64::from(r.segs_out) / mib, 2),
+                timers.map_or("-".to_owned(), |t| cell(t, 2)),
             );
         }
     }

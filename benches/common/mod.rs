@@ -1,6 +1,7 @@
-//! What the benches share: pinning a thread to a CPU (`TCPLAB_BENCH_PIN`), iperf3's server
-//! read loop, select(2) on one descriptor, and TCP_INFO. Each bench includes this file
-//! (`#[path = "common/mod.rs"] mod common;`) and uses a part of it.
+//! What the benches share: pinning a thread to a CPU (`TCPLAB_BENCH_PIN`), a socket's
+//! congestion control (`TCPLAB_BENCH_CC`), iperf3's server read loop, select(2) on one
+//! descriptor, TCP_INFO and the machine's high-resolution timer softirqs. Each bench
+//! includes this file (`#[path = "common/mod.rs"] mod common;`) and uses a part of it.
 
 // Each bench is its own crate and uses only some of these.
 #![allow(dead_code)]
@@ -14,6 +15,115 @@ pub fn pinning() -> Option<(usize, usize)> {
     let v = std::env::var("TCPLAB_BENCH_PIN").ok()?;
     let (w, r) = v.split_once(',')?;
     Some((w.trim().parse().ok()?, r.trim().parse().ok()?))
+}
+
+/// A congestion control a bench sets on its sockets, as `TCPLAB_BENCH_CC` names it:
+/// `NAME` (TCP_CONGESTION), or `NAME+paced`, which also sets SO_MAX_PACING_RATE to a rate no
+/// connection reaches: Linux then paces the socket itself (`sk_pacing_status`
+/// SK_PACING_NEEDED) with the rate the algorithm computes, as it does for bbr without the
+/// fq qdisc, so that an algorithm which does not pace (cubic, reno) can be compared paced
+/// and unpaced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Congestion {
+    pub name: String,
+    pub paced: bool,
+}
+
+impl Congestion {
+    /// `bbr`, `cubic+paced`: the name as the benches print it.
+    pub fn label(&self) -> String {
+        format!("{}{}", self.name, if self.paced { "+paced" } else { "" })
+    }
+}
+
+/// The machine's default congestion control (net.ipv4.tcp_congestion_control), or "?"
+/// where it cannot be read.
+pub fn default_congestion() -> String {
+    std::fs::read_to_string("/proc/sys/net/ipv4/tcp_congestion_control")
+        .map_or("?".to_owned(), |s| s.trim().to_owned())
+}
+
+/// `TCPLAB_BENCH_CC`: a comma-separated list of `NAME` or `NAME+paced` (see [`Congestion`]);
+/// empty or unset when the benches leave each socket with the machine's default. A malformed
+/// entry stops the bench with a message.
+pub fn congestion_list() -> Vec<Congestion> {
+    let v = std::env::var("TCPLAB_BENCH_CC").unwrap_or_default();
+    v.split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            let (name, paced) = match e.strip_suffix("+paced") {
+                Some(n) => (n, true),
+                None => (e, false),
+            };
+            assert!(
+                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+                "TCPLAB_BENCH_CC: `{e}` is not NAME or NAME+paced (a list such as bbr,cubic,cubic+paced)"
+            );
+            Congestion { name: name.to_owned(), paced }
+        })
+        .collect()
+}
+
+/// Sets `cc` on `s` (TCP_CONGESTION, and SO_MAX_PACING_RATE for `+paced`). An algorithm this
+/// kernel does not have, or one this process may not choose, stops the bench with the
+/// kernel's lists.
+#[cfg(target_os = "linux")]
+pub fn set_congestion(s: &TcpStream, cc: &Congestion) {
+    use std::os::fd::AsRawFd;
+    let sock = socket2::SockRef::from(s);
+    if let Err(e) = sock.set_tcp_congestion(cc.name.as_bytes()) {
+        let list = |f: &str| {
+            std::fs::read_to_string(format!("/proc/sys/net/ipv4/{f}"))
+                .map_or("?".to_owned(), |s| s.trim().to_owned())
+        };
+        panic!(
+            "TCPLAB_BENCH_CC: cannot set congestion control `{}`: {e} (available: {}; allowed without CAP_NET_ADMIN: {})",
+            cc.name,
+            list("tcp_available_congestion_control"),
+            list("tcp_allowed_congestion_control"),
+        );
+    }
+    if cc.paced {
+        // Any rate but ~0 turns the kernel's own pacing on; this one never binds.
+        let rate: u64 = u64::MAX - 1;
+        // SAFETY: a valid descriptor and an 8-byte option value.
+        let rc = unsafe {
+            libc::setsockopt(
+                s.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_MAX_PACING_RATE,
+                (&rate as *const u64).cast(),
+                std::mem::size_of::<u64>() as libc::socklen_t,
+            )
+        };
+        assert_eq!(
+            rc,
+            0,
+            "SO_MAX_PACING_RATE: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// Elsewhere only the name is checked: other systems name their algorithms differently.
+#[cfg(not(target_os = "linux"))]
+pub fn set_congestion(_s: &TcpStream, cc: &Congestion) {
+    panic!("TCPLAB_BENCH_CC ({}) is Linux's", cc.label());
+}
+
+/// High-resolution timer softirqs run so far, summed over CPUs (/proc/softirqs, HRTIMER);
+/// None where there is no such file. Linux's TCP pacing without the fq qdisc waits for
+/// each paced segment's departure time with an hrtimer (tcp_pacing_check in
+/// net/ipv4/tcp_output.c), so the count over a case bounds how often pacing held a
+/// segment; it is the whole machine's, so other work adds to it.
+pub fn hrtimer_softirqs() -> Option<u64> {
+    let text = std::fs::read_to_string("/proc/softirqs").ok()?;
+    let line = text.lines().find(|l| l.trim_start().starts_with("HRTIMER:"))?;
+    line.split_whitespace()
+        .skip(1)
+        .map(|v| v.parse::<u64>().ok())
+        .sum()
 }
 
 /// Pins the calling thread to `cpu` (Linux; elsewhere nothing happens).
