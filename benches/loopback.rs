@@ -22,6 +22,12 @@
 //! to CPU R (std: the bench thread and the drain thread; tokio: the bench thread and the
 //! runtime's worker), to show how much of a figure is where the scheduler put the two;
 //! iperf3's `-A W,R` does the same for its client and server.
+//!
+//! `TCPLAB_BENCH_CC=NAME` (Linux) sets congestion control NAME (TCP_CONGESTION; `NAME+paced`
+//! also turns the kernel's own pacing on, see benches/common) on both sockets of every
+//! single-stream case, as iperf3's `-C NAME` does, instead of leaving the machine's
+//! default: over loopback the algorithm decides these figures more than any loop here
+//! (NOTES.md, "Against iperf3 with the same reader").
 
 use std::hint::black_box;
 use std::io::{Read, Write};
@@ -37,7 +43,18 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{pin_to, pinning};
+use common::{congestion_list, pin_to, pinning, set_congestion, Congestion};
+
+/// `TCPLAB_BENCH_CC` for the single-stream cases: one name at most (a case name has no
+/// place for a list).
+fn congestion() -> Option<Congestion> {
+    let mut list = congestion_list();
+    assert!(
+        list.len() <= 1,
+        "TCPLAB_BENCH_CC: this bench takes one congestion control, not a list"
+    );
+    list.pop()
+}
 
 /// Bytes per write call; each size is its own group.
 const WRITE_SIZES: [usize; 3] = [4 * 1024, 64 * 1024, 1024 * 1024];
@@ -99,7 +116,11 @@ fn buffer_name(buffer: Option<usize>) -> String {
 /// A connected pair over loopback, set up through socket2 so that SO_RCVBUF (on the
 /// listener, inherited by the accepted socket) and SO_SNDBUF are in place before the
 /// handshake sizes the window.
-fn std_pair(nodelay: bool, buffer: Option<usize>) -> (TcpStream, TcpStream) {
+fn std_pair(
+    nodelay: bool,
+    buffer: Option<usize>,
+    cc: Option<&Congestion>,
+) -> (TcpStream, TcpStream) {
     let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
     let listener = Socket::new(Domain::IPV4, Type::STREAM, Some(Protocol::TCP)).unwrap();
     if let Some(b) = buffer {
@@ -118,6 +139,10 @@ fn std_pair(nodelay: bool, buffer: Option<usize>) -> (TcpStream, TcpStream) {
     let writer: TcpStream = writer.into();
     let (reader, _) = listener.accept().unwrap();
     writer.set_nodelay(nodelay).unwrap();
+    if let Some(cc) = cc {
+        set_congestion(&writer, cc);
+        set_congestion(&reader, cc);
+    }
     writer.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
     reader.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     (writer, reader)
@@ -269,6 +294,7 @@ enum Drain {
 
 fn single_stream(c: &mut Criterion) {
     let style = drain_style();
+    let cc = congestion();
     // Pinned for the single-stream cases only: the later groups run unpinned.
     let all_cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
     if let Some((w, _)) = pinning() {
@@ -286,7 +312,7 @@ fn single_stream(c: &mut Criterion) {
             for buffer in BUFFERS {
                 let case = format!("{}/{}", delay_name(nodelay), buffer_name(buffer));
 
-                let (mut writer, reader) = std_pair(nodelay, buffer);
+                let (mut writer, reader) = std_pair(nodelay, buffer, cc.as_ref());
                 let drain = match style {
                     DrainStyle::Iperf3 => iperf3_drain_thread(reader, size),
                     DrainStyle::Engine => drain_thread(reader, None, size),
@@ -303,7 +329,7 @@ fn single_stream(c: &mut Criterion) {
                 assert_eq!(drained, written, "the reader missed bytes");
 
                 let rt = runtime_pinned(1, pinning().map(|(_, r)| r));
-                let (writer, reader) = std_pair(nodelay, buffer);
+                let (writer, reader) = std_pair(nodelay, buffer, cc.as_ref());
                 let _entered = rt.enter();
                 let mut writer = to_tokio(writer);
                 let drain = match style {
@@ -453,7 +479,7 @@ fn std_links(strategy: Strategy, check: bool) -> (Vec<Mutex<TcpStream>>, Vec<Std
     let mut links = Vec::new();
     let mut drains = Vec::new();
     for k in 0..conns {
-        let (w, r) = std_pair(true, None);
+        let (w, r) = std_pair(true, None, None);
         let c = link_check(conns, k, check);
         links.push(Mutex::new(w));
         drains.push(drain_thread(r, c, DRAIN_BUFFER));
@@ -555,7 +581,7 @@ fn tokio_links(
     let mut links = Vec::new();
     let mut drains = Vec::new();
     for k in 0..conns {
-        let (w, r) = std_pair(true, None);
+        let (w, r) = std_pair(true, None, None);
         let c = link_check(conns, k, check);
         links.push(Arc::new(tokio::sync::Mutex::new(to_tokio(w))));
         drains.push(drain_task(rt, to_tokio(r), c, DRAIN_BUFFER));
