@@ -24,7 +24,8 @@
 //! `TCPLAB_BENCH_PIN=W,R` pins the writer to CPU W and the reader to CPU R, as in
 //! benches/loopback.rs. `TCPLAB_BENCH_CC=bbr,cubic,cubic+paced` runs every case with each
 //! congestion control named, set on the writer with TCP_CONGESTION (`+paced`: with the
-//! kernel's own pacing turned on as well, see benches/common); unset, the cases run with
+//! kernel's own pacing turned on as well; `+paced@2GiB`: paced at 2 GiB/s at most; see
+//! benches/common); unset, the cases run with
 //! the machine's default, which the last part of each name gives.
 //!
 //! # Notes

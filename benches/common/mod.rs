@@ -22,18 +22,40 @@ pub fn pinning() -> Option<(usize, usize)> {
 /// connection reaches: Linux then paces the socket itself (`sk_pacing_status`
 /// SK_PACING_NEEDED) with the rate the algorithm computes, as it does for bbr without the
 /// fq qdisc, so that an algorithm which does not pace (cubic, reno) can be compared paced
-/// and unpaced.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// and unpaced; or `NAME+paced@RATE` (`2.5GiB`, `800MiB`: per second), which paces it at
+/// most at RATE, so that a pacing rate that binds can be set by hand.
+#[derive(Clone, Debug, PartialEq)]
 pub struct Congestion {
     pub name: String,
-    pub paced: bool,
+    /// SO_MAX_PACING_RATE in bytes per second: None leaves it alone (no pacing unless the
+    /// algorithm asks for it), `u64::MAX - 1` paces with the algorithm's own rate.
+    pub max_pacing_rate: Option<u64>,
+    /// RATE as written, for the label.
+    rate_text: Option<String>,
 }
 
 impl Congestion {
-    /// `bbr`, `cubic+paced`: the name as the benches print it.
+    /// `bbr`, `cubic+paced`, `cubic+paced@2.5GiB`: the name as the benches print it.
     pub fn label(&self) -> String {
-        format!("{}{}", self.name, if self.paced { "+paced" } else { "" })
+        match (&self.max_pacing_rate, &self.rate_text) {
+            (None, _) => self.name.clone(),
+            (Some(_), None) => format!("{}+paced", self.name),
+            (Some(_), Some(r)) => format!("{}+paced@{r}", self.name),
+        }
     }
+}
+
+/// `2.5GiB`, `800MiB`, `64KiB` (per second) in bytes; None if it is not such a rate.
+fn rate_bytes(text: &str) -> Option<u64> {
+    let (number, unit) = text.split_at(text.find(|c: char| c.is_ascii_alphabetic())?);
+    let scale = match unit {
+        "KiB" => 1u64 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        _ => return None,
+    };
+    let n: f64 = number.parse().ok()?;
+    (n.is_finite() && n > 0.0 && n * (scale as f64) < 1e18).then(|| (n * scale as f64) as u64)
 }
 
 /// The machine's default congestion control (net.ipv4.tcp_congestion_control), or "?"
@@ -52,15 +74,26 @@ pub fn congestion_list() -> Vec<Congestion> {
         .map(str::trim)
         .filter(|e| !e.is_empty())
         .map(|e| {
-            let (name, paced) = match e.strip_suffix("+paced") {
-                Some(n) => (n, true),
-                None => (e, false),
+            let bad = || -> ! {
+                panic!("TCPLAB_BENCH_CC: `{e}` is not NAME, NAME+paced or NAME+paced@RATE (a list such as bbr,cubic,cubic+paced,cubic+paced@2GiB; RATE per second in KiB, MiB or GiB)")
             };
-            assert!(
-                !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
-                "TCPLAB_BENCH_CC: `{e}` is not NAME or NAME+paced (a list such as bbr,cubic,cubic+paced)"
-            );
-            Congestion { name: name.to_owned(), paced }
+            let (name, max_pacing_rate, rate_text) = match e.split_once("+paced") {
+                None => (e, None, None),
+                Some((n, "")) => (n, Some(u64::MAX - 1), None),
+                Some((n, rate)) => {
+                    let rate = rate.strip_prefix('@').unwrap_or_else(|| bad());
+                    let bytes = rate_bytes(rate).unwrap_or_else(|| bad());
+                    (n, Some(bytes), Some(rate.to_owned()))
+                }
+            };
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                bad();
+            }
+            Congestion {
+                name: name.to_owned(),
+                max_pacing_rate,
+                rate_text,
+            }
         })
         .collect()
 }
@@ -84,9 +117,8 @@ pub fn set_congestion(s: &TcpStream, cc: &Congestion) {
             list("tcp_allowed_congestion_control"),
         );
     }
-    if cc.paced {
-        // Any rate but ~0 turns the kernel's own pacing on; this one never binds.
-        let rate: u64 = u64::MAX - 1;
+    if let Some(rate) = cc.max_pacing_rate {
+        // Any rate but ~0 turns the kernel's own pacing on.
         // SAFETY: a valid descriptor and an 8-byte option value.
         let rc = unsafe {
             libc::setsockopt(
@@ -119,7 +151,9 @@ pub fn set_congestion(_s: &TcpStream, cc: &Congestion) {
 /// segment; it is the whole machine's, so other work adds to it.
 pub fn hrtimer_softirqs() -> Option<u64> {
     let text = std::fs::read_to_string("/proc/softirqs").ok()?;
-    let line = text.lines().find(|l| l.trim_start().starts_with("HRTIMER:"))?;
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with("HRTIMER:"))?;
     line.split_whitespace()
         .skip(1)
         .map(|v| v.parse::<u64>().ok())
