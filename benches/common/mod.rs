@@ -55,7 +55,7 @@ fn rate_bytes(text: &str) -> Option<u64> {
         _ => return None,
     };
     let n: f64 = number.parse().ok()?;
-    (n.is_finite() && n > 0.0 && n * (scale as f64) < 1e18).then(|| (n * scale as f64) as u64)
+    (n.is_finite() && n > 0.0 && n * (scale as f64) < 1e18).then_some((n * scale as f64) as u64)
 }
 
 /// The machine's default congestion control (net.ipv4.tcp_congestion_control), or "?"
