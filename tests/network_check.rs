@@ -1,5 +1,5 @@
-//! `tcplab check` on the network tier's parts of a scenario: hosts, the `[wire]` table
-//! and `wire` steps. Every mistake is exit 2 with the file, the line and the field.
+//! `tcplab check` on the network tier's parts of a scenario: hosts, the `[wire]` table,
+//! `wire` steps and packet figures. Every mistake is exit 2 with the file, the line and the field.
 
 mod common;
 
@@ -164,5 +164,33 @@ fn two_actors_making_one_socket_name_are_rejected() {
         "op = \"connect\", to = \"l\", as = \"s\"",
         "client step",
         "`server` already makes a socket called `s`",
+    );
+}
+
+#[test]
+fn a_packet_figure_with_a_missing_argument_is_rejected() {
+    let text = format!(
+        "{}\n[observations]\nsegs = {{ packets = \"segments(a)\", help = \"h\" }}\n",
+        on_wire("", "a", "")
+    );
+    rejected(
+        &text,
+        "segs = {",
+        "observations.segs.packets",
+        "packet figure `segments` wants 2 argument(s)",
+    );
+}
+
+#[test]
+fn a_largest_segment_at_an_unknown_point_is_rejected() {
+    let text = format!(
+        "{}\n[observations]\nbig = {{ packets = \"largest_segment(c, out)\", help = \"h\" }}\n",
+        on_wire("", "a", "")
+    );
+    rejected(
+        &text,
+        "big = {",
+        "observations.big.packets",
+        "unknown capture point `c` (lo, a, b)",
     );
 }

@@ -30,6 +30,14 @@ impl Figure {
                 FigureValue::Count(at(point, *way).filter(|p| p.retransmission).count() as u64)
             }
             Figure::Bytes { point, way } => FigureValue::Count(bytes(at(point, *way))),
+            Figure::Segments { point, way } => FigureValue::Count(segments(at(point, *way))),
+            Figure::LargestSegment { point, way } => FigureValue::Count(
+                at(point, *way)
+                    .filter(|p| p.proto == "tcp")
+                    .map(|p| u64::from(p.len))
+                    .max()
+                    .unwrap_or(0),
+            ),
             Figure::ZeroWindowProbes { point, way } => {
                 FigureValue::Count(zero_window_probes(packets, point, *way))
             }
@@ -70,6 +78,42 @@ fn bytes<'a>(packets: impl Iterator<Item = &'a Packet>) -> u64 {
     span.values()
         .map(|(first, high)| u64::from(high.wrapping_sub(*first)))
         .sum()
+}
+
+/// The payload segments that brought sequence space not seen before in their direction
+/// (see the module's notes): the segments `bytes` counts the bytes of.
+fn segments<'a>(packets: impl Iterator<Item = &'a Packet>) -> u64 {
+    // Per direction: the first payload segment's raw sequence number, and the ranges seen
+    // since, relative to it (disjoint, sorted, touching ones merged).
+    let mut seen: HashMap<(&str, &str), (u32, Vec<(i64, i64)>)> = HashMap::new();
+    let mut n = 0;
+    for p in packets.filter(|p| p.proto == "tcp" && p.len > 0) {
+        let (base, ranges) = seen
+            .entry((&p.src, &p.dst))
+            .or_insert((p.raw_seq, Vec::new()));
+        let start = i64::from(p.raw_seq.wrapping_sub(*base) as i32);
+        let end = start + i64::from(p.len);
+        if !ranges.iter().any(|&(s, e)| s <= start && end <= e) {
+            n += 1;
+            cover(ranges, start, end);
+        }
+    }
+    n
+}
+
+/// Adds `start..end` to sorted disjoint `ranges`, merging what it touches.
+fn cover(ranges: &mut Vec<(i64, i64)>, start: i64, end: i64) {
+    let (mut s, mut e) = (start, end);
+    ranges.retain(|&(rs, re)| {
+        let apart = re < s || e < rs;
+        if !apart {
+            s = s.min(rs);
+            e = e.max(re);
+        }
+        apart
+    });
+    let at = ranges.partition_point(|&(rs, _)| rs < s);
+    ranges.insert(at, (s, e));
 }
 
 /// Gaps between successive SYNs (without ACK) of one four-tuple, in time order.

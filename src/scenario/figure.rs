@@ -1,12 +1,14 @@
 //! The packet figures an observation can take (`packets = "retransmissions(a, out)"`): how many segments of which
 //! flags each point saw, retransmissions, the first RST's direction, zero-window probes,
-//! the gaps between SYN retransmissions, payload bytes.
+//! the gaps between SYN retransmissions, payload bytes, payload segments and the largest.
 //!
 //! # Key grammar
 //! ```text
 //! packets(POINT, WAY, FLAGS)      count of packets
 //! retransmissions(POINT, WAY)     count of payload segments flagged as retransmissions
 //! bytes(POINT, WAY)               payload bytes, each byte once (see below)
+//! segments(POINT, WAY)            count of payload segments, each byte's first (see below)
+//! largest_segment(POINT, WAY)     the largest payload of one segment, in bytes
 //! zero_window_probes(POINT, WAY)  count of probes (see below)
 //! syn_gaps(POINT)                 ms between successive SYNs of one connection, a list
 //! first_rst                       the first RST's direction, text
@@ -24,6 +26,17 @@
 //! span of sequence space its payload covered (the highest end minus the first payload
 //! segment's start): a retransmission adds nothing, and bytes whose first copy the point
 //! never saw (dropped before it) still count once.
+//!
+//! `segments` counts, per direction of each connection, the segments carrying payload
+//! (length > 0) that brought at least one byte of sequence space this point had not seen
+//! before: the segments that carried what `bytes` counts. A retransmission of bytes already
+//! seen adds nothing (`retransmissions` counts it); a resent segment whose first copy the
+//! point never saw counts once, as its bytes do (and `retransmissions` may count it too,
+//! since it came after later bytes). `largest_segment` is the largest payload of any one
+//! segment seen, a retransmission included (a resent segment is still a segment the path
+//! carried), 0 when none carried payload. A segment is one captured packet: on an
+//! interface that carries GSO/TSO packets whole (loopback) one packet may hold more than
+//! one MSS's worth, up to IPv4's 65535-byte datagram less its headers.
 
 //!
 //! This is the grammar only; `crate::capture::figures` computes a figure from a run's
@@ -44,6 +57,14 @@ pub enum Figure {
         way: WayFilter,
     },
     Bytes {
+        point: String,
+        way: WayFilter,
+    },
+    Segments {
+        point: String,
+        way: WayFilter,
+    },
+    LargestSegment {
         point: String,
         way: WayFilter,
     },
@@ -86,7 +107,7 @@ pub enum FigureValue {
 /// Why a figure's key was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FigureError {
-    #[error("unknown packet figure `{0}` (packets, retransmissions, bytes, zero_window_probes, syn_gaps, first_rst)")]
+    #[error("unknown packet figure `{0}` (packets, retransmissions, bytes, segments, largest_segment, zero_window_probes, syn_gaps, first_rst)")]
     Unknown(String),
     #[error("packet figure `{0}` wants {1} argument(s)")]
     Arguments(String, usize),
@@ -147,12 +168,15 @@ impl Figure {
                     flags: flag_filter(args[2])?,
                 }
             }
-            "retransmissions" | "bytes" | "zero_window_probes" => {
+            "retransmissions" | "bytes" | "segments" | "largest_segment"
+            | "zero_window_probes" => {
                 want(2)?;
                 let (point, way) = (point(args[0])?, way(args[1])?);
                 match name.trim() {
                     "retransmissions" => Figure::Retransmissions { point, way },
                     "bytes" => Figure::Bytes { point, way },
+                    "segments" => Figure::Segments { point, way },
+                    "largest_segment" => Figure::LargestSegment { point, way },
                     _ => Figure::ZeroWindowProbes { point, way },
                 }
             }
@@ -192,6 +216,10 @@ impl fmt::Display for Figure {
                 write!(f, "retransmissions({point}, {})", way(w))
             }
             Figure::Bytes { point, way: w } => write!(f, "bytes({point}, {})", way(w)),
+            Figure::Segments { point, way: w } => write!(f, "segments({point}, {})", way(w)),
+            Figure::LargestSegment { point, way: w } => {
+                write!(f, "largest_segment({point}, {})", way(w))
+            }
             Figure::ZeroWindowProbes { point, way: w } => {
                 write!(f, "zero_window_probes({point}, {})", way(w))
             }

@@ -63,6 +63,8 @@ fn keys_read_back_in_their_canonical_spelling() {
         ("packets(a,out,ACK|SYN)", "packets(a, out, SYN|ACK)"),
         ("packets(lo, any, *)", "packets(lo, any, *)"),
         ("retransmissions(b, in)", "retransmissions(b, in)"),
+        ("segments(lo,any)", "segments(lo, any)"),
+        ("largest_segment( a , out )", "largest_segment(a, out)"),
         ("syn_gaps(a)", "syn_gaps(a)"),
         (" first_rst ", "first_rst"),
     ] {
@@ -88,8 +90,16 @@ fn a_wrong_key_names_what_is_wrong() {
         Figure::parse("bytes(a)"),
         Err(FigureError::Arguments("bytes".into(), 2))
     );
-    assert!(matches!(
+    assert_eq!(
         Figure::parse("segments(a)"),
+        Err(FigureError::Arguments("segments".into(), 2))
+    );
+    assert_eq!(
+        Figure::parse("largest_segment(lo, sideways)"),
+        Err(FigureError::Way("sideways".into()))
+    );
+    assert!(matches!(
+        Figure::parse("segment_sizes(a, out)"),
         Err(FigureError::Unknown(_))
     ));
 }
@@ -129,6 +139,63 @@ fn bytes_count_a_first_segment_seen_only_when_resent_after_later_ones() {
         with(seg("lo", None, 3.0, true, "PSH|ACK"), 1, 100, 1000),
     ];
     assert_eq!(count("bytes(lo, any)", &p), 300);
+}
+
+#[test]
+fn segments_count_payload_segments_once_as_bytes_counts_their_bytes() {
+    let mut p = vec![
+        // The handshake's segments and a pure ACK carry no payload.
+        seg("lo", None, 0.0, true, "SYN"),
+        seg("lo", None, 0.1, false, "SYN|ACK"),
+        seg("lo", None, 0.2, true, "ACK"),
+        // 65536 bytes as one full loopback segment and the 53 bytes left over.
+        with(seg("lo", None, 1.0, true, "ACK"), 1, 65483, 1000),
+        with(seg("lo", None, 1.1, true, "PSH|ACK"), 65484, 53, 1000),
+        with(seg("lo", None, 1.2, false, "ACK"), 1, 0, 1000),
+        // The one-byte reply the other way.
+        with(seg("lo", None, 1.3, false, "PSH|ACK"), 1, 1, 1000),
+        // The tail again: a retransmission adds nothing.
+        with(seg("lo", None, 1.4, true, "PSH|ACK"), 65484, 53, 1000),
+    ];
+    p[7].retransmission = true;
+    assert_eq!(count("segments(lo, any)", &p), 3);
+    assert_eq!(count("bytes(lo, any)", &p), 65537);
+    assert_eq!(count("retransmissions(lo, any)", &p), 1);
+    assert_eq!(count("largest_segment(lo, any)", &p), 65483);
+}
+
+#[test]
+fn a_segment_whose_first_copy_was_never_seen_counts_once() {
+    // As in bytes_count_a_first_segment_seen_only_when_resent_after_later_ones: the first
+    // segment came only as a resend after the later ones; resent once more, it adds nothing.
+    let p = vec![
+        with(seg("lo", None, 1.0, true, "PSH|ACK"), 101, 100, 1000),
+        with(seg("lo", None, 2.0, true, "PSH|ACK"), 201, 100, 1000),
+        with(seg("lo", None, 3.0, true, "PSH|ACK"), 1, 100, 1000),
+        with(seg("lo", None, 4.0, true, "PSH|ACK"), 1, 100, 1000),
+        // A resend that merges two seen segments and one byte never seen.
+        with(seg("lo", None, 5.0, true, "PSH|ACK"), 101, 201, 1000),
+    ];
+    assert_eq!(count("segments(lo, any)", &p), 4);
+    assert_eq!(count("bytes(lo, any)", &p), 301);
+    assert_eq!(count("largest_segment(lo, any)", &p), 201);
+}
+
+#[test]
+fn segments_and_the_largest_follow_the_way_and_are_zero_without_payload() {
+    let (out, inn) = (Some(Way::Out), Some(Way::In));
+    let p = vec![
+        with(seg("a", out, 1.0, true, "PSH|ACK"), 1, 1448, 1000),
+        with(seg("a", out, 1.1, true, "PSH|ACK"), 1449, 100, 1000),
+        with(seg("a", inn, 1.2, false, "PSH|ACK"), 1, 7, 1000),
+    ];
+    assert_eq!(count("segments(a, out)", &p), 2);
+    assert_eq!(count("segments(a, in)", &p), 1);
+    assert_eq!(count("largest_segment(a, out)", &p), 1448);
+    assert_eq!(count("largest_segment(a, in)", &p), 7);
+    assert_eq!(count("segments(b, any)", &p), 0);
+    assert_eq!(count("largest_segment(b, any)", &p), 0);
+    assert_eq!(count("largest_segment(a, any)", &handshake_on_the_wire()), 0);
 }
 
 #[test]
