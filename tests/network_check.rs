@@ -194,3 +194,37 @@ fn a_largest_segment_at_an_unknown_point_is_rejected() {
         "unknown capture point `c` (lo, a, b)",
     );
 }
+
+#[test]
+fn a_packet_figure_naming_an_unknown_actor_or_socket_is_rejected() {
+    let with = |key: &str| {
+        format!(
+            "{}\n[observations]\nsegs = {{ packets = \"segments(a, {key})\", help = \"h\" }}\n",
+            on_wire("", "a", "")
+        )
+    };
+    rejected(
+        &with("clinet:s"),
+        "segs = {",
+        "observations.segs.packets",
+        "there is no actor `clinet` (actors: server, client)",
+    );
+    rejected(
+        &with("server:s"),
+        "segs = {",
+        "observations.segs.packets",
+        "`server` makes no socket `s` (it makes: l)",
+    );
+}
+
+#[test]
+fn a_packet_figure_naming_a_socket_its_actor_makes_passes() {
+    let text = format!(
+        "{}\n[observations]\nsegs = {{ packets = \"segments(a, client:s)\", help = \"h\" }}\n",
+        on_wire("", "a", "")
+    );
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let path = write_scenario(dir.path(), "network/good.toml", &text);
+    let out = tcplab().arg("check").arg(&path).output().expect("run tcplab check");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

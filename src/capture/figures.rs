@@ -10,15 +10,15 @@ impl Figure {
     /// The figure over a run's packets (in time order). `None` for `first_rst` when no RST
     /// was seen; counts are 0, never absent.
     pub fn compute(&self, packets: &[Packet], endpoints: &[Endpoint]) -> Option<FigureValue> {
-        let at = |point: &str, way: WayFilter| {
-            let point = point.to_owned();
+        let at = |point: &str, way: &WayFilter| {
+            let (point, way) = (point.to_owned(), way.clone());
             packets
                 .iter()
-                .filter(move |p| p.point == point && way_matches(way, p.way))
+                .filter(move |p| p.point == point && way_matches(&way, p, endpoints))
         };
         Some(match self {
             Figure::Packets { point, way, flags } => FigureValue::Count(
-                at(point, *way)
+                at(point, way)
                     .filter(|p| match flags {
                         FlagFilter::All => true,
                         FlagFilter::Icmp => p.proto == "icmp",
@@ -27,31 +27,41 @@ impl Figure {
                     .count() as u64,
             ),
             Figure::Retransmissions { point, way } => {
-                FigureValue::Count(at(point, *way).filter(|p| p.retransmission).count() as u64)
+                FigureValue::Count(at(point, way).filter(|p| p.retransmission).count() as u64)
             }
-            Figure::Bytes { point, way } => FigureValue::Count(bytes(at(point, *way))),
-            Figure::Segments { point, way } => FigureValue::Count(segments(at(point, *way))),
+            Figure::Bytes { point, way } => FigureValue::Count(bytes(at(point, way))),
+            Figure::Segments { point, way } => FigureValue::Count(segments(at(point, way))),
             Figure::LargestSegment { point, way } => FigureValue::Count(
-                at(point, *way)
+                at(point, way)
                     .filter(|p| p.proto == "tcp")
                     .map(|p| u64::from(p.len))
                     .max()
                     .unwrap_or(0),
             ),
             Figure::ZeroWindowProbes { point, way } => {
-                FigureValue::Count(zero_window_probes(packets, point, *way))
+                FigureValue::Count(zero_window_probes(packets, endpoints, point, way))
             }
-            Figure::SynGaps { point } => FigureValue::List(syn_gaps(at(point, WayFilter::Any))),
+            Figure::SynGaps { point } => FigureValue::List(syn_gaps(at(point, &WayFilter::Any))),
             Figure::FirstRst => FigureValue::Text(first_rst(packets, endpoints)?),
         })
     }
 }
 
-fn way_matches(filter: WayFilter, way: Option<Way>) -> bool {
+fn way_matches(filter: &WayFilter, p: &Packet, endpoints: &[Endpoint]) -> bool {
     match filter {
         WayFilter::Any => true,
-        WayFilter::Out => way == Some(Way::Out),
-        WayFilter::In => way == Some(Way::In),
+        WayFilter::Out => p.way == Some(Way::Out),
+        WayFilter::In => p.way == Some(Way::In),
+        WayFilter::Sent { actor, sock } => endpoints.iter().any(|e| {
+            let instance = e
+                .actor
+                .strip_prefix(actor.as_str())
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with('#'));
+            instance
+                && &e.sock == sock
+                && e.local == p.src
+                && e.peer.as_deref() == Some(p.dst.as_str())
+        }),
     }
 }
 
@@ -128,7 +138,12 @@ fn syn_gaps<'a>(packets: impl Iterator<Item = &'a Packet>) -> Vec<i64> {
     gaps
 }
 
-fn zero_window_probes(packets: &[Packet], point: &str, way: WayFilter) -> u64 {
+fn zero_window_probes(
+    packets: &[Packet],
+    endpoints: &[Endpoint],
+    point: &str,
+    way: &WayFilter,
+) -> u64 {
     // Per direction (src, dst): the last window it advertised and its highest raw end.
     let mut win: HashMap<(&str, &str), u16> = HashMap::new();
     let mut high: HashMap<(&str, &str), u32> = HashMap::new();
@@ -145,7 +160,7 @@ fn zero_window_probes(packets: &[Packet], point: &str, way: WayFilter) -> u64 {
         if peer_closed
             && plain
             && (p.len == 1 || (p.len == 0 && below_high))
-            && way_matches(way, p.way)
+            && way_matches(way, p, endpoints)
         {
             n += 1;
         }

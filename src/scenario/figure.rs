@@ -15,9 +15,14 @@
 //!
 //! POINT  lo | a | b
 //! WAY    out | in | any           (loopback packets have no way: use any)
+//!        ACTOR:SOCK               what that socket sent (client:s; every instance of a
+//!                                 repeated actor), on loopback as on the wire
 //! FLAGS  a TCP flag set in any order (SYN|ACK, ACK|FIN), or * (every packet), or icmp
 //! ```
-//! Spaces after the commas are optional. `first_rst` is `a>b` or `b>a` on the wire (the
+//! Spaces after the commas are optional. A WAY `ACTOR:SOCK` keeps the packets sent from
+//! that socket's address to its peer's as the run noted them (`crate::packet::Endpoint`):
+//! on loopback, where packets have no way, it tells the directions and connections apart;
+//! the scenario's validation checks that the actor makes that socket. `first_rst` is `a>b` or `b>a` on the wire (the
 //! way the RST travelled, wherever it was first seen); on loopback it is `SRC>DST`, each
 //! side named `actor:sock` from the run's endpoints, else by its port. A zero-window probe
 //! is a segment without SYN, FIN or RST sent while the other side's last advertised window
@@ -78,11 +83,13 @@ pub enum Figure {
     FirstRst,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum WayFilter {
     Out,
     In,
     Any,
+    /// The packets socket `sock` of actor `actor` sent: from its address to its peer's.
+    Sent { actor: String, sock: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,7 +120,7 @@ pub enum FigureError {
     Arguments(String, usize),
     #[error("unknown capture point `{0}` (lo, a, b)")]
     Point(String),
-    #[error("unknown way `{0}` (out, in, any)")]
+    #[error("unknown way `{0}` (out, in, any, or ACTOR:SOCK)")]
     Way(String),
     #[error("unknown TCP flag `{0}` (SYN, FIN, RST, PSH, ACK, URG, or * or icmp)")]
     Flag(String),
@@ -128,6 +135,19 @@ impl Figure {
             Figure::SynGaps { .. } => super::ValueType::List,
             Figure::FirstRst => super::ValueType::Text,
             _ => super::ValueType::Int,
+        }
+    }
+
+    /// The way the figure filters packets by, if it takes one.
+    pub fn way(&self) -> Option<&WayFilter> {
+        match self {
+            Figure::Packets { way, .. }
+            | Figure::Retransmissions { way, .. }
+            | Figure::Bytes { way, .. }
+            | Figure::Segments { way, .. }
+            | Figure::LargestSegment { way, .. }
+            | Figure::ZeroWindowProbes { way, .. } => Some(way),
+            Figure::SynGaps { .. } | Figure::FirstRst => None,
         }
     }
 
@@ -157,7 +177,13 @@ impl Figure {
             "out" => Ok(WayFilter::Out),
             "in" => Ok(WayFilter::In),
             "any" => Ok(WayFilter::Any),
-            _ => Err(FigureError::Way(s.to_owned())),
+            _ => match s.split_once(':') {
+                Some((actor, sock)) if word(actor) && word(sock) => Ok(WayFilter::Sent {
+                    actor: actor.to_owned(),
+                    sock: sock.to_owned(),
+                }),
+                _ => Err(FigureError::Way(s.to_owned())),
+            },
         };
         Ok(match name.trim() {
             "packets" => {
@@ -195,9 +221,10 @@ impl fmt::Display for Figure {
     /// The key in its canonical spelling.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let way = |w: &WayFilter| match w {
-            WayFilter::Out => "out",
-            WayFilter::In => "in",
-            WayFilter::Any => "any",
+            WayFilter::Out => "out".to_owned(),
+            WayFilter::In => "in".to_owned(),
+            WayFilter::Any => "any".to_owned(),
+            WayFilter::Sent { actor, sock } => format!("{actor}:{sock}"),
         };
         match self {
             Figure::Packets {
@@ -227,6 +254,11 @@ impl fmt::Display for Figure {
             Figure::FirstRst => f.write_str("first_rst"),
         }
     }
+}
+
+/// One side of `ACTOR:SOCK` (whether the scenario has it is for its validation).
+fn word(s: &str) -> bool {
+    !s.is_empty() && !s.contains(char::is_whitespace)
 }
 
 fn flag_filter(s: &str) -> Result<FlagFilter, FigureError> {

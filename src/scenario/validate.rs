@@ -56,7 +56,7 @@ pub fn parse(path: &Path, text: &str, topic: &str) -> Result<Scenario, ScenarioE
     let wire = cx.network(raw.wire, &actors, &params)?;
     cx.cross_references(&actors)?;
     super::advice::advise(&cx, &actors);
-    let observations = cx.observations(raw.observations, &names, &step_ids)?;
+    let observations = cx.observations(raw.observations, &names, &step_ids, &actors)?;
     let expectations = expect::expectations(&cx, raw.expect, &names, &observations)?;
     let explanation = cx.explanation(raw.explanation, &names, &observations)?;
     let mut engine_explanations = Vec::new();
@@ -484,9 +484,10 @@ impl Cx<'_> {
         raw: IndexMap<String, Spanned<RawObservation>>,
         names: &Names,
         step_ids: &StepIds,
+        actors: &[Actor],
     ) -> Result<Vec<ObservationDef>, ScenarioError> {
         raw.into_iter()
-            .map(|(name, sp)| self.observation(name, sp, names, step_ids))
+            .map(|(name, sp)| self.observation(name, sp, names, step_ids, actors))
             .collect()
     }
 
@@ -497,6 +498,7 @@ impl Cx<'_> {
         sp: Spanned<RawObservation>,
         names: &Names,
         step_ids: &StepIds,
+        actors: &[Actor],
     ) -> Result<ObservationDef, ScenarioError> {
         let line = self.at(sp.span());
         let o = sp.into_inner();
@@ -510,7 +512,7 @@ impl Cx<'_> {
         }
         if let Some(key) = &o.packets {
             let only = o.step.is_none() && o.take.is_none() && o.counter.is_none();
-            return self.packet_observation(oname, key, only, o.help, line);
+            return self.packet_observation(oname, key, only, o.help, line, actors);
         }
         let (step, take) = match (o.step, o.take, o.counter) {
             (None, None, Some(counter)) => {

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use toml::Spanned;
 
 use super::cx::Cx;
+use super::figure::WayFilter;
 use super::model::{Actor, ObservationDef, ScenarioError};
 use super::params::{Param, ParamValue};
 use super::raw::RawActor;
@@ -169,6 +170,7 @@ impl Cx<'_> {
         only: bool,
         help: String,
         line: Option<usize>,
+        actors: &[Actor],
     ) -> Result<ObservationDef, ScenarioError> {
         if !only {
             return Err(self.err(
@@ -178,13 +180,24 @@ impl Cx<'_> {
                     .into(),
             ));
         }
-        let figure = super::figure::Figure::parse(key).map_err(|e| {
-            self.err(
-                line,
-                Some(format!("observations.{oname}.packets")),
-                e.to_string(),
-            )
-        })?;
+        let field = Some(format!("observations.{oname}.packets"));
+        let figure = super::figure::Figure::parse(key)
+            .map_err(|e| self.err(line, field.clone(), e.to_string()))?;
+        if let Some(WayFilter::Sent { actor, sock }) = figure.way() {
+            let Some(a) = actors.iter().find(|a| &a.name == actor) else {
+                let names: Vec<&str> = actors.iter().map(|a| a.name.as_str()).collect();
+                let m = format!("there is no actor `{actor}` (actors: {})", names.join(", "));
+                return Err(self.err(line, field, m));
+            };
+            let made: Vec<&str> = a.steps.iter().filter_map(|s| s.action.creates()).collect();
+            if !made.contains(&sock.as_str()) {
+                let m = format!(
+                    "`{actor}` makes no socket `{sock}` (it makes: {})",
+                    made.join(", ")
+                );
+                return Err(self.err(line, field, m));
+            }
+        }
         Ok(ObservationDef {
             name: oname,
             step: String::new(),

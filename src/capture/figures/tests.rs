@@ -65,6 +65,8 @@ fn keys_read_back_in_their_canonical_spelling() {
         ("retransmissions(b, in)", "retransmissions(b, in)"),
         ("segments(lo,any)", "segments(lo, any)"),
         ("largest_segment( a , out )", "largest_segment(a, out)"),
+        ("segments(lo, client:s1)", "segments(lo, client:s1)"),
+        ("packets(lo,server:c,SYN|ACK)", "packets(lo, server:c, SYN|ACK)"),
         ("syn_gaps(a)", "syn_gaps(a)"),
         (" first_rst ", "first_rst"),
     ] {
@@ -97,6 +99,10 @@ fn a_wrong_key_names_what_is_wrong() {
     assert_eq!(
         Figure::parse("largest_segment(lo, sideways)"),
         Err(FigureError::Way("sideways".into()))
+    );
+    assert_eq!(
+        Figure::parse("bytes(lo, client:)"),
+        Err(FigureError::Way("client:".into()))
     );
     assert!(matches!(
         Figure::parse("segment_sizes(a, out)"),
@@ -196,6 +202,50 @@ fn segments_and_the_largest_follow_the_way_and_are_zero_without_payload() {
     assert_eq!(count("segments(b, any)", &p), 0);
     assert_eq!(count("largest_segment(b, any)", &p), 0);
     assert_eq!(count("largest_segment(a, any)", &handshake_on_the_wire()), 0);
+}
+
+#[test]
+fn a_socket_as_the_way_takes_what_that_socket_sent_on_loopback() {
+    // Two connections to one listener port; on loopback packets have no way.
+    let (c1, c2) = ("127.0.0.1:40001", "127.0.0.1:40002");
+    let on = |at_ms: f64, src: &str, dst: &str, seq: u32, len: u32| {
+        let mut p = with(seg("lo", None, at_ms, true, "PSH|ACK"), seq, len, 1000);
+        (p.src, p.dst) = (src.to_owned(), dst.to_owned());
+        p
+    };
+    let p = vec![
+        on(1.0, c1, B, 1, 65483),
+        on(1.1, B, c1, 1, 1),
+        on(2.0, c2, B, 1, 32741),
+        on(2.1, c2, B, 32742, 32795),
+        on(2.2, B, c2, 1, 1),
+    ];
+    let end = |actor: &str, sock: &str, local: &str, peer: &str| Endpoint {
+        actor: actor.into(),
+        sock: sock.into(),
+        local: local.into(),
+        peer: Some(peer.into()),
+    };
+    let endpoints = [
+        end("client", "s1", c1, B),
+        end("client#1", "s2", c2, B),
+        end("server", "c1", B, c1),
+        end("server", "c2", B, c2),
+    ];
+    let count = |key: &str| match Figure::parse(key).unwrap().compute(&p, &endpoints) {
+        Some(FigureValue::Count(n)) => n,
+        other => panic!("{key}: {other:?}"),
+    };
+    assert_eq!(count("segments(lo, client:s1)"), 1);
+    assert_eq!(count("largest_segment(lo, client:s1)"), 65483);
+    // Every instance of a repeated actor.
+    assert_eq!(count("segments(lo, client:s2)"), 2);
+    assert_eq!(count("bytes(lo, client:s2)"), 65536);
+    assert_eq!(count("segments(lo, server:c2)"), 1);
+    assert_eq!(count("largest_segment(lo, server:c1)"), 1);
+    // Sockets the run never made (or a prefix of an actor's name) take nothing.
+    assert_eq!(count("segments(lo, client:s9)"), 0);
+    assert_eq!(count("segments(lo, cli:s1)"), 0);
 }
 
 #[test]
