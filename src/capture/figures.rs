@@ -90,12 +90,14 @@ fn bytes<'a>(packets: impl Iterator<Item = &'a Packet>) -> u64 {
         .sum()
 }
 
+/// Sequence space seen in one direction: the first payload segment's raw sequence number,
+/// and the ranges seen since, relative to it (disjoint, sorted, touching ones merged).
+type Seen = (u32, Vec<(i64, i64)>);
+
 /// The payload segments that brought sequence space not seen before in their direction
 /// (see the module's notes): the segments `bytes` counts the bytes of.
 fn segments<'a>(packets: impl Iterator<Item = &'a Packet>) -> u64 {
-    // Per direction: the first payload segment's raw sequence number, and the ranges seen
-    // since, relative to it (disjoint, sorted, touching ones merged).
-    let mut seen: HashMap<(&str, &str), (u32, Vec<(i64, i64)>)> = HashMap::new();
+    let mut seen: HashMap<(&str, &str), Seen> = HashMap::new();
     let mut n = 0;
     for p in packets.filter(|p| p.proto == "tcp" && p.len > 0) {
         let (base, ranges) = seen

@@ -21,8 +21,10 @@
 //! ```
 //! Spaces after the commas are optional. A WAY `ACTOR:SOCK` keeps the packets sent from
 //! that socket's address to its peer's as the run noted them (`crate::packet::Endpoint`):
-//! on loopback, where packets have no way, it tells the directions and connections apart;
-//! the scenario's validation checks that the actor makes that socket. `first_rst` is `a>b` or `b>a` on the wire (the
+//! on loopback, where packets have no way, it tells the directions and connections apart.
+//! The scenario's validation checks that the point is one its run captures (`lo` on
+//! loopback, `a` and `b` on hosts) and that the actor makes that socket with `connect`,
+//! `connect_start` or `accept` (a listener sends nothing of its own). `first_rst` is `a>b` or `b>a` on the wire (the
 //! way the RST travelled, wherever it was first seen); on loopback it is `SRC>DST`, each
 //! side named `actor:sock` from the run's endpoints, else by its port. A zero-window probe
 //! is a segment without SYN, FIN or RST sent while the other side's last advertised window
@@ -39,10 +41,12 @@
 //! point never saw counts once, as its bytes do (and `retransmissions` may count it too,
 //! since it came after later bytes). `largest_segment` is the largest payload of any one
 //! segment seen, a retransmission included (a resent segment is still a segment the path
-//! carried), 0 when none carried payload. A segment is one captured packet: on an
-//! interface that carries GSO/TSO packets whole (loopback) one packet may hold more than
-//! one MSS's worth, up to IPv4's 65535-byte datagram less its headers.
-
+//! carried), 0 when none carried payload. A segment is one captured packet. On loopback
+//! the capture sees each packet once, as the receiver got it (its sending copy is ignored),
+//! and loopback carries GSO packets whole: at its own MTU of 65536 a packet holds at most
+//! one MSS (65483 bytes with timestamps; TCP bounds a GSO packet, as it bounds the MSS, to
+//! half the largest window the peer offered and to 64 KiB), but under a smaller MTU one
+//! packet may hold many MSS's worth (45 x 1448 = 65160 bytes at MTU 1500).
 //!
 //! This is the grammar only; `crate::capture::figures` computes a figure from a run's
 //! packets.
@@ -89,7 +93,10 @@ pub enum WayFilter {
     In,
     Any,
     /// The packets socket `sock` of actor `actor` sent: from its address to its peer's.
-    Sent { actor: String, sock: String },
+    Sent {
+        actor: String,
+        sock: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -111,12 +118,25 @@ pub enum FigureValue {
     List(Vec<i64>),
 }
 
+/// The figures by name, with the arguments each takes (for messages and suggestions).
+const FIGURES: [(&str, usize); 8] = [
+    ("packets", 3),
+    ("retransmissions", 2),
+    ("bytes", 2),
+    ("segments", 2),
+    ("largest_segment", 2),
+    ("zero_window_probes", 2),
+    ("syn_gaps", 1),
+    ("first_rst", 0),
+];
+
 /// Why a figure's key was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FigureError {
-    #[error("unknown packet figure `{0}` (packets, retransmissions, bytes, segments, largest_segment, zero_window_probes, syn_gaps, first_rst)")]
+    /// A name that is no figure (the name alone, without its arguments).
+    #[error("unknown packet figure `{0}`{near}; figures: {all}", near = closest_figure(.0), all = figure_names())]
     Unknown(String),
-    #[error("packet figure `{0}` wants {1} argument(s)")]
+    #[error("packet figure `{0}` wants {1} argument(s): {usage}", usage = usage(.0))]
     Arguments(String, usize),
     #[error("unknown capture point `{0}` (lo, a, b)")]
     Point(String),
@@ -135,6 +155,20 @@ impl Figure {
             Figure::SynGaps { .. } => super::ValueType::List,
             Figure::FirstRst => super::ValueType::Text,
             _ => super::ValueType::Int,
+        }
+    }
+
+    /// The capture point the figure reads, if it names one (`first_rst` reads them all).
+    pub fn point(&self) -> Option<&str> {
+        match self {
+            Figure::Packets { point, .. }
+            | Figure::Retransmissions { point, .. }
+            | Figure::Bytes { point, .. }
+            | Figure::Segments { point, .. }
+            | Figure::LargestSegment { point, .. }
+            | Figure::ZeroWindowProbes { point, .. }
+            | Figure::SynGaps { point } => Some(point),
+            Figure::FirstRst => None,
         }
     }
 
@@ -157,10 +191,15 @@ impl Figure {
         if key == "first_rst" {
             return Ok(Figure::FirstRst);
         }
-        let (name, args) = key
-            .strip_suffix(')')
-            .and_then(|k| k.split_once('('))
-            .ok_or_else(|| FigureError::Unknown(key.to_owned()))?;
+        let Some((name, args)) = key.strip_suffix(')').and_then(|k| k.split_once('(')) else {
+            // A figure's name without its arguments (`segments`) is told what it wants.
+            let name = key.split('(').next().unwrap_or(key).trim();
+            return Err(match FIGURES.iter().find(|(n, _)| *n == name) {
+                Some((n, args)) => FigureError::Arguments((*n).to_owned(), *args),
+                None => FigureError::Unknown(name.to_owned()),
+            });
+        };
+        let name = name.trim();
         let args: Vec<&str> = args.split(',').map(str::trim).collect();
         let want = |n: usize| {
             if args.len() == n {
@@ -185,7 +224,7 @@ impl Figure {
                 _ => Err(FigureError::Way(s.to_owned())),
             },
         };
-        Ok(match name.trim() {
+        Ok(match name {
             "packets" => {
                 want(3)?;
                 Figure::Packets {
@@ -194,11 +233,10 @@ impl Figure {
                     flags: flag_filter(args[2])?,
                 }
             }
-            "retransmissions" | "bytes" | "segments" | "largest_segment"
-            | "zero_window_probes" => {
+            "retransmissions" | "bytes" | "segments" | "largest_segment" | "zero_window_probes" => {
                 want(2)?;
                 let (point, way) = (point(args[0])?, way(args[1])?);
-                match name.trim() {
+                match name {
                     "retransmissions" => Figure::Retransmissions { point, way },
                     "bytes" => Figure::Bytes { point, way },
                     "segments" => Figure::Segments { point, way },
@@ -212,8 +250,35 @@ impl Figure {
                     point: point(args[0])?,
                 }
             }
-            _ => return Err(FigureError::Unknown(key.to_owned())),
+            "first_rst" => return Err(FigureError::Arguments("first_rst".into(), 0)),
+            other => return Err(FigureError::Unknown(other.to_owned())),
         })
+    }
+}
+
+/// ` (did you mean segments?)`: the known figure closest to `name`.
+fn closest_figure(name: &str) -> String {
+    crate::suggest::closest(name, FIGURES.iter().map(|(n, _)| *n))
+        .first()
+        .map(|n| format!(" (did you mean {n}?)"))
+        .unwrap_or_default()
+}
+
+/// Every figure as it is written: `packets(POINT, WAY, FLAGS), ..., first_rst`.
+fn figure_names() -> String {
+    FIGURES
+        .iter()
+        .map(|(n, _)| usage(n))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// How figure `name` is written (`segments(POINT, WAY)`); the name alone if it is none.
+fn usage(name: &str) -> String {
+    match FIGURES.iter().find(|(n, _)| *n == name) {
+        Some((n, 0)) => (*n).to_owned(),
+        Some((n, k)) => format!("{n}({})", ["POINT", "WAY", "FLAGS"][..*k].join(", ")),
+        None => name.to_owned(),
     }
 }
 

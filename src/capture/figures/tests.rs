@@ -66,7 +66,10 @@ fn keys_read_back_in_their_canonical_spelling() {
         ("segments(lo,any)", "segments(lo, any)"),
         ("largest_segment( a , out )", "largest_segment(a, out)"),
         ("segments(lo, client:s1)", "segments(lo, client:s1)"),
-        ("packets(lo,server:c,SYN|ACK)", "packets(lo, server:c, SYN|ACK)"),
+        (
+            "packets(lo,server:c,SYN|ACK)",
+            "packets(lo, server:c, SYN|ACK)",
+        ),
         ("syn_gaps(a)", "syn_gaps(a)"),
         (" first_rst ", "first_rst"),
     ] {
@@ -104,10 +107,40 @@ fn a_wrong_key_names_what_is_wrong() {
         Figure::parse("bytes(lo, client:)"),
         Err(FigureError::Way("client:".into()))
     );
-    assert!(matches!(
+    assert_eq!(
         Figure::parse("segment_sizes(a, out)"),
-        Err(FigureError::Unknown(_))
-    ));
+        Err(FigureError::Unknown("segment_sizes".into()))
+    );
+    // A figure's name without its arguments is told what it takes.
+    assert_eq!(
+        Figure::parse("segments"),
+        Err(FigureError::Arguments("segments".into(), 2))
+    );
+    assert_eq!(
+        Figure::parse("first_rst()"),
+        Err(FigureError::Arguments("first_rst".into(), 0))
+    );
+}
+
+#[test]
+fn an_unknown_figure_suggests_the_closest_and_lists_them_all() {
+    let m = Figure::parse("segment(lo, any)").unwrap_err().to_string();
+    assert!(
+        m.starts_with("unknown packet figure `segment` (did you mean segments?)"),
+        "{m}"
+    );
+    assert!(m.contains("largest_segment(POINT, WAY)"), "{m}");
+    assert!(m.contains("packets(POINT, WAY, FLAGS)"), "{m}");
+    assert!(m.ends_with("first_rst"), "{m}");
+    let m = Figure::parse("largest_segments(lo, any)")
+        .unwrap_err()
+        .to_string();
+    assert!(m.contains("(did you mean largest_segment?)"), "{m}");
+    let m = Figure::parse("bytes(lo)").unwrap_err().to_string();
+    assert_eq!(
+        m,
+        "packet figure `bytes` wants 2 argument(s): bytes(POINT, WAY)"
+    );
 }
 
 // ---- counts ----
@@ -201,7 +234,10 @@ fn segments_and_the_largest_follow_the_way_and_are_zero_without_payload() {
     assert_eq!(count("largest_segment(a, in)", &p), 7);
     assert_eq!(count("segments(b, any)", &p), 0);
     assert_eq!(count("largest_segment(b, any)", &p), 0);
-    assert_eq!(count("largest_segment(a, any)", &handshake_on_the_wire()), 0);
+    assert_eq!(
+        count("largest_segment(a, any)", &handshake_on_the_wire()),
+        0
+    );
 }
 
 #[test]
