@@ -207,13 +207,48 @@ fn a_packet_figure_naming_an_unknown_actor_or_socket_is_rejected() {
         &with("clinet:s"),
         "segs = {",
         "observations.segs.packets",
-        "there is no actor `clinet` (actors: server, client)",
+        "there is no actor `clinet` (did you mean client?); actors: server, client",
     );
     rejected(
         &with("server:s"),
         "segs = {",
         "observations.segs.packets",
-        "`server` makes no socket `s` (it makes: l)",
+        "`server` makes no socket `s`: `client` makes it (`client:s`)",
+    );
+    rejected(
+        &with("client:ss"),
+        "segs = {",
+        "observations.segs.packets",
+        "`client` makes no socket `ss` (did you mean s?); it makes: s",
+    );
+}
+
+#[test]
+fn a_packet_figure_naming_a_socket_that_sends_nothing_of_its_own_is_rejected() {
+    // A listener's SYN-ACKs belong to the connections accept makes.
+    let text = format!(
+        "{}\n[observations]\nsyns = {{ packets = \"packets(b, server:l, SYN|ACK)\", help = \"h\" }}\n",
+        on_wire("", "a", "")
+    );
+    rejected(
+        &text,
+        "syns = {",
+        "observations.syns.packets",
+        "`server:l` is made by `listen`: a WAY names a connected socket",
+    );
+}
+
+#[test]
+fn an_unknown_packet_figure_suggests_the_closest() {
+    let text = format!(
+        "{}\n[observations]\nsegs = {{ packets = \"segment(a, out)\", help = \"h\" }}\n",
+        on_wire("", "a", "")
+    );
+    rejected(
+        &text,
+        "segs = {",
+        "observations.segs.packets",
+        "unknown packet figure `segment` (did you mean segments?)",
     );
 }
 
@@ -225,6 +260,39 @@ fn a_packet_figure_naming_a_socket_its_actor_makes_passes() {
     );
     let dir = tempfile::tempdir().expect("a temp dir");
     let path = write_scenario(dir.path(), "network/good.toml", &text);
-    let out = tcplab().arg("check").arg(&path).output().expect("run tcplab check");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = tcplab()
+        .arg("check")
+        .arg(&path)
+        .output()
+        .expect("run tcplab check");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_packet_figure_at_a_point_the_run_does_not_capture_is_rejected() {
+    let text = format!(
+        "{}\n[observations]\nsegs = {{ packets = \"segments(lo, client:s)\", help = \"h\" }}\n",
+        on_wire("", "a", "")
+    );
+    rejected(
+        &text,
+        "segs = {",
+        "observations.segs.packets",
+        "its packets are captured at `a` and `b`, not `lo`",
+    );
+    // The same scenario on loopback: no hosts, so no point a.
+    let on_loopback = text
+        .replace("host = \"b\"\n", "")
+        .replace("host = \"a\"\n", "")
+        .replace("segments(lo, client:s)", "segments(a, client:s)");
+    rejected(
+        &on_loopback,
+        "segs = {",
+        "observations.segs.packets",
+        "its packets are captured at `lo`, not `a`",
+    );
 }

@@ -183,18 +183,11 @@ impl Cx<'_> {
         let field = Some(format!("observations.{oname}.packets"));
         let figure = super::figure::Figure::parse(key)
             .map_err(|e| self.err(line, field.clone(), e.to_string()))?;
+        if let Some(m) = figure.point().and_then(|p| uncaptured(actors, p)) {
+            return Err(self.err(line, field, m));
+        }
         if let Some(WayFilter::Sent { actor, sock }) = figure.way() {
-            let Some(a) = actors.iter().find(|a| &a.name == actor) else {
-                let names: Vec<&str> = actors.iter().map(|a| a.name.as_str()).collect();
-                let m = format!("there is no actor `{actor}` (actors: {})", names.join(", "));
-                return Err(self.err(line, field, m));
-            };
-            let made: Vec<&str> = a.steps.iter().filter_map(|s| s.action.creates()).collect();
-            if !made.contains(&sock.as_str()) {
-                let m = format!(
-                    "`{actor}` makes no socket `{sock}` (it makes: {})",
-                    made.join(", ")
-                );
+            if let Some(m) = unknown_sender(actors, actor, sock) {
                 return Err(self.err(line, field, m));
             }
         }
@@ -232,4 +225,72 @@ impl Cx<'_> {
         }
         Ok(())
     }
+}
+
+/// Why capture point `point` sees nothing in this scenario, if it does not: a run on
+/// loopback is captured at `lo` only, a run on hosts at `a` and `b` only.
+fn uncaptured(actors: &[Actor], point: &str) -> Option<String> {
+    let on_hosts = actors.iter().any(|a| a.host.is_some());
+    match (on_hosts, point) {
+        (true, "lo") => Some(
+            "this scenario's actors are on hosts a and b: its packets are captured at `a` and `b`, not `lo`"
+                .into(),
+        ),
+        (false, "a" | "b") => Some(format!(
+            "this scenario's actors are on the room's loopback: its packets are captured at `lo`, not `{point}` (a point of the network tier's hosts)"
+        )),
+        _ => None,
+    }
+}
+
+/// What is wrong with a WAY `ACTOR:SOCK` (`client:s`), if anything: no such actor, a
+/// socket that actor does not make (the closest it does), or one that sends nothing the
+/// run can attribute (a listener, a bound socket, a dial_repeat group).
+fn unknown_sender(actors: &[Actor], actor: &str, sock: &str) -> Option<String> {
+    let names = || actors.iter().map(|a| a.name.as_str());
+    let Some(a) = actors.iter().find(|a| a.name == actor) else {
+        let near = crate::suggest::closest(actor, names());
+        let hint = near.first().map(|n| format!(" (did you mean {n}?)"));
+        return Some(format!(
+            "there is no actor `{actor}`{}; actors: {}",
+            hint.unwrap_or_default(),
+            names().collect::<Vec<_>>().join(", ")
+        ));
+    };
+    fn made(a: &Actor) -> Vec<(&str, &'static str)> {
+        a.steps
+            .iter()
+            .filter_map(|s| s.action.creates().map(|n| (n, s.action.op())))
+            .collect()
+    }
+    let mine = made(a);
+    let Some((_, op)) = mine.iter().find(|(n, _)| *n == sock) else {
+        if let Some(other) = actors
+            .iter()
+            .find(|o| made(o).iter().any(|(n, _)| *n == sock))
+        {
+            return Some(format!(
+                "`{actor}` makes no socket `{sock}`: `{}` makes it (`{}:{sock}`)",
+                other.name, other.name
+            ));
+        }
+        let socks: Vec<&str> = mine.iter().map(|(n, _)| *n).collect();
+        if socks.is_empty() {
+            return Some(format!("`{actor}` makes no socket `{sock}`; it makes none"));
+        }
+        let near = crate::suggest::closest(sock, socks.iter().copied());
+        return Some(format!(
+            "`{actor}` makes no socket `{sock}`{}; it makes: {}",
+            near.first()
+                .map(|n| format!(" (did you mean {n}?)"))
+                .unwrap_or_default(),
+            socks.join(", ")
+        ));
+    };
+    if matches!(*op, "connect" | "connect_start" | "accept") {
+        return None;
+    }
+    Some(format!(
+        "`{actor}:{sock}` is made by `{op}`: a WAY names a connected socket, one made by connect, connect_start or accept (a listener or a bound socket sends nothing of its own, and a dial_repeat group's connections are not noted one by one)"
+    ))
 }
