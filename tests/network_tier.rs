@@ -527,6 +527,43 @@ rsts_in = { packets = "packets(a, in, RST)", help = "RSTs that reached host a" }
     }
 }
 
+#[test]
+fn a_way_naming_a_socket_dialled_without_waiting_takes_what_it_sent() {
+    // With a 20 ms delay the non-blocking dial is still in SYN-SENT when the step ends,
+    // where the kernel names no peer: the socket's endpoint takes the address it dialled.
+    let text = on_two_hosts(
+        "nt-way-connect-start",
+        "both = { delay = \"20ms\" }",
+        &format!(
+            r#"{LISTEN_AND_ACCEPT}
+  {{ op = "read_to_eof", id = "r", sock = "c", buf = "64KiB" }},
+  {{ op = "write_all", sock = "c", bytes = 1 }},
+  {{ op = "signal", sync = "eof" }},"#
+        ),
+        r#"
+  { op = "wait", sync = "up" },
+  { op = "connect_start", to = "l", as = "s" },
+  { op = "poll", sock = "s", for = "out", timeout_ms = 3000 },
+  { op = "write_all", sock = "s", bytes = 3000 },
+  { op = "shutdown", sock = "s", how = "write" },
+  { op = "wait", sync = "eof" },"#,
+        r#"bytes_read = { step = "r", take = "bytes", help = "bytes the server read before EOF" }
+sent = { packets = "bytes(a, client:s)", help = "payload bytes the client's socket sent" }
+segs = { packets = "segments(a, client:s)", help = "payload segments it sent" }
+replies = { packets = "bytes(b, server:c)", help = "payload bytes the server's socket sent" }"#,
+    );
+    let Some(records) = under_both_engines("way-connect-start", &text) else {
+        return;
+    };
+    for r in &records {
+        assert_eq!(observation(r, "bytes_read"), 3000, "{}", brief(r));
+        assert_eq!(observation(r, "sent"), 3000, "{}", brief(r));
+        // 1448-byte segments on the veths' MTU of 1500: 1448 + 1448 + 104.
+        assert_eq!(observation(r, "segs"), 3, "{}", brief(r));
+        assert_eq!(observation(r, "replies"), 1, "{}", brief(r));
+    }
+}
+
 /// The client sends 8 KiB (six segments) and shuts down; the server reads to EOF.
 fn eight_kib_to_eof(name: &str, wire: &str, observations: &str) -> String {
     on_two_hosts(

@@ -88,6 +88,9 @@ impl<E: Sockets> Actor<E> {
         if let Some(peer) = peer {
             self.remember_peer(name, peer);
         }
+        // A connect_start socket may still be in SYN-SENT, where the kernel names no peer
+        // (ENOTCONN): its endpoint takes the address it dialled, remembered before.
+        let peer = peer.or_else(|| self.remembered_peer(name));
         if let Some(local) = kernel.as_ref().and_then(|k| addr(k.local_addr())) {
             self.run.out.endpoint(crate::packet::Endpoint {
                 actor: self.name.clone(),
