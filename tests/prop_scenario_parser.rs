@@ -224,7 +224,12 @@ proptest! {
         // A name already in the file would merge two things into one.
         prop_assume!(!text.contains(&quoted_new));
 
-        let renamed = text.replace(&format!("\"{old_name}\""), &quoted_new);
+        // The actor's name stands quoted, and unquoted as a packet figure's WAY
+        // (`segments(lo, client:s)`), which follows a comma.
+        let renamed = text
+            .replace(&format!("\"{old_name}\""), &quoted_new)
+            .replace(&format!(", {old_name}:"), &format!(", {new_name}:"))
+            .replace(&format!(",{old_name}:"), &format!(",{new_name}:"));
         let after = match parse_checked(path, &renamed) {
             Ok(s) => s,
             Err(e) => panic!("renaming actor `{old_name}` to `{new_name}` broke the file: {e}"),
