@@ -16,8 +16,9 @@
 //! RUSAGE_THREAD) and how often each slept (voluntary context switches), and the writer's
 //! ACKs in and data segments out (TCP_INFO), and the machine's high-resolution timer
 //! softirqs per MiB: without the fq qdisc (loopback has none) a paced socket waits for
-//! each held segment's departure time with such a timer, so the column bounds how often
-//! pacing held a segment (the count is the whole machine's). Every configuration runs
+//! each held segment's departure time with such a timer, so the column bounds from above
+//! how often pacing held a segment (the count is the whole machine's, and other soft
+//! hrtimers add to it). Every configuration runs
 //! `ROUNDS` times, the configurations interleaved, so a change on the machine meets all of
 //! them; cells are the median with the lowest and highest round. FILTER keeps the cases
 //! whose name (`4KiB/nagle/blocking-writer/iperf3-reader/bbr`) contains it.
@@ -25,8 +26,8 @@
 //! benches/loopback.rs. `TCPLAB_BENCH_CC=bbr,cubic,cubic+paced` runs every case with each
 //! congestion control named, set on the writer with TCP_CONGESTION (`+paced`: with the
 //! kernel's own pacing turned on as well; `+paced@2GiB`: paced at 2 GiB/s at most; see
-//! benches/common); unset, the cases run with
-//! the machine's default, which the last part of each name gives.
+//! benches/common); unset, the cases run with the machine's default, which the last part
+//! of each name gives.
 //!
 //! # Notes
 //! On Linux loopback hands every segment to the receiving stack on the CPU that sent it,
