@@ -23,6 +23,12 @@
 //! runtime's worker), to show how much of a figure is where the scheduler put the two;
 //! iperf3's `-A W,R` does the same for its client and server.
 //!
+//! Every buffer a single-stream writer writes from or a reader reads into starts on a page
+//! boundary, as iperf3's (which it maps from a file) do: over loopback, where a 1 MiB
+//! reader's buffer started in its page moved the figure by a third (NOTES.md, "Where in
+//! its page the reader's buffer starts"). `TCPLAB_BENCH_READ_OFFSET=N` starts every
+//! reader's buffer N bytes past a page boundary instead.
+//!
 //! `TCPLAB_BENCH_CC=NAME` (Linux) sets congestion control NAME (TCP_CONGESTION; `NAME+paced`
 //! also turns the kernel's own pacing on, see benches/common) on both sockets of every
 //! single-stream case, as iperf3's `-C NAME` does, instead of leaving the machine's
@@ -43,7 +49,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{congestion_list, pin_to, pinning, set_congestion, Congestion};
+use common::{congestion_list, pin_to, pinning, read_offsets, set_congestion, Congestion, PageBuf};
 
 /// `TCPLAB_BENCH_CC` for the single-stream cases: one name at most (a case name has no
 /// place for a list).
@@ -54,6 +60,16 @@ fn congestion() -> Option<Congestion> {
         "TCPLAB_BENCH_CC: this bench takes one congestion control, not a list"
     );
     list.pop()
+}
+
+/// `TCPLAB_BENCH_READ_OFFSET` for every reader here: one offset (default 0).
+fn read_offset() -> usize {
+    let list = read_offsets();
+    assert!(
+        list.len() == 1,
+        "TCPLAB_BENCH_READ_OFFSET: this bench takes one offset, not a list (benches/pace.rs takes a list)"
+    );
+    list[0]
 }
 
 /// Bytes per write call; each size is its own group.
@@ -186,12 +202,12 @@ fn drain_thread(
         if let Some((_, r)) = pin {
             pin_to(r);
         }
-        let mut buf = vec![0u8; read_size];
+        let mut buf = PageBuf::new(read_size, read_offset(), 0);
         let mut total = 0u64;
         loop {
-            match reader.read(&mut buf) {
+            match reader.read(buf.as_mut_slice()) {
                 Ok(0) => return (total, check),
-                Ok(n) => drained(&mut total, &mut check, &buf[..n]),
+                Ok(n) => drained(&mut total, &mut check, &buf.as_slice()[..n]),
                 Err(e) => panic!("drain failed: {e:?}"),
             }
         }
@@ -234,7 +250,11 @@ fn iperf3_drain_thread(reader: TcpStream, block: usize) -> StdDrain {
                 pin_to(r);
             }
             let mut reader = reader;
-            (common::iperf3_read(&mut reader, block, IO_TIMEOUT).0, None)
+            let mut buf = PageBuf::new(block, read_offset(), 0);
+            (
+                common::iperf3_read(&mut reader, buf.as_mut_slice(), IO_TIMEOUT).0,
+                None,
+            )
         })
     }
     #[cfg(not(unix))]
@@ -265,12 +285,12 @@ fn drain_task(
     read_size: usize,
 ) -> TokioDrain {
     rt.spawn(async move {
-        let mut buf = vec![0u8; read_size];
+        let mut buf = PageBuf::new(read_size, read_offset(), 0);
         let mut total = 0u64;
         loop {
-            match reader.read(&mut buf).await {
+            match reader.read(buf.as_mut_slice()).await {
                 Ok(0) => return (total, check),
-                Ok(n) => drained(&mut total, &mut check, &buf[..n]),
+                Ok(n) => drained(&mut total, &mut check, &buf.as_slice()[..n]),
                 Err(e) => panic!("drain failed: {e:?}"),
             }
         }
@@ -293,6 +313,8 @@ enum Drain {
 }
 
 fn single_stream(c: &mut Criterion) {
+    // A bad TCPLAB_BENCH_READ_OFFSET stops the bench here rather than in a reader thread.
+    read_offset();
     let style = drain_style();
     let cc = congestion();
     // Pinned for the single-stream cases only: the later groups run unpinned.
@@ -307,7 +329,9 @@ fn single_stream(c: &mut Criterion) {
             .measurement_time(MEASUREMENT_TIME)
             .warm_up_time(WARM_UP_TIME)
             .sample_size(SAMPLE_SIZE);
-        let payload = vec![0xA5u8; size];
+        // On a page boundary, as iperf3's client buffer is.
+        let payload = PageBuf::new(size, 0, 0xA5);
+        let payload = payload.as_slice();
         for nodelay in NODELAY {
             for buffer in BUFFERS {
                 let case = format!("{}/{}", delay_name(nodelay), buffer_name(buffer));
@@ -320,7 +344,7 @@ fn single_stream(c: &mut Criterion) {
                 let mut written = 0u64;
                 group.bench_function(BenchmarkId::new("std", &case), |b| {
                     b.iter(|| {
-                        writer.write_all(black_box(&payload)).unwrap();
+                        writer.write_all(black_box(payload)).unwrap();
                         written += size as u64;
                     })
                 });
@@ -345,7 +369,7 @@ fn single_stream(c: &mut Criterion) {
                         rt.block_on(async {
                             let t0 = Instant::now();
                             for _ in 0..iters {
-                                writer.write_all(black_box(&payload)).await.unwrap();
+                                writer.write_all(black_box(payload)).await.unwrap();
                             }
                             t0.elapsed()
                         })

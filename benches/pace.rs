@@ -21,13 +21,16 @@
 //! hrtimers add to it). Every configuration runs
 //! `ROUNDS` times, the configurations interleaved, so a change on the machine meets all of
 //! them; cells are the median with the lowest and highest round. FILTER keeps the cases
-//! whose name (`4KiB/nagle/blocking-writer/iperf3-reader/bbr`) contains it.
+//! whose name (`4KiB/nagle/blocking-writer/iperf3-reader/bbr/rbuf+0`) contains it.
 //! `TCPLAB_BENCH_PIN=W,R` pins the writer to CPU W and the reader to CPU R, as in
 //! benches/loopback.rs. `TCPLAB_BENCH_CC=bbr,cubic,cubic+paced` runs every case with each
 //! congestion control named, set on the writer with TCP_CONGESTION (`+paced`: with the
 //! kernel's own pacing turned on as well; `+paced@2GiB`: paced at 2 GiB/s at most; see
 //! benches/common); unset, the cases run with the machine's default, which the last part
-//! of each name gives.
+//! of each name gives. The writer's buffer starts on a page boundary, as iperf3's does, and
+//! so does the reader's (`rbuf+0`, the name's last part) unless
+//! `TCPLAB_BENCH_READ_OFFSET=0,3472` asks for a case at each of these offsets past a page
+//! boundary (NOTES.md, "Where in its page the reader's buffer starts").
 //!
 //! # Notes
 //! On Linux loopback hands every segment to the receiving stack on the CPU that sent it,
@@ -58,7 +61,7 @@ mod linux {
 
     use super::common::{
         congestion_list, default_congestion, hrtimer_softirqs, iperf3_read, pin_to, pinning,
-        select_one, set_congestion, tcp_info, Congestion,
+        read_offsets, select_one, set_congestion, tcp_info, Congestion, PageBuf,
     };
     use super::{ROUNDS, STREAM_BYTES};
 
@@ -107,23 +110,24 @@ mod linux {
         }
     }
 
-    /// Reads to EOF; returns the bytes read, the read calls and the thread's share.
-    fn read_all(mut r: TcpStream, block: usize, how: Reader) -> (u64, u64, Share) {
+    /// Reads to EOF into a buffer of `block` bytes that starts `offset` bytes past a page
+    /// boundary; returns the bytes read, the read calls and the thread's share.
+    fn read_all(mut r: TcpStream, block: usize, offset: usize, how: Reader) -> (u64, u64, Share) {
         let before = thread_share();
-        let mut buf = vec![0u8; block];
+        let mut buf = PageBuf::new(block, offset, 0);
         let (mut total, mut calls) = (0u64, 0u64);
         if how == Reader::Blocking {
             r.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
             loop {
                 calls += 1;
-                match r.read(&mut buf) {
+                match r.read(buf.as_mut_slice()) {
                     Ok(0) => return (total, calls, since(before)),
                     Ok(n) => total += n as u64,
                     Err(e) => panic!("read failed: {e:?}"),
                 }
             }
         }
-        let (total, calls) = iperf3_read(&mut r, block, IO_TIMEOUT);
+        let (total, calls) = iperf3_read(&mut r, buf.as_mut_slice(), IO_TIMEOUT);
         (total, calls, since(before))
     }
 
@@ -185,8 +189,9 @@ mod linux {
         hrtimers: Option<u64>,
     }
 
-    /// One case: a write size, Nagle, the two loops, and the congestion control (None: the
-    /// machine's default, not set on the socket).
+    /// One case: a write size, Nagle, the two loops, the congestion control (None: the
+    /// machine's default, not set on the socket) and where in its page the reader's buffer
+    /// starts.
     struct Case {
         name: String,
         size: usize,
@@ -194,6 +199,7 @@ mod linux {
         writer: Writer,
         reader: Reader,
         cc: Option<Congestion>,
+        read_offset: usize,
     }
 
     fn run(case: &Case) -> Run {
@@ -202,6 +208,7 @@ mod linux {
             nodelay,
             writer,
             reader,
+            read_offset,
             ..
         } = *case;
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
@@ -216,13 +223,15 @@ mod linux {
             if let Some((_, cpu)) = pin {
                 pin_to(cpu);
             }
-            read_all(r, size, reader)
+            read_all(r, size, read_offset, reader)
         });
-        let payload = vec![0xA5u8; size];
+        // On a page boundary, as iperf3's client buffer is.
+        let payload = PageBuf::new(size, 0, 0xA5);
+        let payload = payload.as_slice();
         let hrtimers_before = hrtimer_softirqs();
         let before = thread_share();
         let t0 = Instant::now();
-        let write_calls = write_all(&mut w, &payload, writer);
+        let write_calls = write_all(&mut w, payload, writer);
         let info = tcp_info(&w);
         w.shutdown(std::net::Shutdown::Write).unwrap();
         let (got, read_calls, reader_share) = drain.join().expect("reader panicked");
@@ -287,16 +296,18 @@ mod linux {
             l if l.is_empty() => vec![None],
             l => l.into_iter().map(Some).collect(),
         };
+        let offsets = read_offsets();
         let mut cases = Vec::new();
         for size in [4 << 10, 1 << 20] {
             for nodelay in [false, true] {
                 for writer in [Writer::Blocking, Writer::Select] {
-                    for (reader, cc) in [Reader::Blocking, Reader::Iperf3]
+                    for (reader, cc, read_offset) in [Reader::Blocking, Reader::Iperf3]
                         .into_iter()
                         .flat_map(|r| ccs.iter().map(move |cc| (r, cc)))
+                        .flat_map(|(r, cc)| offsets.iter().map(move |&o| (r, cc, o)))
                     {
                         let name = format!(
-                            "{}/{}/{}-writer/{}-reader/{}",
+                            "{}/{}/{}-writer/{}-reader/{}/rbuf+{read_offset}",
                             size_name(size),
                             if nodelay { "nodelay" } else { "nagle" },
                             if writer == Writer::Blocking {
@@ -319,6 +330,7 @@ mod linux {
                                 writer,
                                 reader,
                                 cc: cc.clone(),
+                                read_offset,
                             });
                         }
                     }

@@ -1,5 +1,6 @@
 //! What the benches share: pinning a thread to a CPU (`TCPLAB_BENCH_PIN`), a socket's
-//! congestion control (`TCPLAB_BENCH_CC`), iperf3's server read loop, select(2) on one
+//! congestion control (`TCPLAB_BENCH_CC`), buffers placed at a chosen offset in a page
+//! (`TCPLAB_BENCH_READ_OFFSET`), iperf3's server read loop, select(2) on one
 //! descriptor, TCP_INFO and the machine's high-resolution timer softirqs. Each bench
 //! includes this file (`#[path = "common/mod.rs"] mod common;`) and uses a part of it.
 
@@ -9,6 +10,77 @@
 use std::io::{ErrorKind, Read};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
+
+/// The page size the buffers are placed against (sysconf; 4096 where it cannot be read).
+pub fn page_size() -> usize {
+    #[cfg(unix)]
+    {
+        // SAFETY: sysconf reads a constant of the system.
+        let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+        if n > 0 {
+            return n as usize;
+        }
+    }
+    4096
+}
+
+/// A buffer of `len` bytes that starts `offset` bytes past a page boundary. iperf3 reads
+/// and writes through buffers it maps from a file (mmap in `iperf_new_stream`), which
+/// start on a page boundary; a `Vec` starts wherever the allocator's history puts it, and
+/// over loopback that alone moved 1 MiB writes by a third (NOTES.md, "Where in its page
+/// the reader's buffer starts"). So every bench buffer is a `PageBuf`, at offset 0 unless
+/// `TCPLAB_BENCH_READ_OFFSET` says otherwise.
+pub struct PageBuf {
+    store: Vec<u8>,
+    start: usize,
+    len: usize,
+}
+
+impl PageBuf {
+    /// `len` bytes of `fill`, `offset` bytes (less than a page) past a page boundary.
+    pub fn new(len: usize, offset: usize, fill: u8) -> PageBuf {
+        let page = page_size();
+        assert!(
+            offset < page,
+            "a buffer offset is less than a page ({page} bytes), not {offset}"
+        );
+        let store = vec![fill; len + 2 * page];
+        let start = (page - store.as_ptr() as usize % page) % page + offset;
+        PageBuf { store, start, len }
+    }
+
+    pub fn as_slice(&self) -> &[u8] {
+        &self.store[self.start..self.start + self.len]
+    }
+
+    pub fn as_mut_slice(&mut self) -> &mut [u8] {
+        &mut self.store[self.start..self.start + self.len]
+    }
+}
+
+/// `TCPLAB_BENCH_READ_OFFSET=N[,N...]`: where in its page each reader's buffer starts, in
+/// bytes past the boundary (default 0, as iperf3's). A value of a page or more, or one that
+/// is not a number, stops the bench with a message.
+pub fn read_offsets() -> Vec<usize> {
+    let page = page_size();
+    let v = std::env::var("TCPLAB_BENCH_READ_OFFSET").unwrap_or_default();
+    let list: Vec<usize> = v
+        .split(',')
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+        .map(|e| match e.parse::<usize>() {
+            Ok(n) if n < page => n,
+            _ => panic!(
+                "TCPLAB_BENCH_READ_OFFSET: `{e}` is not a byte offset below the page size ({page}); a list such as 0,3472"
+            ),
+        })
+        .collect();
+    if list.is_empty() {
+        vec![0]
+    } else {
+        list
+    }
+}
 
 /// `TCPLAB_BENCH_PIN=W,R`: the CPUs the writer and the reader are pinned to.
 pub fn pinning() -> Option<(usize, usize)> {
@@ -206,14 +278,14 @@ pub fn select_one(fd: i32, write: bool) -> bool {
 }
 
 /// Drains `reader` to EOF as iperf3 3.12's server does (`iperf_recv`, `Nread`): the socket
-/// non-blocking, select(2) before every read, then reads until `block` bytes are in or the
-/// socket has nothing more. Returns the bytes and the read calls; a stream silent for
+/// non-blocking, select(2) before every read, then reads until `buf` (one block) is full or
+/// the socket has nothing more. Returns the bytes and the read calls; a stream silent for
 /// `quiet` fails the bench.
 #[cfg(unix)]
-pub fn iperf3_read(reader: &mut TcpStream, block: usize, quiet: Duration) -> (u64, u64) {
+pub fn iperf3_read(reader: &mut TcpStream, buf: &mut [u8], quiet: Duration) -> (u64, u64) {
     use std::os::fd::AsRawFd;
     reader.set_nonblocking(true).unwrap();
-    let mut buf = vec![0u8; block];
+    let block = buf.len();
     let (mut total, mut calls) = (0u64, 0u64);
     let mut quiet_since = Instant::now();
     loop {
