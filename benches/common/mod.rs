@@ -46,6 +46,7 @@ impl PageBuf {
         );
         let store = vec![fill; len + 2 * page];
         let start = (page - store.as_ptr() as usize % page) % page + offset;
+        assert_eq!(store[start..].as_ptr() as usize % page, offset);
         PageBuf { store, start, len }
     }
 
