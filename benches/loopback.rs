@@ -25,7 +25,7 @@
 //!
 //! Every buffer a single-stream writer writes from or a reader reads into starts on a page
 //! boundary, as iperf3's (which it maps from a file) do: over loopback, where a 1 MiB
-//! reader's buffer started in its page moved the figure by a third (NOTES.md, "Where in
+//! reader's buffer started in its page cut the figure by 40% to 60% (NOTES.md, "Where in
 //! its page the reader's buffer starts"). `TCPLAB_BENCH_READ_OFFSET=N` starts every
 //! reader's buffer N bytes past a page boundary instead.
 //!

@@ -27,9 +27,10 @@ pub fn page_size() -> usize {
 /// A buffer of `len` bytes that starts `offset` bytes past a page boundary. iperf3 reads
 /// and writes through buffers it maps from a file (mmap in `iperf_new_stream`), which
 /// start on a page boundary; a `Vec` starts wherever the allocator's history puts it, and
-/// over loopback that alone moved 1 MiB writes by a third (NOTES.md, "Where in its page
-/// the reader's buffer starts"). So every bench buffer is a `PageBuf`, at offset 0 unless
-/// `TCPLAB_BENCH_READ_OFFSET` says otherwise.
+/// over loopback that alone cut 1 MiB writes by 40% to 60% (NOTES.md, "Where in its page
+/// the reader's buffer starts"). So the loopback and pace benches write from and read
+/// into `PageBuf`s, the readers' at offset 0 unless `TCPLAB_BENCH_READ_OFFSET` says
+/// otherwise.
 pub struct PageBuf {
     store: Vec<u8>,
     start: usize,
