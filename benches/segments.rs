@@ -56,7 +56,7 @@ mod linux {
     use std::thread;
     use std::time::Instant;
 
-    use super::common::tcp_info;
+    use super::common::{tcp_info, PageBuf};
     use super::{LOOPBACK_MSS, STREAM_BYTES, WRITE_SIZES};
 
     /// getsockopt(SO_SNDBUF): the send buffer the kernel has granted (or autotuned to).
@@ -175,19 +175,21 @@ mod linux {
         let (mut writer, reader) = pair(nodelay);
         let writes = STREAM_BYTES.div_ceil(write_size) as u64;
         let total = writes * write_size as u64;
-        let payload = vec![0xA5u8; write_size];
+        // Page-aligned, as in the other benches (benches/common PageBuf).
+        let payload = PageBuf::new(write_size, 0, 0xA5);
+        let payload = payload.as_slice();
         let before = rusage();
         let t0 = Instant::now();
         let (reader_info, reads, (writer_info, sndbuf)) = if mode == Mode::Tokio {
-            tokio_stream(writer, reader, &payload, writes)
+            tokio_stream(writer, reader, payload, writes)
         } else {
             let mut reader = reader;
             let drain = thread::spawn(move || {
-                let mut buf = vec![0u8; write_size];
+                let mut buf = PageBuf::new(write_size, 0, 0);
                 let mut got = 0u64;
                 let mut reads = 0u64;
                 while got < total {
-                    let n = reader.read(&mut buf).unwrap();
+                    let n = reader.read(buf.as_mut_slice()).unwrap();
                     assert!(n > 0, "early EOF after {got} of {total} bytes");
                     got += n as u64;
                     reads += 1;
@@ -199,9 +201,9 @@ mod linux {
             writer.set_nonblocking(mode == Mode::Poll).unwrap();
             for _ in 0..writes {
                 if mode == Mode::Poll {
-                    write_all_polled(&mut writer, &payload);
+                    write_all_polled(&mut writer, payload);
                 } else {
-                    writer.write_all(&payload).unwrap();
+                    writer.write_all(payload).unwrap();
                 }
             }
             writer.set_nonblocking(false).unwrap();
@@ -247,11 +249,11 @@ mod linux {
         let total = writes * payload.len() as u64;
         let read_size = payload.len();
         let drain = rt.spawn(async move {
-            let mut buf = vec![0u8; read_size];
+            let mut buf = PageBuf::new(read_size, 0, 0);
             let mut got = 0u64;
             let mut reads = 0u64;
             while got < total {
-                let n = reader.read(&mut buf).await.unwrap();
+                let n = reader.read(buf.as_mut_slice()).await.unwrap();
                 assert!(n > 0, "early EOF after {got} of {total} bytes");
                 got += n as u64;
                 reads += 1;
