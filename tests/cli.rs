@@ -687,6 +687,27 @@ fn env_prints_the_os_and_the_kernel() {
 }
 
 #[test]
+fn env_sets_every_setting_apart_from_its_value() {
+    let output = tcplab()
+        .args(["env", "--json"])
+        .output()
+        .expect("run tcplab");
+    let env: Value = serde_json::from_str(&stdout_of(&output)).expect("one JSON value");
+    let output = tcplab().arg("env").output().expect("run tcplab");
+    assert_eq!(output.status.code(), Some(0), "{output:?}");
+    let text = stdout_of(&output);
+    // The longest names (tcp_available_congestion_control) once ran into their values.
+    for (name, value) in env["sysctls"].as_object().expect("a sysctls object") {
+        let line = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name.as_str()))
+            .unwrap_or_else(|| panic!("no line of its own for {name}:\n{text}"));
+        let rest = line[name.len()..].trim_start();
+        assert_eq!(Some(rest), value.as_str(), "{name}: {line:?}");
+    }
+}
+
+#[test]
 fn env_json_names_the_os_and_the_kernel_release() {
     let output = tcplab()
         .args(["env", "--json"])

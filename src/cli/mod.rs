@@ -317,8 +317,10 @@ pub fn run() -> anyhow::Result<ExitCode> {
                     }
                     None => {}
                 }
+                // The longest name sets the column, so that no name runs into its value.
+                let width = env.sysctls.keys().map(String::len).max().unwrap_or(0) + 2;
                 for (k, v) in &env.sysctls {
-                    text.push_str(&format!("{k:<34}{v}\n"));
+                    text.push_str(&format!("{k:<width$}{v}\n"));
                 }
             }
             write_output("-", &text)?;
